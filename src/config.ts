@@ -1,0 +1,87 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+
+/**
+ * Every environment variable the project reads, with its default and meaning. `.env.example` lists the
+ * same variables; test/config.test.ts keeps the two in step.
+ */
+const booleanString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
+const optionalString = z.preprocess(emptyAsUndefined, z.string().min(1).optional());
+
+export const configSchema = z.object({
+  /** Bot token from the Discord developer portal. Unset: run against the local sandbox instead. */
+  DISCORD_TOKEN: optionalString,
+  /** The application's id (needed to deploy commands to real Discord). */
+  DISCORD_APPLICATION_ID: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^\d{17,20}$/)
+      .optional(),
+  ),
+  /** Deploy commands to this guild only (instant; for development). Unset: deploy globally. */
+  DISCORD_GUILD_ID: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^\d{17,20}$/)
+      .optional(),
+  ),
+  /** Redis for the queue and all state. Unset: start a private redis-server on a free loopback port. */
+  REDIS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
+  /** Folder of the model in the diffusers ONNX layout. */
+  MODEL_DIR: z.string().min(1).default('models/emoji-ld'),
+  /** ONNX Runtime execution provider for the workers. */
+  DEVICE: z.enum(['cpu', 'cuda']).default('cpu'),
+  /** Worker processes to start beside the bot: a number, 0 for none (workers on other machines), or auto. */
+  WORKERS: z
+    .union([z.literal('auto'), z.coerce.number().int().min(0).max(64)])
+    .default('auto')
+    .transform((value) => (value === 'auto' ? Math.max(1, Math.floor(availableParallelism() / 2)) : value)),
+  /** Threads each worker gives ONNX Runtime (0: ONNX Runtime decides). */
+  ORT_THREADS: z.coerce.number().int().min(0).max(256).default(0),
+  /** Where the private Redis and other local state live. */
+  DATA_DIR: z.string().min(1).default('.data'),
+  /** Port of the sandbox web page (0: any free port). */
+  SANDBOX_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** How long finished images stay in Redis (buttons on older messages say the image expired). */
+  RESULT_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(7 * 24 * 3600),
+  /** Largest image accepted from an upload or a prompt URL, in bytes. */
+  IMAGE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(10 * 1024 * 1024),
+  /** Time limit for fetching an image URL from a prompt, in milliseconds. */
+  IMAGE_FETCH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Port for /healthz and /metrics (0: any free port; unset: off). */
+  METRICS_PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).optional()),
+  /** pino level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Human-readable logs on a terminal (pino's JSON otherwise). */
+  LOG_PRETTY: z.preprocess(emptyAsUndefined, booleanString.optional()),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads and validates the environment; the message names every bad variable and why. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,84 @@
+/**
+ * The job description: what a parsed `/imagine` prompt, a button press or `/blend` turns into.
+ * Plain JSON all the way down, so it travels through Redis and BullMQ unchanged.
+ */
+
+/** A text part of a multi-prompt (`space:: ship::2`). */
+export interface TextPrompt {
+  kind: 'text';
+  text: string;
+  /** The weight as written (1 when none was given). */
+  weight: number;
+  /** The weight after normalization (see `normalizeWeights`); this is what steers the sampler. */
+  normalized: number;
+}
+
+/**
+ * An image prompt. `url` is either an http(s) link typed by the user or an internal reference to an
+ * earlier result, `job:<jobId>/<index>` (index 0-3 for grid images; the upscale of one keeps its index).
+ */
+export interface ImagePrompt {
+  kind: 'image';
+  url: string;
+  weight: number;
+  normalized: number;
+}
+
+export type WeightedPrompt = TextPrompt | ImagePrompt;
+
+export type SpeedMode = 'fast' | 'relax' | 'turbo';
+
+export interface AspectRatio {
+  width: number;
+  height: number;
+}
+
+/** Every `--parameter`, resolved to its value or its documented default. */
+export interface PromptParams {
+  aspect: AspectRatio;
+  chaos: number;
+  /** Terms from `--no`, also present in `prompts` as `term::-0.5`. */
+  no: string[];
+  quality: number;
+  /** Unset until the bot assigns one, so a reroll can pick a fresh seed. */
+  seed: number | null;
+  stop: number;
+  stylize: number;
+  tile: boolean;
+  weird: number;
+  iw: number;
+  repeat: number;
+  mode: SpeedMode | null;
+  /** Model selectors typed out of habit (`--v 6`, `--niji`, `--style raw`); recorded, see `notes`. */
+  version: string | null;
+  niji: string | null;
+  style: string | null;
+}
+
+/** How an earlier image took part in making this job. */
+export type ParentRole =
+  | 'variation-strong'
+  | 'variation-subtle'
+  | 'upscale'
+  | 'blend'
+  | 'image-prompt'
+  | 'reroll';
+
+export interface ParentRef {
+  jobId: string;
+  /** Which image of the parent job (0-3), or null when the whole job is the parent (reroll). */
+  index: number | null;
+  role: ParentRole;
+}
+
+export interface JobDescription {
+  /** The prompt as typed, after permutation expansion (empty for jobs made by buttons or /blend). */
+  prompt: string;
+  prompts: WeightedPrompt[];
+  /** Sum of the written weights (Midjourney requires it to be > 0; a server policy decides here). */
+  weightSum: number;
+  params: PromptParams;
+  parents: ParentRef[];
+  /** Things the user should know that are not errors, e.g. an ignored `--v`. */
+  notes: string[];
+}

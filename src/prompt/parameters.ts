@@ -1,0 +1,302 @@
+import type { AspectRatio, PromptParams, SpeedMode } from '../jobs/spec.js';
+import { PromptError } from './errors.js';
+import { LIST_SEPARATOR } from './syntax-width.js';
+
+/** Defaults as in Midjourney's documentation. */
+export const DEFAULT_PARAMS: Readonly<PromptParams> = Object.freeze({
+  aspect: Object.freeze({ width: 1, height: 1 }),
+  chaos: 0,
+  no: [],
+  quality: 1,
+  seed: null,
+  stop: 100,
+  stylize: 100,
+  tile: false,
+  weird: 0,
+  iw: 1,
+  repeat: 1,
+  mode: null,
+  version: null,
+  niji: null,
+  style: null,
+}) as Readonly<PromptParams>;
+
+export const QUALITY_VALUES = [0.25, 0.5, 1, 2] as const;
+/** Widest aspect ratio accepted either way; beyond it the model would draw a thin strip. */
+export const MAX_ASPECT = 4;
+export const MAX_SEED = 4_294_967_295;
+
+type Setter = (params: PromptParams, value: string, flag: string) => void;
+
+interface ParameterSpec {
+  names: readonly string[];
+  set: Setter;
+}
+
+const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
+const WHOLE = /^\d+$/;
+
+function requireValue(flag: string, value: string, expected: string): void {
+  if (value === '') throw new PromptError('missing-value', `${flag} needs a value (${expected})`, flag);
+}
+
+function wholeInRange(min: number, max: number): (value: string, flag: string) => number {
+  return (value, flag) => {
+    requireValue(flag, value, `${min}-${max}`);
+    if (!WHOLE.test(value)) {
+      throw new PromptError(
+        'bad-value',
+        `${flag} must be a whole number ${min}-${max}, got ${value}`,
+        `${flag} ${value}`,
+      );
+    }
+    const number = Number(value);
+    if (number < min || number > max) {
+      throw new PromptError(
+        'out-of-range',
+        `${flag} must be ${min}-${max}, got ${value}`,
+        `${flag} ${value}`,
+      );
+    }
+    return number;
+  };
+}
+
+function decimalInRange(min: number, max: number): (value: string, flag: string) => number {
+  return (value, flag) => {
+    requireValue(flag, value, `${min}-${max}`);
+    if (!NUMBER.test(value)) {
+      throw new PromptError(
+        'bad-value',
+        `${flag} must be a number ${min}-${max}, got ${value}`,
+        `${flag} ${value}`,
+      );
+    }
+    const number = Number(value);
+    if (number < min || number > max) {
+      throw new PromptError(
+        'out-of-range',
+        `${flag} must be ${min}-${max}, got ${value}`,
+        `${flag} ${value}`,
+      );
+    }
+    return number;
+  };
+}
+
+function noValue(value: string, flag: string): void {
+  if (value !== '')
+    throw new PromptError('bad-value', `${flag} takes no value, got ${value}`, `${flag} ${value}`);
+}
+
+function singleWord(value: string, flag: string, expected: string): string {
+  requireValue(flag, value, expected);
+  if (/\s/.test(value)) {
+    throw new PromptError(
+      'bad-value',
+      `${flag} takes one value (${expected}), got ${value}`,
+      `${flag} ${value}`,
+    );
+  }
+  return value;
+}
+
+function parseAspect(value: string, flag: string): AspectRatio {
+  requireValue(flag, value, 'width:height, e.g. 16:9');
+  const match = /^(\d{1,5}):(\d{1,5})$/.exec(value);
+  if (!match) {
+    throw new PromptError(
+      'bad-value',
+      `${flag} must be width:height in whole numbers, e.g. 16:9, got ${value}`,
+      `${flag} ${value}`,
+    );
+  }
+  const width = Number(match[1]);
+  const height = Number(match[2]);
+  if (width < 1 || height < 1) {
+    throw new PromptError(
+      'out-of-range',
+      `${flag} sides must be at least 1, got ${value}`,
+      `${flag} ${value}`,
+    );
+  }
+  if (width / height > MAX_ASPECT || height / width > MAX_ASPECT) {
+    throw new PromptError(
+      'out-of-range',
+      `${flag} must be between 1:${MAX_ASPECT} and ${MAX_ASPECT}:1, got ${value}`,
+      `${flag} ${value}`,
+    );
+  }
+  return { width, height };
+}
+
+function setMode(mode: SpeedMode): Setter {
+  return (params, value, flag) => {
+    noValue(value, flag);
+    if (params.mode !== null && params.mode !== mode) {
+      throw new PromptError('duplicate-parameter', `choose one of --fast, --relax and --turbo`, flag);
+    }
+    params.mode = mode;
+  };
+}
+
+const chaos = wholeInRange(0, 100);
+const stop = wholeInRange(10, 100);
+const stylize = wholeInRange(0, 1000);
+const weird = wholeInRange(0, 3000);
+const seed = wholeInRange(0, MAX_SEED);
+const repeat = wholeInRange(2, 40);
+const iw = decimalInRange(0, 3);
+
+/** The parameter table; the first name is the canonical one used in messages. */
+export const PARAMETERS: readonly ParameterSpec[] = [
+  {
+    names: ['ar', 'aspect'],
+    set: (p, v, f) => {
+      p.aspect = parseAspect(v, f);
+    },
+  },
+  {
+    names: ['chaos', 'c'],
+    set: (p, v, f) => {
+      p.chaos = chaos(v, f);
+    },
+  },
+  {
+    names: ['no'],
+    set: (p, v, f) => {
+      requireValue(f, v, 'a comma-separated list of things to leave out');
+      if (v.includes('::')) {
+        throw new PromptError(
+          'bad-value',
+          `--no takes plain words; to weight one, write it in the prompt as word::-0.5`,
+          `${f} ${v}`,
+        );
+      }
+      const terms = v
+        .split(LIST_SEPARATOR)
+        .map((term) => term.trim())
+        .filter(Boolean);
+      if (terms.length === 0) throw new PromptError('missing-value', `--no needs at least one word`, f);
+      p.no = [...p.no, ...terms];
+    },
+  },
+  {
+    names: ['quality', 'q'],
+    set: (p, v, f) => {
+      requireValue(f, v, '.25, .5, 1 or 2');
+      const value = NUMBER.test(v) ? Number(v) : Number.NaN;
+      if (!(QUALITY_VALUES as readonly number[]).includes(value)) {
+        throw new PromptError('out-of-range', `${f} must be one of .25, .5, 1, 2, got ${v}`, `${f} ${v}`);
+      }
+      p.quality = value;
+    },
+  },
+  {
+    names: ['seed'],
+    set: (p, v, f) => {
+      p.seed = seed(v, f);
+    },
+  },
+  {
+    names: ['stop'],
+    set: (p, v, f) => {
+      p.stop = stop(v, f);
+    },
+  },
+  {
+    names: ['stylize', 's'],
+    set: (p, v, f) => {
+      p.stylize = stylize(v, f);
+    },
+  },
+  {
+    names: ['tile'],
+    set: (p, v, f) => {
+      noValue(v, f);
+      p.tile = true;
+    },
+  },
+  {
+    names: ['weird', 'w'],
+    set: (p, v, f) => {
+      p.weird = weird(v, f);
+    },
+  },
+  {
+    names: ['iw'],
+    set: (p, v, f) => {
+      p.iw = iw(v, f);
+    },
+  },
+  {
+    names: ['repeat', 'r'],
+    set: (p, v, f) => {
+      p.repeat = repeat(v, f);
+    },
+  },
+  {
+    names: ['version', 'v'],
+    set: (p, v, f) => {
+      p.version = singleWord(v, f, 'e.g. 6');
+    },
+  },
+  {
+    names: ['niji'],
+    set: (p, v, f) => {
+      p.niji = v === '' ? 'default' : singleWord(v, f, 'e.g. 6');
+    },
+  },
+  {
+    names: ['style'],
+    set: (p, v, f) => {
+      p.style = singleWord(v, f, 'e.g. raw');
+    },
+  },
+  { names: ['fast'], set: setMode('fast') },
+  { names: ['relax'], set: setMode('relax') },
+  { names: ['turbo'], set: setMode('turbo') },
+];
+
+const byName = new Map(PARAMETERS.flatMap((spec) => spec.names.map((name) => [name, spec] as const)));
+
+/** A `--name value` pair as it appears in the prompt. */
+export interface RawParameter {
+  name: string;
+  value: string;
+}
+
+/** Applies the `--parameters` in order onto the defaults; each may appear once, except `--no`. */
+export function applyParameters(raw: readonly RawParameter[]): PromptParams {
+  const params: PromptParams = { ...DEFAULT_PARAMS, aspect: { ...DEFAULT_PARAMS.aspect }, no: [] };
+  const seen = new Map<ParameterSpec, string>();
+  for (const { name, value } of raw) {
+    const flag = `--${name}`;
+    const spec = byName.get(name.toLowerCase());
+    if (!spec) {
+      const known = PARAMETERS.map((p) => `--${p.names[0]}`).join(', ');
+      throw new PromptError('unknown-parameter', `unknown parameter ${flag} (known: ${known})`, flag);
+    }
+    const earlier = seen.get(spec);
+    if (earlier !== undefined && spec.names[0] !== 'no') {
+      throw new PromptError('duplicate-parameter', `${flag} is given twice (also as ${earlier})`, flag);
+    }
+    seen.set(spec, flag);
+    spec.set(params, value, flag);
+  }
+  return params;
+}
+
+/** Splits the tail of a prompt (`--ar 3:2 --no red, blue --tile`) into its parameters. */
+export function splitParameters(tail: string): RawParameter[] {
+  const matches = [...tail.matchAll(/(?:^|\s)--([a-zA-Z]+)(?=\s|$)|(?:^|\s)--(\S*)/g)];
+  return matches.map((match, i) => {
+    const name = match[1] ?? match[2] ?? '';
+    if (match[1] === undefined) {
+      throw new PromptError('unknown-parameter', `"--${name}" is not a parameter name`, `--${name}`);
+    }
+    const start = (match.index ?? 0) + match[0].length;
+    const end = matches[i + 1]?.index ?? tail.length;
+    return { name, value: tail.slice(start, end).trim() };
+  });
+}

@@ -1,0 +1,120 @@
+import type { ImagePrompt, JobDescription, TextPrompt, WeightedPrompt } from '../jobs/spec.js';
+import { PromptError } from './errors.js';
+import { looksLikeUrl, validateImageUrl } from './image-urls.js';
+import { splitMultiPrompt } from './multiprompt.js';
+import { applyParameters, splitParameters } from './parameters.js';
+import { DEFAULT_MAX_PERMUTATIONS, expandPermutations } from './permutations.js';
+import { normalizeSyntax } from './syntax-width.js';
+import { normalizeWeights } from './weights.js';
+
+/** Discord's limit for a slash command's string option. */
+export const MAX_PROMPT_LENGTH = 6000;
+/** Midjourney's weight for each `--no` term. */
+export const NO_WEIGHT = -0.5;
+
+export interface ParseOptions {
+  maxPermutations?: number;
+}
+
+/**
+ * Parses what follows `/imagine prompt:` into one job description per permutation. Throws a
+ * PromptError, whose message names the culprit, for anything malformed.
+ */
+export function parseImagine(input: string, options: ParseOptions = {}): JobDescription[] {
+  checkLength(input);
+  const expanded = expandPermutations(
+    normalizeSyntax(input),
+    options.maxPermutations ?? DEFAULT_MAX_PERMUTATIONS,
+  );
+  return expanded.map((prompt) => parseNormalized(prompt));
+}
+
+/** Parses a single prompt (braces are taken literally: use parseImagine for permutations). */
+export function parsePrompt(input: string): JobDescription {
+  checkLength(input);
+  return parseNormalized(normalizeSyntax(input));
+}
+
+function checkLength(input: string): void {
+  if (input.length > MAX_PROMPT_LENGTH) {
+    throw new PromptError(
+      'too-long',
+      `the prompt is ${input.length} characters long; at most ${MAX_PROMPT_LENGTH} are allowed`,
+    );
+  }
+}
+
+function parseNormalized(prompt: string): JobDescription {
+  const paramsAt = prompt.search(/(?:^|\s)--\S/);
+  const body = paramsAt < 0 ? prompt : prompt.slice(0, paramsAt);
+  const params = applyParameters(splitParameters(paramsAt < 0 ? '' : prompt.slice(paramsAt)));
+
+  const { urls, text } = takeLeadingUrls(body);
+  const misplaced = /(?:^|\s)(<?https?:\/\/\S+)/i.exec(text);
+  if (misplaced) {
+    throw new PromptError(
+      'url-position',
+      `image links must come first, before the text: ${misplaced[1]}`,
+      misplaced[1],
+    );
+  }
+  const parts = splitMultiPrompt(text);
+  if (urls.length === 0 && parts.length === 0) {
+    throw new PromptError(
+      'empty',
+      params.no.length > 0 ? 'the prompt has only --no terms; say what to draw' : 'the prompt is empty',
+    );
+  }
+  if (urls.length === 1 && parts.length === 0) {
+    throw new PromptError(
+      'image-only',
+      'one image link needs some text after it, or a second image',
+      urls[0],
+    );
+  }
+
+  // --iw is the weight of the images together against the text, so it is shared among them.
+  const imageWeight = urls.length > 0 ? params.iw / urls.length : 0;
+  const written: Array<Omit<TextPrompt, 'normalized'> | Omit<ImagePrompt, 'normalized'>> = [
+    ...urls.map((url) => ({ kind: 'image' as const, url, weight: imageWeight })),
+    ...parts.map((part) => ({ kind: 'text' as const, text: part.text, weight: part.weight })),
+    ...params.no.map((term) => ({ kind: 'text' as const, text: term, weight: NO_WEIGHT })),
+  ];
+  const normalized = normalizeWeights(written.map((p) => p.weight));
+  const prompts = written.map((p, i) => ({ ...p, normalized: tidy(normalized[i]!) }) as WeightedPrompt);
+
+  return {
+    prompt: prompt.trim(),
+    prompts,
+    weightSum: tidy(written.reduce((sum, p) => sum + p.weight, 0)),
+    params,
+    parents: [],
+    notes: ignoredSelectors(params),
+  };
+}
+
+function takeLeadingUrls(body: string): { urls: string[]; text: string } {
+  const urls: string[] = [];
+  let rest = body.trimStart();
+  for (;;) {
+    const token = /^\S+/.exec(rest)?.[0];
+    if (!token || !looksLikeUrl(token)) break;
+    urls.push(validateImageUrl(token));
+    rest = rest.slice(token.length).trimStart();
+  }
+  return { urls, text: rest };
+}
+
+function ignoredSelectors(params: JobDescription['params']): string[] {
+  const notes: string[] = [];
+  if (params.version !== null) notes.push(`--v ${params.version} is ignored: this server runs its own model`);
+  if (params.niji !== null) notes.push('--niji is ignored: this server runs its own model');
+  if (params.style !== null) notes.push(`--style ${params.style} is ignored: this model has one style`);
+  return notes;
+}
+
+/** Rounds away binary noise (0.6 + -0.5 = 0.09999999999999998) so equal prompts give equal JSON. */
+function tidy(value: number): number {
+  const rounded = Number(value.toPrecision(12));
+  return rounded === 0 ? 0 : rounded;
+}

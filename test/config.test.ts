@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { ConfigError, configSchema, loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+
+describe('configuration', () => {
+  test('defaults apply to an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ MODEL_DIR: 'models/emoji-ld', DEVICE: 'cpu', LOG_LEVEL: 'info' });
+    expect(config.DISCORD_TOKEN).toBeUndefined();
+    expect(config.WORKERS).toBeGreaterThanOrEqual(1);
+  });
+
+  test('bad values are named', () => {
+    expect(() => loadConfig({ DEVICE: 'tpu', REDIS_URL: 'http://x' })).toThrow(ConfigError);
+    try {
+      loadConfig({ DEVICE: 'tpu', REDIS_URL: 'http://x' });
+    } catch (error) {
+      expect((error as Error).message).toContain('DEVICE');
+      expect((error as Error).message).toContain('REDIS_URL');
+    }
+  });
+
+  test('.env.example lists every variable and nothing else', () => {
+    const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    const listed = [...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]).sort();
+    expect(listed).toEqual(Object.keys(configSchema.shape).sort());
+  });
+});
+
+describe('logger', () => {
+  test('never writes the Discord token or the Redis password', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info' }, sink);
+    logger.info(
+      { config: { DISCORD_TOKEN: 'secret-token-123', REDIS_URL: 'redis://:hunter2@h:6379' } },
+      'config',
+    );
+    logger.info({ token: 'secret-token-123', password: 'hunter2' }, 'login');
+    const text = lines.join('');
+    expect(text).not.toContain('secret-token-123');
+    expect(text).not.toContain('hunter2');
+    expect(text).toContain('[redacted]');
+  });
+});
