@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""Reference values for the schedulers, computed with numpy from the diffusers formulas (DDIMScheduler,
+EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler with use_karras_sigmas, dpmsolver++, order 2,
+midpoint, lower_order_final, final_sigmas_type 'zero'), independently of the TypeScript code.
+Each case runs a full trajectory with a fixed toy model  eps(x, t) = 0.5 x + 0.01 (t / 1000) r  (r a fixed ramp),
+and fixed per-step noise, so the multistep state is exercised too.
+    /usr/bin/python3 scripts/make-scheduler-fixtures.py
+"""
+import json
+import os
+
+import numpy as np
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'schedulers.json')
+SIZE = 8
+RAMP = (np.arange(SIZE) - 3.5) / 4.0
+
+
+def toy_model(x, t):
+    return 0.5 * x + 0.01 * (t / 1000.0) * RAMP
+
+
+def alphas_cumprod(cfg):
+    T = cfg['num_train_timesteps']
+    if cfg['beta_schedule'] == 'scaled_linear':
+        betas = np.linspace(cfg['beta_start'] ** 0.5, cfg['beta_end'] ** 0.5, T, dtype=np.float64) ** 2
+    else:
+        betas = np.linspace(cfg['beta_start'], cfg['beta_end'], T, dtype=np.float64)
+    return np.cumprod(1.0 - betas)
+
+
+def spaced_timesteps(cfg, n, kind):
+    """The `timestep_spacing` rules; DDIM rounds to ints, Euler keeps linspace floats."""
+    T, spacing, offset = cfg['num_train_timesteps'], cfg['timestep_spacing'], cfg['steps_offset']
+    if spacing == 'linspace':
+        ts = np.linspace(0, T - 1, n)[::-1].copy()
+        return ts.round() if kind == 'ddim' else ts
+    if spacing == 'leading':
+        ratio = T // n
+        return (np.arange(0, n) * ratio).round()[::-1].astype(np.float64) + offset
+    ratio = T / n
+    return np.round(np.arange(T, 0, -ratio)) - 1
+
+
+def to_prediction(cfg, model_output, x, alpha_prod):
+    if cfg['prediction_type'] == 'epsilon':
+        return (x - (1 - alpha_prod) ** 0.5 * model_output) / alpha_prod ** 0.5, model_output
+    x0 = alpha_prod ** 0.5 * x - (1 - alpha_prod) ** 0.5 * model_output
+    eps = alpha_prod ** 0.5 * model_output + (1 - alpha_prod) ** 0.5 * x
+    return x0, eps
+
+
+def run_ddim(cfg, n, eta, x, noises):
+    ac = alphas_cumprod(cfg)
+    final = 1.0 if cfg['set_alpha_to_one'] else ac[0]
+    ts = spaced_timesteps(cfg, n, 'ddim').astype(np.int64)
+    traj = []
+    for i, t in enumerate(ts):
+        e = toy_model(x, t)
+        prev = t - cfg['num_train_timesteps'] // n
+        a_t = ac[t]
+        a_prev = ac[prev] if prev >= 0 else final
+        x0, eps = to_prediction(cfg, e, x, a_t)
+        variance = (1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)
+        std = eta * variance ** 0.5
+        x = a_prev ** 0.5 * x0 + (1 - a_prev - std ** 2) ** 0.5 * eps
+        if eta > 0:
+            x = x + std * noises[i]
+        traj.append(x.tolist())
+    return {'timesteps': ts.tolist(), 'init_noise_sigma': 1.0, 'trajectory': traj}
+
+
+def run_euler_ancestral(cfg, n, x, noises):
+    ac = alphas_cumprod(cfg)
+    ts = spaced_timesteps(cfg, n, 'euler')
+    sig = ((1 - ac) / ac) ** 0.5
+    sigmas = np.concatenate([np.interp(ts, np.arange(len(sig)), sig), [0.0]])
+    init = sigmas.max() if cfg['timestep_spacing'] in ('linspace', 'trailing') else (sigmas.max() ** 2 + 1) ** 0.5
+    x = x * init
+    start = x.copy()
+    traj = []
+    for i, t in enumerate(ts):
+        s = sigmas[i]
+        e = toy_model(x / (s ** 2 + 1) ** 0.5, t)
+        if cfg['prediction_type'] == 'epsilon':
+            x0 = x - s * e
+        else:
+            x0 = e * (-s / (s ** 2 + 1) ** 0.5) + x / (s ** 2 + 1)
+        s_to = sigmas[i + 1]
+        up = (s_to ** 2 * (s ** 2 - s_to ** 2) / s ** 2) ** 0.5
+        down = (s_to ** 2 - up ** 2) ** 0.5
+        x = x + (x - x0) / s * (down - s) + noises[i] * up
+        traj.append(x.tolist())
+    return {'timesteps': ts.tolist(), 'sigmas': sigmas.tolist(), 'init_noise_sigma': float(init),
+            'start': start.tolist(), 'trajectory': traj}
+
+
+def sigma_to_t(sigma, log_sigmas):
+    log_sigma = np.log(max(sigma, 1e-10))
+    dists = log_sigma - log_sigmas[:, None]
+    low = np.cumsum(dists >= 0, axis=0).argmax(axis=0).clip(max=log_sigmas.shape[0] - 2)
+    high = low + 1
+    w = (log_sigmas[low] - log_sigma) / (log_sigmas[low] - log_sigmas[high])
+    w = np.clip(w, 0, 1)
+    return float(((1 - w) * low + w * high).reshape(-1)[0])
+
+
+def run_dpmpp_2m_karras(cfg, n, x):
+    ac = alphas_cumprod(cfg)
+    sig = ((1 - ac) / ac) ** 0.5
+    log_sigmas = np.log(sig)
+    flipped = np.flip(sig).copy()
+    rho = 7.0
+    ramp = np.linspace(0, 1, n)
+    lo, hi = flipped[-1] ** (1 / rho), flipped[0] ** (1 / rho)
+    sigmas = (hi + ramp * (lo - hi)) ** rho
+    ts = np.array([sigma_to_t(s, log_sigmas) for s in sigmas]).round()
+    sigmas = np.concatenate([sigmas, [0.0]])
+
+    def alpha_sigma(s):
+        a = 1 / (s ** 2 + 1) ** 0.5
+        return a, s * a
+
+    outputs = []
+    lower_order_nums = 0
+    traj = []
+    with np.errstate(divide='ignore'):
+        for i, t in enumerate(ts):
+            e = toy_model(x, t)
+            a_s, s_s = alpha_sigma(sigmas[i])
+            x0 = (x - s_s * e) / a_s if cfg['prediction_type'] == 'epsilon' else a_s * x - s_s * e
+            outputs.append(x0)
+            last = i == len(ts) - 1  # final sigma is zero: always first order there
+            a_t, s_t = alpha_sigma(sigmas[i + 1])
+            lam_t = np.log(a_t) - np.log(s_t)
+            lam_s0 = np.log(a_s) - np.log(s_s)
+            h = lam_t - lam_s0
+            if lower_order_nums < 1 or last:
+                x = (s_t / s_s) * x - a_t * (np.exp(-h) - 1.0) * x0
+            else:
+                a_s1, s_s1 = alpha_sigma(sigmas[i - 1])
+                lam_s1 = np.log(a_s1) - np.log(s_s1)
+                r0 = (lam_s0 - lam_s1) / h
+                d0 = outputs[-1]
+                d1 = (1.0 / r0) * (outputs[-1] - outputs[-2])
+                x = (s_t / s_s) * x - a_t * (np.exp(-h) - 1.0) * d0 - 0.5 * a_t * (np.exp(-h) - 1.0) * d1
+            lower_order_nums = min(lower_order_nums + 1, 2)
+            traj.append(x.tolist())
+    return {'timesteps': ts.tolist(), 'sigmas': sigmas.tolist(), 'init_noise_sigma': 1.0, 'trajectory': traj}
+
+
+def main():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(SIZE)
+    noises = rng.standard_normal((60, SIZE))
+    base = {'num_train_timesteps': 1000, 'beta_schedule': 'scaled_linear', 'beta_start': 0.00085, 'beta_end': 0.012,
+            'set_alpha_to_one': False}
+    cases = []
+    configs = []
+    for spacing, offset in [('leading', 1), ('leading', 0), ('trailing', 0), ('linspace', 0)]:
+        for pred in ['epsilon', 'v_prediction']:
+            configs.append(dict(base, timestep_spacing=spacing, steps_offset=offset, prediction_type=pred))
+    configs.append(dict(base, beta_schedule='linear', beta_start=0.0001, beta_end=0.02, timestep_spacing='leading',
+                        steps_offset=1, prediction_type='epsilon', set_alpha_to_one=True))
+    for cfg in configs:
+        for n in [4, 10, 25]:
+            cases.append({'scheduler': 'ddim', 'eta': 0.0, 'config': cfg, 'steps': n, **run_ddim(cfg, n, 0.0, x, noises)})
+            cases.append({'scheduler': 'ddim', 'eta': 1.0, 'config': cfg, 'steps': n, **run_ddim(cfg, n, 1.0, x, noises)})
+            cases.append({'scheduler': 'euler-ancestral', 'config': cfg, 'steps': n,
+                          **run_euler_ancestral(cfg, n, x, noises)})
+            cases.append({'scheduler': 'dpmpp-2m-karras', 'config': cfg, 'steps': n, **run_dpmpp_2m_karras(cfg, n, x)})
+    with open(OUT, 'w') as f:
+        json.dump({'sample': x.tolist(), 'noises': noises.tolist(), 'ramp': RAMP.tolist(),
+                   'model': 'eps(x, t) = 0.5 * x + 0.01 * (t / 1000) * ramp', 'cases': cases}, f)
+        f.write('\n')
+
+
+if __name__ == '__main__':
+    main()

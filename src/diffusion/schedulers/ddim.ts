@@ -1,0 +1,62 @@
+/** DDIM (Song et al. 2020), as diffusers' DDIMScheduler: eta = 0 deterministic, eta = 1 DDPM-like. */
+import type { SchedulerConfig } from '../config.js';
+import { alphasCumprod, spacedTimesteps } from './schedule.js';
+import type { Scheduler, StepResult } from './scheduler.js';
+
+export class DdimScheduler implements Scheduler {
+  readonly timesteps: readonly number[];
+  readonly initNoiseSigma = 1;
+  readonly stochastic: boolean;
+  private readonly alphas: Float64Array;
+  private readonly finalAlpha: number;
+  private readonly stride: number;
+
+  constructor(
+    private readonly config: SchedulerConfig,
+    steps: number,
+    private readonly eta = 0,
+  ) {
+    this.alphas = alphasCumprod(config);
+    this.finalAlpha = config.set_alpha_to_one ? 1 : this.alphas[0]!;
+    this.timesteps = spacedTimesteps(config, steps, true);
+    this.stride = Math.floor(config.num_train_timesteps / steps);
+    this.stochastic = eta > 0;
+  }
+
+  scaleModelInput(sample: Float32Array): Float32Array {
+    return sample;
+  }
+
+  step(modelOutput: Float32Array, index: number, sample: Float32Array, noise: () => Float32Array): StepResult {
+    const t = this.timesteps[index]!;
+    const prev = t - this.stride;
+    const aT = this.alphas[t]!;
+    const aPrev = prev >= 0 ? this.alphas[prev]! : this.finalAlpha;
+    const sqrtA = Math.sqrt(aT);
+    const sqrt1mA = Math.sqrt(1 - aT);
+    const variance = ((1 - aPrev) / (1 - aT)) * (1 - aT / aPrev);
+    const std = this.eta * Math.sqrt(variance);
+    const direction = Math.sqrt(1 - aPrev - std * std);
+    const sqrtAPrev = Math.sqrt(aPrev);
+    const z = this.stochastic ? noise() : null;
+    const v = this.config.prediction_type === 'v_prediction';
+    const prevSample = new Float32Array(sample.length);
+    const predOriginal = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) {
+      const x = sample[i]!;
+      const out = modelOutput[i]!;
+      const x0 = v ? sqrtA * x - sqrt1mA * out : (x - sqrt1mA * out) / sqrtA;
+      const eps = v ? sqrtA * out + sqrt1mA * x : out;
+      predOriginal[i] = x0;
+      prevSample[i] = sqrtAPrev * x0 + direction * eps + (z ? std * z[i]! : 0);
+    }
+    return { prevSample, predOriginal };
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array {
+    const a = this.alphas[this.timesteps[index]!]!;
+    const s = Math.sqrt(a);
+    const n = Math.sqrt(1 - a);
+    return original.map((x, i) => s * x + n * noise[i]!);
+  }
+}
