@@ -6,7 +6,7 @@
  * (hosts without network: `ONNXRUNTIME_NODE_INSTALL=skip`, CPU only).
  */
 import * as ort from 'onnxruntime-node';
-import { fromHalfArray, numel, toHalfArray, type FloatTensor } from './tensor.js';
+import { type FloatTensor, fromHalfArray, numel, toHalfArray } from './tensor.js';
 
 /** Device name -> execution providers, in order of preference (CPU last so unsupported ops still run). */
 export const EXECUTION_PROVIDERS = {
@@ -44,7 +44,9 @@ export interface InputSpec {
 }
 
 /** An input value before conversion to the dtype the model declares. */
-export type Feed = { kind: 'float'; tensor: FloatTensor } | { kind: 'int'; values: readonly number[]; dims: number[] };
+export type Feed =
+  | { kind: 'float'; tensor: FloatTensor }
+  | { kind: 'int'; values: readonly number[]; dims: number[] };
 
 export class ModelInputError extends Error {
   override readonly name = 'ModelInputError';
@@ -68,7 +70,11 @@ export class ModelSession {
     const inputs = new Map<string, InputSpec>();
     for (const meta of session.inputMetadata) {
       if (!meta.isTensor) throw new ModelInputError(`${label}: input ${meta.name} is not a tensor`);
-      inputs.set(meta.name, { name: meta.name, type: asElementType(label, meta.name, meta.type), shape: meta.shape });
+      inputs.set(meta.name, {
+        name: meta.name,
+        type: asElementType(label, meta.name, meta.type),
+        shape: meta.shape,
+      });
     }
     this.inputs = inputs;
     this.outputNames = session.outputNames;
@@ -76,7 +82,8 @@ export class ModelSession {
 
   input(name: string): InputSpec {
     const spec = this.inputs.get(name);
-    if (!spec) throw new ModelInputError(`${this.label}: no input named ${name} (has ${[...this.inputs.keys()]})`);
+    if (!spec)
+      throw new ModelInputError(`${this.label}: no input named ${name} (has ${[...this.inputs.keys()]})`);
     return spec;
   }
 
@@ -85,7 +92,9 @@ export class ModelSession {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, feed] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(this.input(name), feed);
     const started = performance.now();
-    const results = outputs ? await this.session.run(ortFeeds, [...outputs]) : await this.session.run(ortFeeds);
+    const results = outputs
+      ? await this.session.run(ortFeeds, [...outputs])
+      : await this.session.run(ortFeeds);
     this.clock.add(performance.now() - started);
     const out: Record<string, FloatTensor> = {};
     for (const [name, value] of Object.entries(results)) {
@@ -111,17 +120,30 @@ function toOrtTensor(spec: InputSpec, feed: Feed): ort.Tensor {
       case 'float16':
         return new ort.Tensor('float16', toHalfArray(data), dims);
       case 'int64':
-        return new ort.Tensor('int64', BigInt64Array.from(data, (v) => BigInt(Math.round(v))), dims);
+        return new ort.Tensor(
+          'int64',
+          BigInt64Array.from(data, (v) => BigInt(Math.round(v))),
+          dims,
+        );
       case 'int32':
-        return new ort.Tensor('int32', Int32Array.from(data, (v) => Math.round(v)), dims);
+        return new ort.Tensor(
+          'int32',
+          Int32Array.from(data, (v) => Math.round(v)),
+          dims,
+        );
     }
   }
   const values = scalar ? feed.values.slice(0, 1) : feed.values;
   const dims = scalar ? [] : feed.dims;
-  if (values.length !== numel(dims)) throw new ModelInputError(`${spec.name}: ${values.length} values for [${dims}]`);
+  if (values.length !== numel(dims))
+    throw new ModelInputError(`${spec.name}: ${values.length} values for [${dims}]`);
   switch (spec.type) {
     case 'int64':
-      return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+      return new ort.Tensor(
+        'int64',
+        BigInt64Array.from(values, (v) => BigInt(v)),
+        dims,
+      );
     case 'int32':
       return new ort.Tensor('int32', Int32Array.from(values), dims);
     case 'float32':
@@ -138,7 +160,8 @@ function toFloatTensor(value: ort.Tensor): FloatTensor {
   if (value.type === 'float16') {
     // onnxruntime-node hands float16 out as raw bits (Uint16Array) where the runtime has no Float16Array.
     const view = data as unknown as ArrayBufferView;
-    const bits = view instanceof Uint16Array ? view : new Uint16Array(view.buffer, view.byteOffset, numel(dims));
+    const bits =
+      view instanceof Uint16Array ? view : new Uint16Array(view.buffer, view.byteOffset, numel(dims));
     return { data: fromHalfArray(bits), dims };
   }
   if (value.type === 'int64') return { data: Float32Array.from(data as BigInt64Array, Number), dims };

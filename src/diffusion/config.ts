@@ -42,14 +42,10 @@ const imageEncoderConfigSchema = z.object({
 
 const modelIndexSchema = z
   .object({
-    /** Optional defaults a model folder may ship for this engine (steps, guidance, scheduler). */
-    latentbot: z
-      .object({
-        steps: z.number().int().positive().optional(),
-        guidance_scale: z.number().nonnegative().optional(),
-        scheduler: z.string().optional(),
-      })
-      .optional(),
+    // Optional defaults a model folder may ship (the bot's ModelInfo reads `default_steps` too).
+    default_steps: z.number().int().positive().optional(),
+    default_guidance_scale: z.number().nonnegative().optional(),
+    default_scheduler: z.string().optional(),
   })
   .passthrough();
 
@@ -119,9 +115,9 @@ export function readModelConfig(dir: string): ModelConfig {
     sampleSize,
     imageEncoderSize,
     defaults: {
-      steps: index.latentbot?.steps ?? null,
-      guidanceScale: index.latentbot?.guidance_scale ?? null,
-      scheduler: index.latentbot?.scheduler ?? null,
+      steps: index.default_steps ?? null,
+      guidanceScale: index.default_guidance_scale ?? null,
+      scheduler: index.default_scheduler ?? null,
     },
     hasVaeEncoder: existsSync(join(dir, 'vae_encoder', 'model.onnx')),
     hasImageEncoder,

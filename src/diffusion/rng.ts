@@ -26,7 +26,10 @@ function mulhilo(a: number, b: number): [number, number] {
 }
 
 /** One Philox4x32-10 block: four 32-bit outputs for a 128-bit counter and a 64-bit key. */
-export function philox4x32(counter: readonly [number, number, number, number], key: readonly [number, number]) {
+export function philox4x32(
+  counter: readonly [number, number, number, number],
+  key: readonly [number, number],
+) {
   let [c0, c1, c2, c3] = counter;
   let [k0, k1] = key;
   for (let round = 0; round < 10; round++) {

@@ -16,7 +16,9 @@ export function numel(dims: readonly number[]): number {
 
 export function tensor(data: Float32Array, dims: readonly number[]): FloatTensor {
   if (data.length !== numel(dims)) {
-    throw new RangeError(`tensor data has ${data.length} values, dims [${dims.join(', ')}] need ${numel(dims)}`);
+    throw new RangeError(
+      `tensor data has ${data.length} values, dims [${dims.join(', ')}] need ${numel(dims)}`,
+    );
   }
   return { data, dims: [...dims] };
 }

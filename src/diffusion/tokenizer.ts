@@ -30,7 +30,8 @@ function tokenContent(token: TokenizerConfig['pad_token']): string | undefined {
 }
 
 /** CLIP's pre-tokenizer pattern (lowercased text: contractions, letters, single digits, other symbols). */
-const CLIP_SPLIT = "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
+const CLIP_SPLIT =
+  "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
 
 /** The tokenizer.json of openai/clip-vit-* (CLIPTokenizerFast) built from vocab.json + merges.txt. */
 export function clipTokenizerJson(vocab: Record<string, number>, merges: string[], config: TokenizerConfig) {
@@ -131,6 +132,7 @@ export function loadPromptTokenizer(dir: string, fallbackLength = 77): PromptTok
   const maxLength = configured !== undefined && configured < 100_000 ? configured : fallbackLength;
   const padToken = tokenContent(config.pad_token);
   const padding = json['padding'] as { pad_id?: number } | null | undefined;
-  const padId = (padToken === undefined ? undefined : tokenizer.token_to_id(padToken)) ?? padding?.pad_id ?? 0;
+  const padId =
+    (padToken === undefined ? undefined : tokenizer.token_to_id(padToken)) ?? padding?.pad_id ?? 0;
   return new FixedLengthTokenizer(tokenizer, maxLength, padId);
 }

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { schedulerConfigSchema } from '../../src/diffusion/config.js';
 import { DdimScheduler } from '../../src/diffusion/schedulers/ddim.js';
-import { createScheduler, parseSchedulerName, UnknownSchedulerError } from '../../src/diffusion/schedulers/index.js';
+import {
+  createScheduler,
+  parseSchedulerName,
+  UnknownSchedulerError,
+} from '../../src/diffusion/schedulers/index.js';
 
 /** Reference trajectories written by scripts/make-scheduler-fixtures.py (numpy, diffusers' formulas). */
 interface Case {
@@ -41,7 +45,9 @@ function expectClose(actual: ArrayLike<number>, expected: readonly number[], tol
 describe.each(fixture.cases.map((c) => [label(c), c] as const))('%s', (_name, c) => {
   const config = schedulerConfigSchema.parse(c.config);
   const scheduler =
-    c.scheduler === 'ddim' ? new DdimScheduler(config, c.steps, c.eta ?? 0) : createScheduler(c.scheduler, config, c.steps);
+    c.scheduler === 'ddim'
+      ? new DdimScheduler(config, c.steps, c.eta ?? 0)
+      : createScheduler(c.scheduler, config, c.steps);
 
   test('timesteps, sigmas and initial noise scale match the reference', () => {
     expectClose(scheduler.timesteps, c.timesteps, 1e-9);

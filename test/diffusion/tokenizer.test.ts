@@ -3,10 +3,9 @@ import { loadPromptTokenizer } from '../../src/diffusion/tokenizer.js';
 
 const models = new URL('../fixtures/models/', import.meta.url).pathname;
 /** Ids from an independent CLIP BPE (OpenAI's simple_tokenizer algorithm) in scripts/make-fixture-models.py. */
-const reference = JSON.parse(readFileSync(new URL('../fixtures/tokenizer-reference.json', import.meta.url), 'utf8')) as Record<
-  string,
-  { text: string; ids: number[] }[]
->;
+const reference = JSON.parse(
+  readFileSync(new URL('../fixtures/tokenizer-reference.json', import.meta.url), 'utf8'),
+) as Record<string, { text: string; ids: number[] }[]>;
 
 describe.each(Object.entries(reference))('CLIP BPE from vocab.json + merges.txt (%s)', (model, cases) => {
   const tokenizer = loadPromptTokenizer(`${models}${model}/tokenizer`);

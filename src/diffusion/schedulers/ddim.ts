@@ -27,7 +27,12 @@ export class DdimScheduler implements Scheduler {
     return sample;
   }
 
-  step(modelOutput: Float32Array, index: number, sample: Float32Array, noise: () => Float32Array): StepResult {
+  step(
+    modelOutput: Float32Array,
+    index: number,
+    sample: Float32Array,
+    noise: () => Float32Array,
+  ): StepResult {
     const t = this.timesteps[index]!;
     const prev = t - this.stride;
     const aT = this.alphas[t]!;

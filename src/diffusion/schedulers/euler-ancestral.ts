@@ -18,7 +18,9 @@ export class EulerAncestralScheduler implements Scheduler {
     this.sigmas = [...this.timesteps.map((t) => interpolateAt(trainSigmas, t)), 0];
     const max = Math.max(...this.sigmas);
     this.initNoiseSigma =
-      config.timestep_spacing === 'linspace' || config.timestep_spacing === 'trailing' ? max : Math.sqrt(max * max + 1);
+      config.timestep_spacing === 'linspace' || config.timestep_spacing === 'trailing'
+        ? max
+        : Math.sqrt(max * max + 1);
   }
 
   scaleModelInput(sample: Float32Array, index: number): Float32Array {
@@ -27,7 +29,12 @@ export class EulerAncestralScheduler implements Scheduler {
     return sample.map((x) => x * scale);
   }
 
-  step(modelOutput: Float32Array, index: number, sample: Float32Array, noise: () => Float32Array): StepResult {
+  step(
+    modelOutput: Float32Array,
+    index: number,
+    sample: Float32Array,
+    noise: () => Float32Array,
+  ): StepResult {
     const sigma = this.sigmas[index]!;
     const sigmaTo = this.sigmas[index + 1]!;
     const sigmaUp = Math.sqrt((sigmaTo * sigmaTo * (sigma * sigma - sigmaTo * sigmaTo)) / (sigma * sigma));

@@ -9,7 +9,9 @@ export function alphasCumprod(config: SchedulerConfig): Float64Array {
     const fraction = n === 1 ? 0 : i / (n - 1);
     const beta =
       config.beta_schedule === 'scaled_linear'
-        ? (Math.sqrt(config.beta_start) + fraction * (Math.sqrt(config.beta_end) - Math.sqrt(config.beta_start))) ** 2
+        ? (Math.sqrt(config.beta_start) +
+            fraction * (Math.sqrt(config.beta_end) - Math.sqrt(config.beta_start))) **
+          2
         : config.beta_start + fraction * (config.beta_end - config.beta_start);
     product *= 1 - beta;
     out[i] = product;

@@ -1,0 +1,134 @@
+/**
+ * JobDescription (from the prompt parser or a button) -> what the engine runs. Every mapping is here:
+ *
+ * | parameter   | meaning in this engine |
+ * |-------------|------------------------|
+ * | prompts     | one condition each, with the parser's normalized weight (text and image alike) |
+ * | --stylize s | guidance g = 1 + (g0 - 1) * sqrt(s / 100): s = 100 (default) is the model's own g0, 0 is g = 1 (no extra push), 1000 about 3.2x the push |
+ * | --q q       | steps = round(model steps * q), at least 1 |
+ * | --ar w:h    | pixels via dimensionsFor (native area, sides rounded to the model's multiple) |
+ * | --stop p    | run p% of the steps and decode the current clean estimate |
+ * | --chaos c   | noise shared among the four images falls from 50% (c = 0) to 0 (c = 100) and each image's guidance is jittered by up to 2^(±c/100) |
+ * | --tile      | latents rolled by a random offset around each UNet call + circular padding at decode |
+ * | --seed      | the Philox key; image i uses stream (seed, i) |
+ * | --iw        | already in the image prompts' weights (the parser applies it) |
+ * | --weird     | ignored, with a note: this model has no notion of "unusual" to turn up |
+ * | variation-strong / -subtle parent | img2img from that image, strength 0.75 / 0.45 |
+ * | upscale parent | 2x with the model's upscaler, else sharp (Lanczos) |
+ */
+
+import { type DecodeLimits, decodeImage } from '../images/decode.js';
+import { ImageInputError } from '../images/errors.js';
+import type { RawImage } from '../images/raw-image.js';
+import { dimensionsFor } from '../jobs/dimensions.js';
+import type { JobDescription } from '../jobs/spec.js';
+import type { ModelDefaults } from './pipeline.js';
+import type { Condition, GenerationRequest, InitImage } from './request.js';
+import type { SchedulerName } from './schedulers/index.js';
+
+export const VARIATION_STRENGTH = { 'variation-strong': 0.75, 'variation-subtle': 0.45 } as const;
+
+export interface JobInputs {
+  seed: number;
+  /**
+   * Bytes of every image the job refers to, keyed by the prompt's `url` (http(s) links and
+   * `job:<jobId>/<index>`) and by `job:<jobId>/<index>` for parents. The engine never fetches anything.
+   */
+  images: Readonly<Record<string, Uint8Array>>;
+  /** Overrides of the model's defaults (the CLI's --steps / --scheduler). */
+  steps?: number;
+  scheduler?: SchedulerName;
+  decodeLimits?: Partial<DecodeLimits>;
+}
+
+export type EngineTask =
+  | { kind: 'generate'; request: GenerationRequest; notes: string[] }
+  | { kind: 'upscale'; image: RawImage; index: number; notes: string[] };
+
+export function parentKey(jobId: string, index: number): string {
+  return `job:${jobId}/${index}`;
+}
+
+export function guidanceForStylize(stylize: number, modelGuidance: number): number {
+  return 1 + (modelGuidance - 1) * Math.sqrt(Math.max(0, stylize) / 100);
+}
+
+export function stepsForQuality(quality: number, modelSteps: number): number {
+  return Math.max(1, Math.round(modelSteps * quality));
+}
+
+async function imageFor(inputs: JobInputs, key: string): Promise<RawImage> {
+  const bytes = inputs.images[key];
+  if (!bytes) throw new ImageInputError('missing', `no image bytes were supplied for ${key}`);
+  return decodeImage(bytes, inputs.decodeLimits);
+}
+
+/** Decodes and checks every image first, so bad inputs fail before any inference. */
+export async function taskFromJob(
+  job: JobDescription,
+  inputs: JobInputs,
+  model: ModelDefaults,
+): Promise<EngineTask> {
+  const notes: string[] = [];
+  const upscale = job.parents.find((p) => p.role === 'upscale');
+  if (upscale) {
+    if (upscale.index === null)
+      throw new ImageInputError('missing', 'an upscale needs one image of the parent grid');
+    const image = await imageFor(inputs, parentKey(upscale.jobId, upscale.index));
+    return { kind: 'upscale', image, index: upscale.index, notes };
+  }
+  const conditions: Condition[] = [];
+  for (const prompt of job.prompts) {
+    if (prompt.kind === 'text')
+      conditions.push({ kind: 'text', text: prompt.text, weight: prompt.normalized });
+    else
+      conditions.push({
+        kind: 'image',
+        image: await imageFor(inputs, prompt.url),
+        weight: prompt.normalized,
+      });
+  }
+  let init: InitImage | null = null;
+  const variation = job.parents.find((p) => p.role === 'variation-strong' || p.role === 'variation-subtle');
+  if (variation && variation.index !== null) {
+    const strength = VARIATION_STRENGTH[variation.role as keyof typeof VARIATION_STRENGTH];
+    init = { image: await imageFor(inputs, parentKey(variation.jobId, variation.index)), strength };
+  }
+  const { params } = job;
+  if (params.weird > 0) notes.push('--weird is ignored by this engine.');
+  const size = dimensionsFor(params.aspect, model.size, model.sizeMultiple);
+  const request: GenerationRequest = {
+    conditions,
+    seed: inputs.seed,
+    width: size.width,
+    height: size.height,
+    steps: inputs.steps ?? stepsForQuality(params.quality, model.steps),
+    guidanceScale: guidanceForStylize(params.stylize, model.guidanceScale),
+    scheduler: inputs.scheduler ?? model.scheduler,
+    stop: Math.min(1, Math.max(0.01, params.stop / 100)),
+    chaos: Math.min(100, Math.max(0, params.chaos)),
+    tile: params.tile,
+    init,
+    images: [0, 1, 2, 3],
+  };
+  return { kind: 'generate', request, notes };
+}
+
+/** The "parameters" text stored in every PNG (AUTOMATIC1111's layout: prompt line, then key: value pairs). */
+export function parametersText(job: JobDescription, task: EngineTask, model: string): string {
+  if (task.kind === 'upscale') return `${job.prompt}\nUpscale: 2x, Image: ${task.index + 1}, Model: ${model}`;
+  const r = task.request;
+  const fields = [
+    `Steps: ${r.steps}`,
+    `Sampler: ${r.scheduler}`,
+    `CFG scale: ${Number(r.guidanceScale.toFixed(4))}`,
+    `Seed: ${r.seed}`,
+    `Size: ${r.width}x${r.height}`,
+    `Model: ${model}`,
+    `Chaos: ${r.chaos}`,
+    `Stop: ${Math.round(r.stop * 100)}`,
+    `Tile: ${r.tile}`,
+  ];
+  if (r.init) fields.push(`Denoising strength: ${r.init.strength}`);
+  return `${job.prompt}\n${fields.join(', ')}`;
+}

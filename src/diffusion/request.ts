@@ -1,0 +1,62 @@
+/** What the pipeline is asked to make, independent of Discord and of the prompt language. */
+import type { RawImage } from '../images/raw-image.js';
+import type { SchedulerName } from './schedulers/index.js';
+
+/** One weighted condition; weights are the parser's normalized ones (negative pushes away). */
+export type Condition =
+  | { kind: 'text'; text: string; weight: number }
+  | { kind: 'image'; image: RawImage; weight: number };
+
+/** img2img: start from this image, noised to `strength` (0 keeps it, 1 ignores it). */
+export interface InitImage {
+  image: RawImage;
+  strength: number;
+}
+
+export interface GenerationRequest {
+  conditions: readonly Condition[];
+  /** 0 .. 2^32-1; with `images` it fully determines the output on one machine. */
+  seed: number;
+  /** Pixels; multiples of the model's size multiple. */
+  width: number;
+  height: number;
+  steps: number;
+  guidanceScale: number;
+  scheduler: SchedulerName;
+  /** Fraction of the steps to run (`--stop`); the current estimate is decoded when it ends early. */
+  stop: number;
+  /** 0-100 (`--chaos`): how much the grid images differ from each other. */
+  chaos: number;
+  /** Seamless tiling (`--tile`). */
+  tile: boolean;
+  init: InitImage | null;
+  /** Which grid images (0-3) to make. Image i is the same whether made alone or with the others. */
+  images: readonly number[];
+}
+
+export type ProgressStage = 'encode' | 'denoise' | 'decode';
+
+export interface Progress {
+  stage: ProgressStage;
+  step: number;
+  total: number;
+  /** A cheap preview of the grid (latents mapped linearly to RGB), every few denoising steps. */
+  preview?: RawImage;
+}
+
+export type ProgressCallback = (progress: Progress) => void;
+
+export interface GenerationResult {
+  /** One image per requested index, at the model's resolution. */
+  images: RawImage[];
+  indices: number[];
+  width: number;
+  height: number;
+  /** Things the caller should tell the user (e.g. an image prompt used as an init image). */
+  notes: string[];
+  timings: { totalMs: number; onnxMs: number; onnxRuns: number };
+}
+
+export class GenerationRequestError extends Error {
+  override readonly name = 'GenerationRequestError';
+}

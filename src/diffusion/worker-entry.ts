@@ -1,0 +1,56 @@
+/** The inference thread: owns one pipeline and runs jobs sent by DiffusionWorker, one at a time. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { DiffusionPipeline } from './pipeline.js';
+import { runJob } from './run-job.js';
+import type { FromWorker, SerializedError, ToWorker, WorkerData } from './worker-protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('worker-entry must run in a worker thread');
+const data = workerData as WorkerData;
+
+function serialize(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) };
+  }
+  return { name: 'Error', message: String(error) };
+}
+
+const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+
+let pipeline: DiffusionPipeline;
+try {
+  pipeline = await DiffusionPipeline.fromPretrained(data.modelDir, data.options);
+  post({ type: 'ready', defaults: pipeline.defaults });
+} catch (error) {
+  post({ type: 'failed', error: serialize(error) });
+  port.close();
+  throw error;
+}
+
+let queue = Promise.resolve();
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'close') {
+    queue = queue.then(async () => {
+      await pipeline.dispose();
+      post({ type: 'closed' });
+      port.close();
+    });
+    return;
+  }
+  const { id, job, inputs } = message;
+  queue = queue.then(async () => {
+    try {
+      const output = await runJob(pipeline, job, inputs, {
+        modelName: data.modelName,
+        onProgress: (progress) => post({ type: 'progress', id, progress }),
+      });
+      const buffers = [output.grid, ...output.images.map((i) => i.png)]
+        .filter((b): b is Uint8Array => b !== null)
+        .map((b) => b.buffer as ArrayBuffer);
+      post({ type: 'done', id, output }, [...new Set(buffers)]);
+    } catch (error) {
+      post({ type: 'error', id, error: serialize(error) });
+    }
+  });
+});

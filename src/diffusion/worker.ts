@@ -1,0 +1,125 @@
+/**
+ * Inference off the event loop: a worker thread that owns the pipeline, so the queue worker's event loop
+ * (job locks, heartbeats) never waits on a denoising step. Jobs run one at a time in the thread.
+ *
+ * The thread loads TypeScript through tsx when this module itself runs as TypeScript (tsx, jest), and the
+ * compiled .js next to it otherwise.
+ */
+import { basename } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ImageInputError, type ImageInputErrorCode } from '../images/errors.js';
+import type { JobDescription } from '../jobs/spec.js';
+import { UnknownDeviceError } from './backend.js';
+import type { JobInputs } from './job-request.js';
+import type { ModelDefaults, PipelineOptions } from './pipeline.js';
+import { GenerationRequestError } from './request.js';
+import type { JobOutput, JobProgress } from './run-job.js';
+import type { FromWorker, SerializedError, ToWorker, WorkerData } from './worker-protocol.js';
+
+export class DiffusionWorkerError extends Error {
+  override readonly name = 'DiffusionWorkerError';
+}
+
+/** Rebuilds the typed errors callers branch on (bad images, bad requests); others keep name and message. */
+function revive(error: SerializedError): Error {
+  if (error.name === 'ImageInputError')
+    return new ImageInputError(error.code as ImageInputErrorCode, error.message);
+  if (error.name === 'GenerationRequestError') return new GenerationRequestError(error.message);
+  if (error.name === 'UnknownDeviceError') return new UnknownDeviceError(error.message);
+  const revived = new DiffusionWorkerError(error.message);
+  Object.defineProperty(revived, 'name', { value: error.name });
+  return revived;
+}
+
+interface Pending {
+  resolve: (output: JobOutput) => void;
+  reject: (error: Error) => void;
+  onProgress: ((progress: JobProgress) => void) | undefined;
+}
+
+export class DiffusionWorker {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly defaults: ModelDefaults,
+  ) {
+    worker.on('message', (message: FromWorker) => this.onMessage(message));
+    worker.on('error', (error) => this.failAll(error));
+    worker.on('exit', (code) =>
+      this.failAll(new DiffusionWorkerError(`inference thread exited with code ${code}`)),
+    );
+  }
+
+  static async start(
+    modelDir: string,
+    options: PipelineOptions & { modelName?: string } = {},
+  ): Promise<DiffusionWorker> {
+    const typescript = import.meta.url.endsWith('.ts');
+    const entry = new URL(typescript ? './worker-entry.ts' : './worker-entry.js', import.meta.url);
+    const { modelName, ...pipelineOptions } = options;
+    const data: WorkerData = {
+      modelDir,
+      modelName: modelName ?? basename(modelDir),
+      options: pipelineOptions,
+    };
+    const worker = new Worker(entry, {
+      workerData: data,
+      ...(typescript ? { execArgv: ['--import', 'tsx'] } : {}),
+    });
+    const defaults = await new Promise<ModelDefaults>((resolve, reject) => {
+      const onMessage = (message: FromWorker) => {
+        if (message.type === 'ready') resolve(message.defaults);
+        else if (message.type === 'failed') reject(revive(message.error));
+        else return;
+        worker.off('message', onMessage);
+        worker.off('error', reject);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', reject);
+    }).catch(async (error: unknown) => {
+      await worker.terminate();
+      throw error;
+    });
+    return new DiffusionWorker(worker, defaults);
+  }
+
+  run(
+    job: JobDescription,
+    inputs: JobInputs,
+    onProgress?: (progress: JobProgress) => void,
+  ): Promise<JobOutput> {
+    if (this.closing) return Promise.reject(new DiffusionWorkerError('the worker is closed'));
+    const id = this.nextId++;
+    return new Promise<JobOutput>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      this.worker.postMessage({ type: 'run', id, job, inputs } satisfies ToWorker);
+    });
+  }
+
+  /** Finishes queued jobs, releases the sessions and ends the thread. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.worker.once('exit', () => resolve());
+      this.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    });
+    return this.closing;
+  }
+
+  private onMessage(message: FromWorker): void {
+    if (message.type === 'progress') this.pending.get(message.id)?.onProgress?.(message.progress);
+    if (message.type === 'done' || message.type === 'error') {
+      const pending = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      if (message.type === 'done') pending?.resolve(message.output);
+      else pending?.reject(revive(message.error));
+    }
+  }
+
+  private failAll(error: Error): void {
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+}
