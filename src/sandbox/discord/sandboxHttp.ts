@@ -1,0 +1,265 @@
+/**
+ * The HTTP face of the test driver, for a web page that shows the sandbox as a Discord channel:
+ *
+ *   GET  /sandbox/state                          snapshot: users, guilds, commands, messages, open modals
+ *   GET  /sandbox/events?after=SEQ               Server-Sent Events, replaying from SEQ (or Last-Event-ID)
+ *   GET  /sandbox/channels/:channel/messages?viewer=USER
+ *   POST /sandbox/uploads        {filename, contentType?, base64}  → attachment (use its id in commands)
+ *   POST /sandbox/commands       {user, channel, name, options?, subcommand?}
+ *                                an attachment option is {"upload": "<id>"} or {filename, base64}
+ *   POST /sandbox/buttons        {user, messageId, customId}
+ *   POST /sandbox/modals         {user, customId, values}
+ *
+ * Everything is JSON with permissive CORS, so the page can be served from anywhere on the machine.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OptionValue } from './commandOptions.js';
+import type { SandboxEvent } from './events.js';
+import type { InteractionTiming } from './interactions.js';
+import type { MessageView } from './messages.js';
+import type { LoopbackDiscord } from './server.js';
+import { Permission } from './world.js';
+
+export interface SandboxSnapshot {
+  seq: number;
+  application: { id: string; name: string };
+  users: { id: string; username: string; globalName: string | null; bot: boolean }[];
+  guilds: {
+    id: string;
+    name: string;
+    channels: { id: string; name: string }[];
+    members: { userId: string; permissions: string; manageGuild: boolean }[];
+  }[];
+  commands: { guildId: string | null; commands: Record<string, unknown>[] }[];
+  /** All messages of all channels, ephemeral ones included (filter by `visibleTo` for a viewer). */
+  messages: MessageView[];
+  openModals: {
+    interactionId: string;
+    userId: string;
+    customId: string;
+    title: string;
+    modal: Record<string, unknown>;
+  }[];
+  interactions: InteractionTiming[];
+}
+
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, POST, OPTIONS',
+  'access-control-allow-headers': 'content-type, last-event-id',
+};
+
+/** Largest JSON body the page API accepts (uploads arrive base64-encoded). */
+const MAX_BODY_BYTES = 40 * 1024 * 1024;
+
+export class SandboxHttp {
+  readonly #streams = new Set<ServerResponse>();
+
+  constructor(private readonly discord: LoopbackDiscord) {}
+
+  snapshot(): SandboxSnapshot {
+    const { core } = this.discord;
+    const { world } = core;
+    return {
+      seq: core.events.seq,
+      application: { id: world.application.id, name: world.application.name },
+      users: [...world.users.values()].map((u) => ({
+        id: u.id,
+        username: u.username,
+        globalName: u.globalName,
+        bot: u.bot,
+      })),
+      guilds: world.guilds.map((guild) => ({
+        id: guild.id,
+        name: guild.name,
+        channels: guild.channels.map((c) => ({ id: c.id, name: c.name })),
+        members: [...guild.members.keys()].map((userId) => {
+          const bits = world.permissions(guild.id, userId);
+          return {
+            userId,
+            permissions: bits.toString(),
+            manageGuild: (bits & Permission.ManageGuild) !== 0n,
+          };
+        }),
+      })),
+      commands: core.commands.all(),
+      messages: core.messages
+        .all()
+        .filter((m) => !m.deleted)
+        .map((m) => core.messages.view(m)),
+      openModals: core.interactions
+        .modals()
+        .filter((m) => !m.submitted)
+        .map((m) => ({
+          interactionId: m.interactionId,
+          userId: m.userId,
+          customId: m.customId,
+          title: m.title,
+          modal: m.raw,
+        })),
+      interactions: core.interactions.timings(),
+    };
+  }
+
+  close(): void {
+    for (const stream of this.#streams) stream.end();
+    this.#streams.clear();
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, CORS).end();
+      return;
+    }
+    try {
+      const path = url.pathname;
+      if (req.method === 'GET' && path === '/sandbox/state') return json(res, 200, this.snapshot());
+      if (req.method === 'GET' && path === '/sandbox/events') return this.#stream(req, res, url);
+      const messages = /^\/sandbox\/channels\/([^/]+)\/messages$/.exec(path);
+      if (req.method === 'GET' && messages?.[1]) {
+        const viewer = url.searchParams.get('viewer');
+        return json(
+          res,
+          200,
+          this.discord.messages(decodeURIComponent(messages[1]), viewer ? { viewer } : {}),
+        );
+      }
+      if (req.method === 'POST') return json(res, 200, await this.#act(path, await readJson(req)));
+      json(res, 404, { error: `no sandbox route ${req.method} ${path}` });
+    } catch (error) {
+      json(res, 400, { error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  async #act(path: string, body: Record<string, unknown>): Promise<unknown> {
+    const d = this.discord;
+    const str = (key: string): string => {
+      const value = body[key];
+      if (typeof value !== 'string') throw new Error(`${key} must be a string`);
+      return value;
+    };
+    switch (path) {
+      case '/sandbox/uploads': {
+        const stored = d.upload({
+          filename: str('filename'),
+          data: Buffer.from(str('base64'), 'base64'),
+          contentType: optionalString(body['contentType']),
+        });
+        return d.core.files.apiAttachment(stored, true);
+      }
+      case '/sandbox/commands': {
+        const options = this.#options(body['options']);
+        const handle = d.invokeCommand({
+          name: str('name'),
+          user: str('user'),
+          channel: str('channel'),
+          options,
+          ...(typeof body['subcommand'] === 'string' ? { subcommand: body['subcommand'] } : {}),
+        });
+        return { interactionId: handle.id };
+      }
+      case '/sandbox/buttons':
+        return {
+          interactionId: d.pressButton({
+            user: str('user'),
+            messageId: str('messageId'),
+            customId: str('customId'),
+          }).id,
+        };
+      case '/sandbox/modals': {
+        const values = body['values'];
+        if (typeof values !== 'object' || values === null) throw new Error('values must be an object');
+        const handle = d.submitModal({
+          user: str('user'),
+          customId: str('customId'),
+          values: values as Record<string, string>,
+        });
+        return { interactionId: handle.id };
+      }
+      default:
+        throw new Error(`no sandbox action ${path}`);
+    }
+  }
+
+  /** Page-side option values: plain JSON, with files as `{ upload: id }` or `{ filename, base64 }`. */
+  #options(raw: unknown): Record<string, OptionValue> {
+    const options: Record<string, OptionValue> = {};
+    if (typeof raw !== 'object' || raw === null) return options;
+    for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+        options[name] = value;
+      } else if (
+        typeof value === 'object' &&
+        value !== null &&
+        typeof (value as { upload?: unknown }).upload === 'string'
+      ) {
+        const stored = this.discord.core.files.byId((value as { upload: string }).upload);
+        if (!stored) throw new Error(`no upload ${(value as { upload: string }).upload}`);
+        options[name] = stored;
+      } else if (typeof value === 'object' && value !== null) {
+        const file = value as Record<string, unknown>;
+        if (typeof file['filename'] !== 'string' || typeof file['base64'] !== 'string')
+          throw new Error(`option ${name}: bad file`);
+        options[name] = {
+          filename: file['filename'],
+          data: Buffer.from(file['base64'], 'base64'),
+          contentType: optionalString(file['contentType']),
+        };
+      }
+    }
+    return options;
+  }
+
+  #stream(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const lastId = req.headers['last-event-id'];
+    const after = Number(url.searchParams.get('after') ?? (typeof lastId === 'string' ? lastId : 0)) || 0;
+    res.writeHead(200, {
+      ...CORS,
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    // A comment line sends the headers now, so EventSource/fetch open even before the first event.
+    res.write(': sandbox event stream\n\n');
+    const send = (event: SandboxEvent): void => {
+      res.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    };
+    for (const event of this.discord.events(after)) send(event);
+    const unsubscribe = this.discord.subscribe(send);
+    this.#streams.add(res);
+    req.on('close', () => {
+      unsubscribe();
+      this.#streams.delete(res);
+    });
+  }
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res
+    .writeHead(status, {
+      ...CORS,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    })
+    .end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).byteLength;
+    if (total > MAX_BODY_BYTES) throw new Error('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  if (total === 0) return {};
+  const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error('body must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
