@@ -441,15 +441,18 @@ def make_project_layout(name):
         'tokenizer': ['tokenizers', 'Tokenizer'], 'unet': ['latentbot', 'OnnxRuntimeModel'],
         'vae_decoder': ['latentbot', 'OnnxRuntimeModel'], 'vae_encoder': ['latentbot', 'OnnxRuntimeModel'],
         'upscaler': ['latentbot', 'OnnxRuntimeModel'],
+        'sample_size': pixels, 'latent_size': pixels // factor, 'max_length': length, 'hidden_size': hidden,
+        'recommended': {'steps': 20, 'guidance_scale': 5.0, 'scheduler': 'DDIM'},
     })
     write_json(os.path.join(folder, 'scheduler', 'scheduler_config.json'), {
         '_class_name': 'DDIMScheduler', 'num_train_timesteps': 1000, 'beta_schedule': 'scaled_linear',
-        'beta_start': 0.00085, 'beta_end': 0.012, 'prediction_type': 'epsilon', 'timestep_spacing': 'trailing',
-        'steps_offset': 0, 'set_alpha_to_one': False, 'clip_sample': False,
+        'beta_start': 0.00085, 'beta_end': 0.012, 'prediction_type': 'epsilon', 'timestep_spacing': 'leading',
+        'steps_offset': 1, 'set_alpha_to_one': False, 'clip_sample': False,
     })
     export(TextEncoder(length, hidden), (torch.zeros(2, length, dtype=torch.int64),),
            os.path.join(folder, 'text_encoder', 'model.onnx'), ['input_ids'], ['last_hidden_state', 'pooler_output'],
-           {'input_ids': {0: 'batch'}, 'last_hidden_state': {0: 'batch'}, 'pooler_output': {0: 'batch'}})
+           {'input_ids': {0: 'batch', 1: 'sequence'}, 'last_hidden_state': {0: 'batch', 1: 'sequence'},
+            'pooler_output': {0: 'batch'}})
     write_json(os.path.join(folder, 'text_encoder', 'config.json'), {'hidden_size': hidden, 'max_position_embeddings': length})
     export(ImageEncoder(length, hidden), (torch.randn(2, 3, pixels, pixels),),
            os.path.join(folder, 'image_encoder', 'model.onnx'), ['pixel_values'], ['last_hidden_state', 'image_embeds'],

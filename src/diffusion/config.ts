@@ -46,6 +46,14 @@ const modelIndexSchema = z
     default_steps: z.number().int().positive().optional(),
     default_guidance_scale: z.number().nonnegative().optional(),
     default_scheduler: z.string().optional(),
+    // The project's model ships {steps, guidance_scale, scheduler} under `recommended`.
+    recommended: z
+      .object({
+        steps: z.number().int().positive().optional(),
+        guidance_scale: z.number().nonnegative().optional(),
+        scheduler: z.string().optional(),
+      })
+      .optional(),
   })
   .passthrough();
 
@@ -115,9 +123,9 @@ export function readModelConfig(dir: string): ModelConfig {
     sampleSize,
     imageEncoderSize,
     defaults: {
-      steps: index.default_steps ?? null,
-      guidanceScale: index.default_guidance_scale ?? null,
-      scheduler: index.default_scheduler ?? null,
+      steps: index.default_steps ?? index.recommended?.steps ?? null,
+      guidanceScale: index.default_guidance_scale ?? index.recommended?.guidance_scale ?? null,
+      scheduler: index.default_scheduler ?? index.recommended?.scheduler ?? null,
     },
     hasVaeEncoder: existsSync(join(dir, 'vae_encoder', 'model.onnx')),
     hasImageEncoder,

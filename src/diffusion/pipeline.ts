@@ -27,7 +27,7 @@ import {
   type ProgressCallback,
 } from './request.js';
 import { gaussian, SHARED_STREAM, uniform } from './rng.js';
-import { createScheduler, SCHEDULERS, type SchedulerName } from './schedulers/index.js';
+import { createScheduler, type SchedulerName } from './schedulers/index.js';
 import { cat, type FloatTensor, repeatBatch, sliceBatch } from './tensor.js';
 import { loadPromptTokenizer, type PromptTokenizer } from './tokenizer.js';
 
@@ -111,9 +111,7 @@ export class DiffusionPipeline {
 
   get defaults(): ModelDefaults {
     const { config } = this.parts;
-    const scheduler = (SCHEDULERS as readonly string[]).includes(config.defaults.scheduler ?? '')
-      ? (config.defaults.scheduler as SchedulerName)
-      : 'dpmpp-2m-karras';
+    const scheduler = schedulerFromConfigName(config.defaults.scheduler);
     return {
       steps: config.defaults.steps ?? 20,
       guidanceScale: config.defaults.guidanceScale ?? 7.5,
@@ -408,6 +406,14 @@ export class DiffusionPipeline {
     const [, , height = 0, width = 0] = out.dims;
     return tensorToRgbImages(out).map((pixels) => rawImage(width, height, pixels));
   }
+}
+
+/** A scheduler named in a model folder ('DDIM', 'DDIMScheduler', 'ddim', 'EulerAncestral...', 'DPMSolver...'). */
+export function schedulerFromConfigName(name: string | null): SchedulerName {
+  const key = (name ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (key.startsWith('ddim')) return 'ddim';
+  if (key.startsWith('eulera')) return 'euler-ancestral';
+  return 'dpmpp-2m-karras';
 }
 
 /** Conditions sorted by kind, text and weight, so that the order prompts were written in does not matter. */

@@ -65,10 +65,14 @@ export class DiffusionWorker {
       modelName: modelName ?? basename(modelDir),
       options: pipelineOptions,
     };
-    const worker = new Worker(entry, {
-      workerData: data,
-      ...(typescript ? { execArgv: ['--import', 'tsx'] } : {}),
-    });
+    // Under tsx, `--import tsx` in a thread's execArgv does not reach the thread's own entry module on
+    // Node 20, so a tiny bootstrap registers tsx inside the thread first and then imports the entry.
+    const worker = typescript
+      ? new Worker(
+          `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); })`,
+          { eval: true, workerData: data },
+        )
+      : new Worker(entry, { workerData: data });
     const defaults = await new Promise<ModelDefaults>((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         if (message.type === 'ready') resolve(message.defaults);

@@ -29,7 +29,8 @@ export async function decodeImage(bytes: Uint8Array, limits: Partial<DecodeLimit
   }
   let metadata: Metadata;
   try {
-    metadata = await sharp(bytes, { limitInputPixels: maxPixels }).metadata();
+    // metadata() reads the header only; the pixel limit is checked below with a precise error.
+    metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch {
     throw new ImageInputError('not-an-image', 'the file is not an image sharp can read');
   }

@@ -56,7 +56,7 @@ describe.each(fixture.cases.map((c) => [label(c), c] as const))('%s', (_name, c)
   });
 
   test('a full trajectory with a toy model matches the reference', () => {
-    let x = Float32Array.from(fixture.sample, (v) => v * scheduler.initNoiseSigma);
+    let x: Float32Array = Float32Array.from(fixture.sample, (v) => v * scheduler.initNoiseSigma);
     scheduler.timesteps.forEach((t, i) => {
       const out = toyModel(scheduler.scaleModelInput(x, i), t);
       x = scheduler.step(out, i, x, () => Float32Array.from(fixture.noises[i]!)).prevSample;
