@@ -36,7 +36,7 @@ let guildId: string;
 /** Routes interactions to the handler registered under the command name or custom_id. */
 function keyOf(interaction: Interaction): string {
   if (interaction.isChatInputCommand()) return interaction.commandName;
-  if (interaction.isButton() || interaction.isModalSubmit()) return interaction.customId.split(':')[0] ?? '';
+  if (interaction.isMessageComponent() || interaction.isModalSubmit()) return interaction.customId.split(':')[0] ?? '';
   return '';
 }
 
@@ -245,6 +245,97 @@ test('modal round trip: showModal → submit → reply with the submitted text',
   const submit = d.submitModal({ user: 'bob', customId: 'remix-modal:42', values: { prompt: 'new prompt' } });
   const reply = await d.waitForMessage((m) => m.interactionId === submit.id);
   expect(reply.content).toBe('remixing: new prompt');
+});
+
+test('select menus update the message (type 7); a modal opened from a button carries that message', async () => {
+  handlers.set('prefs', async (i) => {
+    if (!i.isChatInputCommand()) return;
+    await i.reply({
+      content: 'quality 1',
+      components: [
+        {
+          type: 1,
+          components: [
+            { type: 3, custom_id: 'set:quality', options: ['1', '2'].map((v) => ({ label: v, value: v })) },
+          ],
+        },
+        { type: 1, components: [{ type: 2, style: 2, label: 'Remix', custom_id: 'remixbtn:7' }] },
+      ],
+    });
+  });
+  handlers.set('set', async (i) => {
+    if (i.isStringSelectMenu()) await i.update({ content: `quality ${i.values[0]}` });
+  });
+  handlers.set('remixbtn', async (i) => {
+    if (!i.isButton()) return;
+    await i.showModal(
+      new ModalBuilder()
+        .setCustomId('remixform')
+        .setTitle('Remix')
+        .addComponents(
+          new ActionRowBuilder<TextInputBuilder>().addComponents(
+            new TextInputBuilder()
+              .setCustomId('prompt')
+              .setLabel('Prompt')
+              .setStyle(TextInputStyle.Short)
+              .setValue('kept'),
+          ),
+        ),
+    );
+  });
+  handlers.set('remixform', async (i) => {
+    if (i.isModalSubmit()) await i.reply(`from ${i.message?.id}: ${i.fields.getTextInputValue('prompt')}`);
+  });
+  const command = d.invokeCommand({ name: 'prefs', user: 'ada', channel: 'general' });
+  const panel = await d.waitForMessage((m) => m.interactionId === command.id);
+  expect(() =>
+    d.selectOption({ user: 'ada', messageId: panel.id, customId: 'set:quality', values: ['3'] }),
+  ).toThrow(/offers no 3/);
+  const select = d.selectOption({ user: 'ada', messageId: panel.id, customId: 'set:quality', values: ['2'] });
+  expect((await select.response()).callbackType).toBe(7);
+  const updated = await d.waitForMessage((m) => m.id === panel.id && m.revision === 1);
+  expect(updated.content).toBe('quality 2');
+  expect(updated.editedAt).not.toBeNull();
+
+  const press = d.pressButton({ user: 'ada', messageId: panel.id, customId: 'remixbtn:7' });
+  await d.waitFor((e) => e.type === 'modal.open' && e.interactionId === press.id);
+  // Inputs left out keep the value the bot pre-filled.
+  const submit = d.submitModal({ user: 'ada', customId: 'remixform', values: {} });
+  expect((await d.waitForMessage((m) => m.interactionId === submit.id)).content).toBe(
+    `from ${panel.id}: kept`,
+  );
+});
+
+test("a follow-up fills a still-thinking deferral; webhook edits address only the interaction's messages", async () => {
+  const done = deferred<{ first: string; second: string; foreign: DiscordAPIError }>();
+  let foreignId = '';
+  handlers.set('follow', async (i) => {
+    if (!i.isChatInputCommand()) return;
+    await i.deferReply({ flags: MessageFlags.Ephemeral });
+    const first = await i.followUp({ content: 'first' });
+    const second = await i.followUp({ content: 'second' });
+    await i.webhook.editMessage(second.id, { content: 'second, edited' });
+    const foreign = await rejection(
+      i.client.rest.patch(Routes.webhookMessage(i.applicationId, i.token, foreignId), {
+        body: { content: 'x' },
+        auth: false,
+      }),
+    );
+    done.resolve({ first: first.id, second: second.id, foreign });
+  });
+  foreignId = d.messages('general')[0]?.id ?? '';
+  const command = d.invokeCommand({ name: 'follow', user: 'bob', channel: 'general' });
+  const { first, second, foreign } = await done.promise;
+  const original = d.originalMessage(command.id);
+  expect(first).toBe(original?.id);
+  expect(original).toMatchObject({
+    content: 'first',
+    loading: false,
+    ephemeral: true,
+    visibleTo: expect.any(String),
+  });
+  expect(d.message(second)).toMatchObject({ content: 'second, edited', ephemeral: false });
+  expect(foreign).toMatchObject({ status: 404, code: 10008 });
 });
 
 test('attachment options arrive resolved with CDN URLs the bot can download', async () => {

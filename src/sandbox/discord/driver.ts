@@ -33,6 +33,14 @@ export interface ButtonPress {
   customId: string;
 }
 
+export interface SelectChoice {
+  user: string;
+  messageId: string;
+  customId: string;
+  /** Option values picked in a string select menu. */
+  values: string[];
+}
+
 export interface ModalSubmission {
   user: string;
   /** custom_id of the modal the bot showed that user. */
@@ -98,11 +106,7 @@ export class InteractionDriver {
   pressButton(press: ButtonPress): InteractionHandle {
     const { core } = this;
     const user = core.world.requireUser(press.user);
-    const message = core.messages.get(press.messageId);
-    if (!message) throw new Error(`no message ${press.messageId}`);
-    if (message.visibleTo !== null && message.visibleTo !== user.id) {
-      throw new Error(`message ${message.id} is ephemeral and not visible to ${user.username}`);
-    }
+    const message = this.#visibleMessage(press.messageId, user);
     const button = findComponent(message.components, press.customId);
     if (!button || button['type'] !== ComponentType.Button) {
       throw new Error(
@@ -121,6 +125,47 @@ export class InteractionDriver {
       source: message,
       locale: undefined,
     });
+  }
+
+  selectOption(choice: SelectChoice): InteractionHandle {
+    const { core } = this;
+    const user = core.world.requireUser(choice.user);
+    const message = this.#visibleMessage(choice.messageId, user);
+    const menu = findComponent(message.components, choice.customId);
+    if (!menu || menu['type'] !== ComponentType.StringSelect) {
+      throw new Error(`message ${message.id} has no string select ${choice.customId}`);
+    }
+    if (menu['disabled'] === true) throw new Error(`select ${choice.customId} is disabled`);
+    const offered = Array.isArray(menu['options'])
+      ? (menu['options'] as Json[]).map((option) => option['value'])
+      : [];
+    const unknown = choice.values.filter((value) => !offered.includes(value));
+    if (unknown.length > 0) throw new Error(`select ${choice.customId} offers no ${unknown.join(', ')}`);
+    const min = typeof menu['min_values'] === 'number' ? menu['min_values'] : 1;
+    const max = typeof menu['max_values'] === 'number' ? menu['max_values'] : 1;
+    if (choice.values.length < min || choice.values.length > max) {
+      throw new Error(`select ${choice.customId} takes ${min}-${max} values`);
+    }
+    return this.#dispatch({
+      type: InteractionType.MessageComponent,
+      kind: 'select',
+      name: choice.customId,
+      options: choice.values,
+      user,
+      channel: core.world.requireChannel(message.channelId),
+      data: { custom_id: choice.customId, component_type: ComponentType.StringSelect, values: choice.values },
+      source: message,
+      locale: undefined,
+    });
+  }
+
+  #visibleMessage(messageId: string, user: SandboxUser): StoredMessage {
+    const message = this.core.messages.get(messageId);
+    if (!message) throw new Error(`no message ${messageId}`);
+    if (message.visibleTo !== null && message.visibleTo !== user.id) {
+      throw new Error(`message ${message.id} is ephemeral and not visible to ${user.username}`);
+    }
+    return message;
   }
 
   submitModal(submission: ModalSubmission): InteractionHandle {

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { MessageView } from './messages.js';
 
-export type InteractionKind = 'command' | 'button' | 'modal';
+export type InteractionKind = 'command' | 'button' | 'select' | 'modal';
 
 export interface InteractionView {
   id: string;
@@ -20,7 +20,7 @@ export interface InteractionView {
   name: string;
   /** The message a button sits on (or a modal was opened from). */
   messageId: string | null;
-  /** Command options as sent (API JSON). */
+  /** Command options as sent (API JSON); the picked values for a select. */
   options: unknown[];
 }
 

@@ -3,7 +3,13 @@ export { ErrorCode } from './apiError.js';
 export type { StoredAttachment } from './attachments.js';
 export { AdjustableClock, type Clock } from './clock.js';
 export type { OptionValue, SandboxFile } from './commandOptions.js';
-export type { ButtonPress, CommandInvocation, InteractionHandle, ModalSubmission } from './driver.js';
+export type {
+  ButtonPress,
+  CommandInvocation,
+  InteractionHandle,
+  ModalSubmission,
+  SelectChoice,
+} from './driver.js';
 export { findComponent, listCustomIds } from './driver.js';
 export type { InteractionView, SandboxEvent, SandboxEventType, WaitOptions } from './events.js';
 export { CallbackType, type InteractionTiming, InteractionType, type ShownModal } from './interactions.js';

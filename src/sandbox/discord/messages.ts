@@ -51,6 +51,8 @@ export interface MessageView {
   loading: boolean;
   visibleTo: string | null;
   interactionId: string | null;
+  /** Who triggered the interaction behind it, and the command name ("bob used /imagine"). */
+  invokedBy: { userId: string; commandName: string | null } | null;
   createdAt: string;
   editedAt: string | null;
   revision: number;
@@ -187,6 +189,9 @@ export class MessageStore {
       loading: (message.flags & MessageFlag.Loading) !== 0,
       visibleTo: message.visibleTo,
       interactionId: message.interaction?.id ?? null,
+      invokedBy: message.interaction
+        ? { userId: message.interaction.userId, commandName: message.interaction.name }
+        : null,
       createdAt: new Date(message.createdAt).toISOString(),
       editedAt: message.editedAt === null ? null : new Date(message.editedAt).toISOString(),
       revision: message.revision,

@@ -8,6 +8,7 @@
  *   POST /sandbox/commands       {user, channel, name, options?, subcommand?}
  *                                an attachment option is {"upload": "<id>"} or {filename, base64}
  *   POST /sandbox/buttons        {user, messageId, customId}
+ *   POST /sandbox/selects        {user, messageId, customId, values}
  *   POST /sandbox/modals         {user, customId, values}
  *
  * Everything is JSON with permissive CORS, so the page can be served from anywhere on the machine.
@@ -166,6 +167,18 @@ export class SandboxHttp {
             customId: str('customId'),
           }).id,
         };
+      case '/sandbox/selects': {
+        const values = body['values'];
+        if (!Array.isArray(values) || !values.every((v) => typeof v === 'string'))
+          throw new Error('values must be strings');
+        const handle = d.selectOption({
+          user: str('user'),
+          messageId: str('messageId'),
+          customId: str('customId'),
+          values,
+        });
+        return { interactionId: handle.id };
+      }
       case '/sandbox/modals': {
         const values = body['values'];
         if (typeof values !== 'object' || values === null) throw new Error('values must be an object');

@@ -17,6 +17,7 @@ import {
   InteractionDriver,
   type InteractionHandle,
   type ModalSubmission,
+  type SelectChoice,
 } from './driver.js';
 import type { SandboxEvent, WaitOptions } from './events.js';
 import { Gateway } from './gateway.js';
@@ -134,6 +135,10 @@ export class LoopbackDiscord {
 
   pressButton(press: ButtonPress): InteractionHandle {
     return this.driver.pressButton(press);
+  }
+
+  selectOption(choice: SelectChoice): InteractionHandle {
+    return this.driver.selectOption(choice);
   }
 
   submitModal(submission: ModalSubmission): InteractionHandle {
