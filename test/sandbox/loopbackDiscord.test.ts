@@ -36,7 +36,8 @@ let guildId: string;
 /** Routes interactions to the handler registered under the command name or custom_id. */
 function keyOf(interaction: Interaction): string {
   if (interaction.isChatInputCommand()) return interaction.commandName;
-  if (interaction.isMessageComponent() || interaction.isModalSubmit()) return interaction.customId.split(':')[0] ?? '';
+  if (interaction.isMessageComponent() || interaction.isModalSubmit())
+    return interaction.customId.split(':')[0] ?? '';
   return '';
 }
 
