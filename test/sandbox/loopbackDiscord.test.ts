@@ -192,9 +192,15 @@ test('slash command → defer → edit with PNG and buttons → button → defer
 
 test('ephemeral replies are visible only to the invoking user and one initial response is allowed', async () => {
   const second = deferred<DiscordAPIError>();
+  const responded = deferred<string>();
   handlers.set('settings', async (i) => {
     if (!i.isChatInputCommand()) return;
-    await i.reply({ content: 'Your settings', flags: MessageFlags.Ephemeral });
+    const response = await i.reply({
+      content: 'Your settings',
+      flags: MessageFlags.Ephemeral,
+      withResponse: true,
+    });
+    responded.resolve(response.resource?.message?.id ?? '');
     // A second initial response goes past discord.js's own guard straight to the server.
     second.resolve(
       await rejection(
@@ -210,6 +216,8 @@ test('ephemeral replies are visible only to the invoking user and one initial re
   expect(message).toMatchObject({ ephemeral: true, visibleTo: expect.any(String), content: 'Your settings' });
   expect(d.messages('general', { viewer: 'ada' }).map((m) => m.id)).toContain(message.id);
   expect(d.messages('general', { viewer: 'bob' }).map((m) => m.id)).not.toContain(message.id);
+  // with_response=true returns the created message.
+  expect(await responded.promise).toBe(message.id);
   const error = await second.promise;
   expect(error.status).toBe(400);
   expect(error.code).toBe(40060);
@@ -314,6 +322,7 @@ test("a follow-up fills a still-thinking deferral; webhook edits address only th
     if (!i.isChatInputCommand()) return;
     await i.deferReply({ flags: MessageFlags.Ephemeral });
     const first = await i.followUp({ content: 'first' });
+    expect((await i.fetchReply()).content).toBe('first');
     const second = await i.followUp({ content: 'second' });
     await i.webhook.editMessage(second.id, { content: 'second, edited' });
     const foreign = await rejection(

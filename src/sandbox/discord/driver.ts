@@ -252,7 +252,6 @@ export class InteractionDriver {
       originalMessageId: null,
       followupIds: [],
       failed: false,
-      modal: null,
       extraAgeMs: 0,
     };
     const view: InteractionView = {

@@ -24,7 +24,6 @@ export function interactionRoutes(core: SandboxCore): RouteDefinition[] {
       template: '/interactions/:interactionId/:token/callback',
       auth: 'none',
       major: ['interactionId', 'token'],
-      exemptFromGlobal: true,
       handle: (ctx) => respond(core, ctx),
     },
     {

@@ -65,7 +65,6 @@ export interface InteractionRecord {
   followupIds: string[];
   /** The initial-response deadline passed unanswered; the token is dead. */
   failed: boolean;
-  modal: ShownModal | null;
   /** Age added by `ageInteraction`, on top of the clock. */
   extraAgeMs: number;
 }

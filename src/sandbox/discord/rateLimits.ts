@@ -10,7 +10,7 @@ export interface RateLimitOptions {
   /** Requests per bucket (route template + major parameter) per window. */
   limit: number;
   windowMs: number;
-  /** Requests per second a bot may make in total; interaction callbacks are exempt, as on Discord. */
+  /** Requests per second a bot may make with its token; interaction endpoints are exempt, as on Discord. */
   globalPerSecond: number;
 }
 

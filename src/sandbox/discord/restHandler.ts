@@ -73,7 +73,7 @@ export class RestHandler {
         path,
         route,
         bucketKey,
-        definition.exemptFromGlobal ?? false,
+        definition.auth === 'none',
       );
       headers = decision.headers;
       if (decision.limited) {

@@ -22,12 +22,13 @@ export interface RouteResult {
 export interface RouteDefinition {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   template: string;
-  /** `bot`: needs `Authorization: Bot <token>`; `none`: interaction callbacks and webhooks. */
+  /**
+   * `bot`: needs `Authorization: Bot <token>`. `none`: interaction callbacks and webhooks, which Discord
+   * also leaves out of the bot's global rate limit.
+   */
   auth: 'bot' | 'none';
   /** Parameters that split the bucket (channel, guild, webhook id + token). */
   major: string[];
-  /** Interaction callbacks do not count against the global limit. */
-  exemptFromGlobal?: boolean;
   handle(ctx: RouteContext): Promise<RouteResult>;
 }
 
