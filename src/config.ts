@@ -31,6 +31,10 @@ export const configSchema = z.object({
       .regex(/^\d{17,20}$/)
       .optional(),
   ),
+  /** A Discord-compatible API to use instead of discord.com (e.g. another machine's sandbox), with /api. */
+  DISCORD_API: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  /** The CDN that goes with DISCORD_API. */
+  DISCORD_CDN: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
   /** Redis for the queue and all state. Unset: start a private redis-server on a free loopback port. */
   REDIS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
   /** Folder of the model in the diffusers ONNX layout. */
@@ -44,6 +48,8 @@ export const configSchema = z.object({
     .transform((value) => (value === 'auto' ? Math.max(1, Math.floor(availableParallelism() / 2)) : value)),
   /** Threads each worker gives ONNX Runtime (0: ONNX Runtime decides). */
   ORT_THREADS: z.coerce.number().int().min(0).max(256).default(0),
+  /** How long a worker's hold on a job lasts without renewal; a killed worker's job moves on after it. */
+  JOB_LOCK_MS: z.coerce.number().int().min(1000).default(20_000),
   /** Where the private Redis and other local state live. */
   DATA_DIR: z.string().min(1).default('.data'),
   /** Port of the sandbox web page (0: any free port). */

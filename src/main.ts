@@ -1,14 +1,104 @@
 /**
- * `npm start`. Until the bot and the sandbox are wired in, this shows what the project can already do.
+ * `npm start`: everything on one machine. Redis (a private one when REDIS_URL is unset), the worker
+ * processes, and the bot, connected to Discord with DISCORD_TOKEN or, without one, to the local sandbox.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfig } from './config.js';
+import { startBot } from './discord/bot.js';
+import { deployCommands } from './discord/deploy.js';
+import { createLogger, redactUrl } from './logger.js';
+import { WorkerSupervisor } from './queue/supervisor.js';
+import { startLoopbackDiscord } from './sandbox/discord/index.js';
+import { type LocalRedis, RedisServerMissing, startLocalRedis } from './store/local-redis.js';
 
 const config = loadConfig();
-process.stdout.write(
-  [
-    'latentbot: the prompt language and server policies are in place.',
-    `  try: npm run parse -- "北极熊::0.6,白色::-0.5 --ar 3:2"`,
-    `  model folder: ${config.MODEL_DIR}`,
-    '',
-  ].join('\n'),
-);
+const logger = createLogger({ level: config.LOG_LEVEL, name: 'main' });
+const cleanups: Array<() => Promise<void>> = [];
+
+async function main(): Promise<void> {
+  if (!existsSync(join(config.MODEL_DIR, 'unet', 'model.onnx'))) {
+    throw new Error(`No model in ${config.MODEL_DIR} (expected unet/model.onnx there); set MODEL_DIR.`);
+  }
+
+  let redisUrl = config.REDIS_URL;
+  if (!redisUrl) {
+    let redis: LocalRedis;
+    try {
+      redis = await startLocalRedis({ dataDir: join(config.DATA_DIR, 'redis') });
+    } catch (error) {
+      if (error instanceof RedisServerMissing) {
+        process.stderr.write(`${error.message}\n`);
+        process.exit(1);
+      }
+      throw error;
+    }
+    cleanups.unshift(() => redis.stop());
+    redisUrl = redis.url;
+    logger.info({ redis: redis.url, data: join(config.DATA_DIR, 'redis') }, 'private redis-server started');
+  } else {
+    logger.info({ redis: redactUrl(redisUrl) }, 'using REDIS_URL');
+  }
+
+  const supervisor = new WorkerSupervisor({
+    count: config.WORKERS,
+    env: { ...process.env, REDIS_URL: redisUrl },
+    logger,
+  });
+  cleanups.unshift(() => supervisor.stop());
+  const workersReady = supervisor.start();
+
+  if (config.DISCORD_TOKEN) {
+    const api = config.DISCORD_API;
+    const bot = await startBot({
+      config,
+      logger,
+      redisUrl,
+      token: config.DISCORD_TOKEN,
+      ...(api ? { rest: { api, cdn: config.DISCORD_CDN ?? api.replace(/\/api\/?$/, '/cdn') } } : {}),
+      ...(api ? { trustedImageHosts: [new URL(api).host] } : {}),
+    });
+    cleanups.unshift(() => bot.close());
+    await workersReady;
+    logger.info({ workers: config.WORKERS }, 'running against Discord');
+    return;
+  }
+
+  const discord = await startLoopbackDiscord({ port: config.SANDBOX_PORT, log: (line) => logger.warn(line) });
+  cleanups.unshift(() => discord.close());
+  const guild = discord.core.world.guilds[0];
+  await deployCommands({
+    token: discord.application.token,
+    applicationId: discord.application.id,
+    api: discord.apiBase,
+    ...(guild ? { guildId: guild.id } : {}),
+  });
+  const bot = await startBot({
+    config,
+    logger,
+    redisUrl,
+    token: discord.application.token,
+    rest: { api: discord.apiBase, cdn: discord.cdnBase },
+    trustedImageHosts: [new URL(discord.origin).host],
+  });
+  cleanups.unshift(() => bot.close());
+  await workersReady;
+  process.stdout.write(`\nSandbox ready (no DISCORD_TOKEN set): open ${discord.origin}/\n\n`);
+}
+
+let stopping = false;
+async function shutdown(signal: string, code = 0): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  for (const cleanup of cleanups)
+    await cleanup().catch((error) => logger.warn({ err: error }, 'cleanup failed'));
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+main().catch(async (error) => {
+  logger.fatal({ err: error }, 'could not start');
+  await shutdown('startup failure', 1);
+});

@@ -24,6 +24,8 @@ export const guildPolicySchema = z.object({
   maxJobsPerCommand: z.int().min(1).max(100).default(12),
   /** Most jobs a user may have waiting in the queue at once (Midjourney: 10). */
   maxQueuedPerUser: z.int().min(1).max(1000).default(10),
+  /** Most jobs waiting in the queue for the whole server. */
+  maxQueuedPerServer: z.int().min(1).max(100000).default(200),
   /** Most jobs of one user running at once; further ones wait their turn (Midjourney: 3). */
   maxRunningPerUser: z.int().min(1).max(100).default(3),
 });

@@ -1,0 +1,90 @@
+import { ApplicationCommandOptionType, type Attachment } from 'discord.js';
+import { type Command, startJobs } from '../src/discord/command.js';
+import { fetchImage } from '../src/discord/fetch-image.js';
+import { newJobId } from '../src/discord/submit.js';
+import { UserError } from '../src/discord/user-error.js';
+import { renormalize } from '../src/jobs/derive.js';
+import type { AspectRatio, JobDescription } from '../src/jobs/spec.js';
+import { DEFAULT_PARAMS } from '../src/prompt/index.js';
+
+const DIMENSIONS: Record<string, AspectRatio> = {
+  square: { width: 1, height: 1 },
+  portrait: { width: 2, height: 3 },
+  landscape: { width: 3, height: 2 },
+};
+
+const MAX_IMAGES = 5;
+const ACCEPTED_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
+
+/** Refusals that need no download: the attachment's own metadata already says no. */
+export function checkAttachments(attachments: Attachment[], maxBytes: number): void {
+  if (attachments.length < 2) throw new UserError('Blend needs at least 2 images.');
+  if (attachments.length > MAX_IMAGES) throw new UserError(`Blend takes at most ${MAX_IMAGES} images.`);
+  for (const attachment of attachments) {
+    const type = attachment.contentType?.split(';')[0]?.trim() ?? '';
+    if (!ACCEPTED_TYPES.includes(type)) {
+      throw new UserError(
+        `${attachment.name} is not a PNG, JPEG, WebP or GIF image (${type || 'unknown type'}).`,
+      );
+    }
+    if (attachment.size > maxBytes) {
+      throw new UserError(
+        `${attachment.name} is ${(attachment.size / 1024 / 1024).toFixed(1)} MiB; images may be at most ${(maxBytes / 1024 / 1024).toFixed(0)} MiB.`,
+      );
+    }
+  }
+}
+
+export const blend: Command = {
+  definition: {
+    name: 'blend',
+    description: 'Blend 2-5 images into new ones',
+    options: [
+      ...[1, 2, 3, 4, 5].map((n) => ({
+        type: ApplicationCommandOptionType.Attachment as const,
+        name: `image${n}`,
+        description: `Image ${n}`,
+        required: n <= 2,
+      })),
+      {
+        type: ApplicationCommandOptionType.String,
+        name: 'dimensions',
+        description: 'Shape of the result',
+        required: false,
+        choices: Object.keys(DIMENSIONS).map((name) => ({ name, value: name })),
+      },
+    ],
+  },
+
+  async execute(ctx, interaction) {
+    const attachments = [1, 2, 3, 4, 5].flatMap((n) => interaction.options.getAttachment(`image${n}`) ?? []);
+    checkAttachments(attachments, ctx.config.IMAGE_MAX_BYTES);
+    const aspect =
+      DIMENSIONS[interaction.options.getString('dimensions') ?? 'square'] ?? DIMENSIONS['square']!;
+    const settings = await ctx.settings.get(interaction.user.id);
+
+    const refs = attachments.map(() => `upload:${newJobId()}`);
+    const { prompts, weightSum } = renormalize(
+      refs.map((url) => ({ kind: 'image' as const, url, weight: 1 })),
+    );
+    const description: JobDescription = {
+      prompt: '',
+      prompts,
+      weightSum,
+      params: { ...DEFAULT_PARAMS, aspect, no: [], stylize: settings.stylize, quality: settings.quality },
+      parents: [],
+      notes: [],
+    };
+    const job = { id: newJobId(), kind: 'blend' as const, description };
+    await startJobs(ctx, interaction, [job], async () => {
+      for (const [i, attachment] of attachments.entries()) {
+        const bytes = await fetchImage(attachment.url, {
+          maxBytes: ctx.config.IMAGE_MAX_BYTES,
+          timeoutMs: ctx.config.IMAGE_FETCH_TIMEOUT_MS,
+          trustedHosts: ctx.trustedImageHosts,
+        });
+        await ctx.images.putUpload(refs[i]!.slice('upload:'.length), bytes);
+      }
+    });
+  },
+};

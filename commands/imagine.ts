@@ -1,0 +1,91 @@
+import { ApplicationCommandOptionType } from 'discord.js';
+import { type Command, startJobs } from '../src/discord/command.js';
+import type { BotContext } from '../src/discord/context.js';
+import { fetchImage } from '../src/discord/fetch-image.js';
+import type { PlannedJob } from '../src/discord/submit.js';
+import { newJobId } from '../src/discord/submit.js';
+import { UserError } from '../src/discord/user-error.js';
+import type { JobDescription } from '../src/jobs/spec.js';
+import { PromptError, parseImagine } from '../src/prompt/index.js';
+import type { UserSettings } from '../src/store/user-settings.js';
+
+/** Adds the user's /settings defaults for what the prompt leaves unsaid. */
+export function withUserDefaults(prompt: string, settings: UserSettings): string {
+  let text = prompt;
+  if (!/(^|\s)--(s|stylize)(\s|$)/i.test(text)) text += ` --s ${settings.stylize}`;
+  if (!/(^|\s)--(q|quality)(\s|$)/i.test(text)) text += ` --q ${settings.quality}`;
+  return text;
+}
+
+function parseOrRefuse(prompt: string): JobDescription[] {
+  try {
+    return parseImagine(prompt);
+  } catch (error) {
+    if (error instanceof PromptError)
+      throw new UserError(`Your prompt was not understood: ${error.message}.`);
+    throw error;
+  }
+}
+
+/** The typed prompt without the defaults added from /settings (what the messages show). */
+function shownPrompt(description: JobDescription, typed: string, added: string): JobDescription {
+  return {
+    ...description,
+    prompt: description.prompt.endsWith(added) ? description.prompt.slice(0, -added.length).trim() : typed,
+  };
+}
+
+export const imagine: Command = {
+  definition: {
+    name: 'imagine',
+    description: 'Create four images from a prompt',
+    options: [
+      {
+        type: ApplicationCommandOptionType.String,
+        name: 'prompt',
+        description: 'Image links, then text with optional ::weights, then --parameters',
+        required: true,
+        max_length: 6000,
+      },
+    ],
+  },
+
+  async execute(ctx: BotContext, interaction) {
+    const typed = interaction.options.getString('prompt', true);
+    const settings = await ctx.settings.get(interaction.user.id);
+    const prompt = withUserDefaults(typed, settings);
+    const added = prompt.slice(typed.length);
+    const descriptions = parseOrRefuse(prompt).map((d) => (added ? shownPrompt(d, typed, added.trim()) : d));
+
+    // --repeat runs each prompt again with its own seed.
+    const planned: PlannedJob[] = descriptions.flatMap((description) =>
+      Array.from({ length: description.params.repeat }, () => ({
+        id: newJobId(),
+        kind: 'imagine' as const,
+        description: { ...description, params: { ...description.params, repeat: 1 } },
+      })),
+    );
+
+    const links = [
+      ...new Set(descriptions.flatMap((d) => d.prompts.flatMap((p) => (p.kind === 'image' ? [p.url] : [])))),
+    ];
+    const prepare =
+      links.length === 0
+        ? undefined
+        : async () => {
+            const inputs: Record<string, string> = {};
+            for (const link of links) {
+              const bytes = await fetchImage(link, {
+                maxBytes: ctx.config.IMAGE_MAX_BYTES,
+                timeoutMs: ctx.config.IMAGE_FETCH_TIMEOUT_MS,
+                trustedHosts: ctx.trustedImageHosts,
+              });
+              const id = newJobId();
+              await ctx.images.putUpload(id, bytes);
+              inputs[link] = `upload:${id}`;
+            }
+            for (const job of planned) job.inputs = inputs;
+          };
+    await startJobs(ctx, interaction, planned, prepare);
+  },
+};

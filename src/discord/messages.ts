@@ -1,0 +1,117 @@
+import {
+  ActionRowBuilder,
+  AttachmentBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  type MessageActionRowComponentBuilder,
+} from 'discord.js';
+import { encodeButton } from '../jobs/custom-ids.js';
+import type { JobRecord } from '../store/job-records.js';
+
+/** A message body that works for editReply, followUp, webhook edits and channel posts alike. */
+export interface MessageBody {
+  content: string;
+  files: AttachmentBuilder[];
+  components: ActionRowBuilder<MessageActionRowComponentBuilder>[];
+  /** Replaces the attachments already on the message (a preview must not linger beside the grid). */
+  attachments: [];
+  allowedMentions: { users: string[] };
+}
+
+const MAX_CONTENT = 2000;
+
+function body(
+  record: JobRecord,
+  status: string,
+  files: AttachmentBuilder[] = [],
+  components: MessageBody['components'] = [],
+): MessageBody {
+  const headline = `**${promptLabel(record)}** - <@${record.userId}> ${status}`;
+  return {
+    content: headline.length > MAX_CONTENT ? `${headline.slice(0, MAX_CONTENT - 1)}…` : headline,
+    files,
+    components,
+    attachments: [],
+    allowedMentions: { users: [record.userId] },
+  };
+}
+
+/** What the message calls the job: the prompt as typed, or what a button made of it. */
+export function promptLabel(record: JobRecord): string {
+  const d = record.description;
+  const text = d.prompt || d.prompts.map((p) => (p.kind === 'text' ? p.text : '<image>')).join(' :: ');
+  const shown = text.length > 1500 ? `${text.slice(0, 1500)}…` : text;
+  switch (record.kind) {
+    case 'blend':
+      return `Blend of ${d.prompts.length} images${d.prompt ? ` ${shown}` : ''}`;
+    case 'upscale':
+      return `${shown} - Image #${(record.index ?? 0) + 1}`;
+    case 'variation': {
+      const role = d.parents[0]?.role === 'variation-subtle' ? 'Subtle' : 'Strong';
+      return `${shown} - Variations (${role})`;
+    }
+    default:
+      return shown;
+  }
+}
+
+const modeLabel = (record: JobRecord) =>
+  record.description.params.mode ? ` (${record.description.params.mode})` : '';
+
+export function queuedMessage(record: JobRecord, position?: number): MessageBody {
+  const where =
+    position && position > 1 ? ` (Waiting to start, ${position - 1} ahead)` : ' (Waiting to start)';
+  return body(record, `${where}${modeLabel(record)}`.trim());
+}
+
+export function progressMessage(record: JobRecord, percent: number, preview?: Buffer): MessageBody {
+  const files = preview ? [new AttachmentBuilder(preview, { name: `preview-${record.id}.png` })] : [];
+  return body(record, `(${Math.round(percent)}%)${modeLabel(record)}`, files);
+}
+
+export function failedMessage(record: JobRecord, reason: string): MessageBody {
+  return body(record, `(failed: ${reason})`);
+}
+
+function button(customId: string, label: string, style = ButtonStyle.Secondary) {
+  return new ButtonBuilder().setCustomId(customId).setLabel(label).setStyle(style);
+}
+
+/** The finished grid with U1-U4, V1-V4 and reroll. */
+export function gridMessage(record: JobRecord, grid: Buffer): MessageBody {
+  const jobId = record.id;
+  const upscales = [1, 2, 3, 4].map((i) =>
+    button(encodeButton({ action: 'upscale', index: i, jobId }), `U${i}`),
+  );
+  const variations = [1, 2, 3, 4].map((i) =>
+    button(encodeButton({ action: 'variation', index: i, jobId }), `V${i}`),
+  );
+  const reroll = button(encodeButton({ action: 'reroll', jobId }), '🔄', ButtonStyle.Primary);
+  const rows = [
+    new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents(upscales),
+    new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents([...variations, reroll]),
+  ];
+  const file = new AttachmentBuilder(grid, { name: `grid-${jobId}.png` });
+  return body(record, details(record), [file], rows);
+}
+
+/** One upscaled image with Vary (Strong), Vary (Subtle), Upscale 2x and reroll. */
+export function upscaleMessage(record: JobRecord, image: Buffer): MessageBody {
+  const jobId = record.id;
+  const parent = record.description.parents.find((p) => p.role === 'upscale')?.jobId ?? jobId;
+  const row = new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents([
+    button(encodeButton({ action: 'vary-strong', jobId }), 'Vary (Strong)'),
+    button(encodeButton({ action: 'vary-subtle', jobId }), 'Vary (Subtle)'),
+    button(encodeButton({ action: 'upscale-2x', jobId }), 'Upscale 2x'),
+    button(encodeButton({ action: 'reroll', jobId: parent }), '🔄', ButtonStyle.Primary),
+  ]);
+  const file = new AttachmentBuilder(image, { name: `image-${jobId}.png` });
+  return body(record, details(record), [file], [row]);
+}
+
+function details(record: JobRecord): string {
+  const parts = [`seed ${record.description.params.seed}`, `job ${record.id}`];
+  if (record.result) parts.push(`${record.result.seconds.toFixed(1)} s`);
+  const notes = [...record.description.notes, ...(record.result?.notes ?? [])];
+  return `(${parts.join(' · ')})${notes.length ? `\n-# ${notes.join(' · ')}` : ''}`;
+}

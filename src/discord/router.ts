@@ -1,0 +1,77 @@
+import { type Client, Events, type Interaction, MessageFlags } from 'discord.js';
+import { commands } from '../../commands/index.js';
+import { handleSettingsComponent } from '../../commands/settings.js';
+import { handleButton, handleRemixModal } from './buttons.js';
+import type { BotContext } from './context.js';
+import { UserError } from './user-error.js';
+
+const UNAVAILABLE = 'The job queue is unavailable right now; nothing was queued. Try again in a minute.';
+const INTERNAL =
+  'Something went wrong on our side; nothing was queued. Try again, and tell an admin if it keeps happening.';
+
+function isRedisDown(error: unknown): boolean {
+  const message = (error as Error)?.message ?? '';
+  return /enableOfflineQueue|Connection is closed|ECONNREFUSED|Stream isn't writeable|max retries per request/i.test(
+    message,
+  );
+}
+
+/** The one error path: user errors and outages are answered ephemerally; bugs are logged with context. */
+async function answerError(ctx: BotContext, interaction: Interaction, error: unknown): Promise<void> {
+  if (!interaction.isRepliable()) return;
+  let content: string;
+  if (error instanceof UserError) {
+    content = error.message;
+  } else if (isRedisDown(error)) {
+    content = UNAVAILABLE;
+    ctx.logger.warn({ err: error, userId: interaction.user.id }, 'redis unavailable');
+  } else {
+    content = INTERNAL;
+    ctx.logger.error(
+      { err: error, userId: interaction.user.id, guildId: interaction.guildId },
+      'interaction failed',
+    );
+  }
+  try {
+    if (interaction.deferred || interaction.replied) {
+      await interaction.followUp({ content, flags: MessageFlags.Ephemeral });
+    } else {
+      await interaction.reply({ content, flags: MessageFlags.Ephemeral });
+    }
+  } catch (replyError) {
+    ctx.logger.warn({ err: replyError }, 'could not tell the user about an error');
+  }
+}
+
+async function route(ctx: BotContext, interaction: Interaction): Promise<void> {
+  if (interaction.isChatInputCommand()) {
+    const command = commands.get(interaction.commandName);
+    if (!command) throw new UserError(`Unknown command /${interaction.commandName}.`);
+    await command.execute(ctx, interaction);
+  } else if (interaction.isButton() || interaction.isStringSelectMenu()) {
+    if (interaction.customId.startsWith('set:')) await handleSettingsComponent(ctx, interaction);
+    else if (interaction.isButton()) await handleButton(ctx, interaction);
+    else throw new UserError('That control was not made by this bot; nothing was done.');
+  } else if (interaction.isModalSubmit()) {
+    await handleRemixModal(ctx, interaction);
+  }
+}
+
+export function attachRouter(client: Client, ctx: BotContext): void {
+  client.on(Events.InteractionCreate, (interaction) => {
+    const started = performance.now();
+    route(ctx, interaction)
+      .catch((error) => answerError(ctx, interaction, error))
+      .finally(() => {
+        const label = interaction.isCommand()
+          ? `/${interaction.commandName}`
+          : 'customId' in interaction
+            ? interaction.customId
+            : interaction.type;
+        ctx.logger.debug(
+          { interaction: label, userId: interaction.user.id, ms: performance.now() - started },
+          'interaction handled',
+        );
+      });
+  });
+}

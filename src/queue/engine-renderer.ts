@@ -1,0 +1,61 @@
+import sharp from 'sharp';
+import { GenerationRequestError } from '../diffusion/request.js';
+import { DiffusionWorker } from '../diffusion/worker.js';
+import { ImageInputError } from '../images/errors.js';
+import type { JobRecord } from '../store/job-records.js';
+import { BadInputError, type RenderedJob, type Renderer, type RenderProgress } from './renderer.js';
+
+export interface EngineRendererOptions {
+  modelDir: string;
+  device: 'cpu' | 'cuda';
+  threads: number;
+}
+
+/**
+ * The queue's Renderer on the diffusion engine. The engine runs in its own thread (DiffusionWorker),
+ * so this process's event loop keeps BullMQ's lock renewals going while a job denoises.
+ */
+export async function createEngineRenderer(options: EngineRendererOptions): Promise<Renderer> {
+  const worker = await DiffusionWorker.start(options.modelDir, {
+    device: options.device,
+    ...(options.threads > 0 ? { threads: options.threads } : {}),
+  });
+  return {
+    async render(
+      record: JobRecord,
+      inputs: ReadonlyMap<string, Buffer>,
+      onProgress: (p: RenderProgress) => void,
+    ): Promise<RenderedJob> {
+      let output: Awaited<ReturnType<DiffusionWorker['run']>>;
+      try {
+        output = await worker.run(
+          record.description,
+          { seed: record.description.params.seed, images: Object.fromEntries(inputs) },
+          (progress) =>
+            onProgress({
+              stage: progress.stage as RenderProgress['stage'],
+              step: progress.step,
+              total: progress.total,
+              ...(progress.preview ? { preview: Buffer.from(progress.preview) } : {}),
+            }),
+        );
+      } catch (error) {
+        if (error instanceof ImageInputError || error instanceof GenerationRequestError)
+          throw new BadInputError(error.message);
+        throw error;
+      }
+      const images = [...output.images]
+        .sort((a, b) => a.index - b.index)
+        .map((image) => Buffer.from(image.png));
+      const first = images[0] ? await sharp(images[0]).metadata() : { width: 0, height: 0 };
+      return {
+        grid: output.grid ? Buffer.from(output.grid) : null,
+        images,
+        width: first.width ?? 0,
+        height: first.height ?? 0,
+        notes: output.notes,
+      };
+    },
+    close: () => worker.close(),
+  };
+}

@@ -1,0 +1,143 @@
+import { DelayedError, type Job, type Processor, type Queue, UnrecoverableError } from 'bullmq';
+import type { Logger } from 'pino';
+import type { ImageStore } from '../store/image-store.js';
+import type { JobCaps } from '../store/job-caps.js';
+import type { JobRecord, JobRecords } from '../store/job-records.js';
+import type { PolicyStore } from '../store/policies.js';
+import { type DeliveryJobData, deliveryJobId, deliveryJobOptions, type RenderJobData } from './queues.js';
+import { BadInputError, type Renderer, type RenderProgress } from './renderer.js';
+
+/** Progress as it travels through BullMQ to the bot (JSON: the preview PNG as base64). */
+export interface ProgressData {
+  stage: RenderProgress['stage'];
+  step: number;
+  total: number;
+  preview?: string;
+}
+
+export interface RenderProcessorDeps {
+  records: JobRecords;
+  images: ImageStore;
+  caps: JobCaps;
+  policies: PolicyStore;
+  renderer: Renderer;
+  delivery: Queue<DeliveryJobData>;
+  logger: Logger;
+  /** Recorded on the job while it runs (host/pid), so operators can see which worker had it. */
+  workerName?: string;
+  /** Least time between two progress previews sent to the bot. */
+  previewIntervalMs?: number;
+}
+
+/** Every image reference a job needs, resolved to bytes; an expired one is bad input, not a retry. */
+async function resolveInputs(record: JobRecord, images: ImageStore): Promise<Map<string, Buffer>> {
+  const inputs = new Map<string, Buffer>();
+  const refs = new Set<string>();
+  for (const prompt of record.description.prompts) if (prompt.kind === 'image') refs.add(prompt.url);
+  for (const parent of record.description.parents) {
+    if (parent.index !== null) refs.add(`job:${parent.jobId}/${parent.index}`);
+  }
+  for (const ref of refs) {
+    const stored = record.inputs?.[ref] ?? ref;
+    const bytes = await images.resolve(stored);
+    if (!bytes) throw new BadInputError('an image this job builds on has expired; start again from /imagine');
+    inputs.set(ref, bytes);
+  }
+  return inputs;
+}
+
+export function createRenderProcessor(deps: RenderProcessorDeps): Processor<RenderJobData> {
+  const previewInterval = deps.previewIntervalMs ?? 700;
+
+  return async (job: Job<RenderJobData>, token?: string) => {
+    const log = deps.logger.child({ jobId: job.data.jobId, attempt: job.attemptsMade + 1 });
+    const record = await deps.records.get(job.data.jobId);
+    if (!record) throw new UnrecoverableError('the job record expired before a worker reached it');
+
+    if (record.status === 'done') {
+      // A previous attempt stored the images and died before queueing the delivery.
+      await enqueueDelivery(deps.delivery, { jobId: record.id, outcome: 'done' });
+      return { jobId: record.id };
+    }
+
+    const policy = await deps.policies.get(record.reply.guildId);
+    if (!(await deps.caps.acquireRunning(record.userId, record.id, policy.maxRunningPerUser))) {
+      // The user already has as many jobs running as the server allows: wait without using an attempt.
+      await job.moveToDelayed(Date.now() + 1000, token);
+      throw new DelayedError();
+    }
+    const renew = setInterval(() => {
+      deps.caps
+        .renewRunning(record.userId, record.id)
+        .catch((error) => log.warn({ err: error }, 'lease renewal failed'));
+    }, deps.caps.leaseMs / 3);
+
+    try {
+      await deps.caps.releaseQueued(record.reply.guildId, record.userId, record.id);
+      await deps.records.update(record.id, {
+        status: 'running',
+        startedAt: Date.now(),
+        ...(deps.workerName ? { worker: deps.workerName } : {}),
+      });
+      const inputs = await resolveInputs(record, deps.images);
+      const started = performance.now();
+      let lastPreview = 0;
+      const rendered = await deps.renderer.render(record, inputs, (progress) => {
+        const now = performance.now();
+        const last = progress.step === progress.total;
+        const withPreview = progress.preview && (now - lastPreview >= previewInterval || last);
+        if (withPreview) lastPreview = now;
+        const data: ProgressData = { stage: progress.stage, step: progress.step, total: progress.total };
+        if (withPreview && progress.preview) data.preview = progress.preview.toString('base64');
+        job
+          .updateProgress(data as unknown as object)
+          .catch((error) => log.debug({ err: error }, 'progress lost'));
+      });
+      const slots = new Map<string, Buffer>(rendered.images.map((png, i) => [String(i), png] as const));
+      if (rendered.grid) slots.set('grid', rendered.grid);
+      await deps.images.putJobImages(record.id, slots);
+      await deps.records.update(record.id, {
+        status: 'done',
+        finishedAt: Date.now(),
+        result: {
+          width: rendered.width,
+          height: rendered.height,
+          count: rendered.images.length,
+          notes: rendered.notes,
+          seconds: (performance.now() - started) / 1000,
+        },
+      });
+      await enqueueDelivery(deps.delivery, { jobId: record.id, outcome: 'done' });
+      log.info({ seconds: (performance.now() - started) / 1000 }, 'job rendered');
+      return { jobId: record.id };
+    } catch (error) {
+      if (error instanceof BadInputError) throw new UnrecoverableError(error.message);
+      throw error;
+    } finally {
+      clearInterval(renew);
+      await deps.caps.releaseRunning(record.userId, record.id);
+    }
+  };
+}
+
+export function enqueueDelivery(queue: Queue<DeliveryJobData>, data: DeliveryJobData): Promise<unknown> {
+  return queue.add('deliver', data, { ...deliveryJobOptions, jobId: deliveryJobId(data.jobId) });
+}
+
+/** After the last attempt: mark the record failed, free its queue place, and tell the user. */
+export async function onRenderFailed(
+  deps: Pick<RenderProcessorDeps, 'records' | 'caps' | 'delivery'>,
+  job: Job<RenderJobData> | undefined,
+  error: Error,
+): Promise<void> {
+  if (!job) return;
+  const final = error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+  if (!final || error.name === 'DelayedError') return;
+  const record = await deps.records.update(job.data.jobId, {
+    status: 'failed',
+    error: error.message,
+    finishedAt: Date.now(),
+  });
+  if (record) await deps.caps.releaseQueued(record.reply.guildId, record.userId, record.id);
+  await enqueueDelivery(deps.delivery, { jobId: job.data.jobId, outcome: 'failed', message: error.message });
+}

@@ -1,0 +1,35 @@
+import type { JobRecord } from '../store/job-records.js';
+
+/** What a worker reports while it renders; `preview` is a small PNG of the grid forming. */
+export interface RenderProgress {
+  stage: 'encode' | 'denoise' | 'decode' | 'upscale';
+  step: number;
+  total: number;
+  preview?: Buffer;
+}
+
+export interface RenderedJob {
+  /** The 2x2 grid (absent for an upscale, which is one image). */
+  grid: Buffer | null;
+  /** PNGs of the single images, in grid order. */
+  images: Buffer[];
+  width: number;
+  height: number;
+  /** Things the user should know, e.g. that an image prompt became an init image on this model. */
+  notes: string[];
+}
+
+/** The model, as the queue worker sees it. Implemented over the diffusion engine in src/queue/engine-renderer.ts. */
+export interface Renderer {
+  render(
+    record: JobRecord,
+    inputs: ReadonlyMap<string, Buffer>,
+    onProgress: (progress: RenderProgress) => void,
+  ): Promise<RenderedJob>;
+  close(): Promise<void>;
+}
+
+/** Input that can never render (not an image, too large...): the job fails at once, without retries. */
+export class BadInputError extends Error {
+  override readonly name = 'BadInputError';
+}

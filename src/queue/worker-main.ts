@@ -1,0 +1,73 @@
+/**
+ * A worker process: loads the model once, then renders jobs from the queue one at a time. Started by
+ * the supervisor beside the bot, or on its own on any machine that can reach the Redis (`npm run worker`).
+ */
+import { hostname } from 'node:os';
+import { type Job, Worker } from 'bullmq';
+import { loadConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { bullConnection, connectBlocking } from '../store/connection.js';
+import { openStores } from '../store/index.js';
+import { createEngineRenderer } from './engine-renderer.js';
+import { openQueues, RENDER_QUEUE, type RenderJobData } from './queues.js';
+import { createRenderProcessor, onRenderFailed } from './render-processor.js';
+
+const config = loadConfig();
+const logger = createLogger({ level: config.LOG_LEVEL, name: `worker-${process.env.WORKER_INDEX ?? '0'}` });
+if (!config.REDIS_URL) {
+  logger.fatal('REDIS_URL must be set for a worker (npm start sets it for the workers it starts)');
+  process.exit(1);
+}
+
+const redis = connectBlocking(config.REDIS_URL);
+const stores = openStores(redis, config.RESULT_TTL_SECONDS);
+const connection = bullConnection(config.REDIS_URL);
+const queues = openQueues(connection);
+const started = performance.now();
+const renderer = await createEngineRenderer({
+  modelDir: config.MODEL_DIR,
+  device: config.DEVICE,
+  threads: config.ORT_THREADS,
+});
+logger.info(
+  { modelDir: config.MODEL_DIR, device: config.DEVICE, seconds: (performance.now() - started) / 1000 },
+  'model loaded',
+);
+
+const deps = {
+  ...stores,
+  renderer,
+  delivery: queues.delivery,
+  logger,
+  workerName: `${hostname()}/${process.pid}`,
+};
+const worker = new Worker<RenderJobData>(RENDER_QUEUE, createRenderProcessor(deps), {
+  connection,
+  concurrency: 1,
+  // A killed worker's job is taken over by another after its lock lapses (stalled-job check).
+  lockDuration: config.JOB_LOCK_MS,
+  stalledInterval: Math.max(500, Math.round(config.JOB_LOCK_MS / 2)),
+  maxStalledCount: 2,
+});
+worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
+worker.on('failed', (job: Job<RenderJobData> | undefined, error) => {
+  logger.warn({ jobId: job?.data.jobId, err: error }, 'render failed');
+  onRenderFailed(deps, job, error).catch((e) => logger.error({ err: e }, 'could not report a failed job'));
+});
+process.send?.({ type: 'ready' });
+logger.info('worker ready');
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'finishing the current job, then stopping');
+  await worker.close();
+  await renderer.close();
+  await queues.close();
+  redis.disconnect();
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('disconnect', () => void shutdown('parent gone'));

@@ -1,0 +1,48 @@
+import type { ConnectionOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+
+/**
+ * Two kinds of connection, as BullMQ advises: workers and blocking readers wait forever for Redis to
+ * come back (`maxRetriesPerRequest: null`); the bot's own commands fail at once while Redis is away
+ * (`enableOfflineQueue: false`) so a user hears "the queue is unavailable" instead of a 3 s timeout.
+ */
+export function connectBlocking(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null });
+}
+
+export function connectCommands(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+}
+
+/** Resolves once the connection is ready (the offline-queue-less client refuses commands before that). */
+export function whenReady(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onReady = () => {
+      redis.off('error', onError);
+      resolve();
+    };
+    const onError = (error: Error) => {
+      if (redis.status === 'end') {
+        redis.off('ready', onReady);
+        reject(error);
+      }
+    };
+    redis.once('ready', onReady);
+    redis.on('error', onError);
+  });
+}
+
+/** BullMQ connection options for a redis:// URL (BullMQ makes its own connections from these). */
+export function bullConnection(url: string): ConnectionOptions {
+  const parsed = new URL(url);
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    db: Number(parsed.pathname.slice(1) || 0),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: null,
+  };
+}

@@ -1,0 +1,200 @@
+import sharp from 'sharp';
+import { listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
+import { type Stack, startStack } from './stack.js';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ workers: 1 });
+}, 90_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const isFinalGrid = (m: MessageView) =>
+  m.attachments.some((a) => a.filename.startsWith('grid-')) && m.components.length > 0;
+const isFinalImage = (m: MessageView) =>
+  m.attachments.some((a) => a.filename.startsWith('image-')) && m.components.length > 0;
+
+async function imagine(user: string, prompt: string) {
+  const handle = stack.discord.invokeCommand({
+    name: 'imagine',
+    user,
+    channel: 'general',
+    options: { prompt },
+  });
+  const response = await handle.response(3000);
+  return { handle, response };
+}
+
+async function png(color: string, size = 64): Promise<Buffer> {
+  return sharp({ create: { width: size, height: size, channels: 3, background: color } })
+    .png()
+    .toBuffer();
+}
+
+describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
+  let grid: MessageView;
+
+  test('/imagine answers at once, shows progress, then the grid with U1-U4, V1-V4 and reroll', async () => {
+    const { handle, response } = await imagine('bob', 'polar bear::0.6 white::-0.5 --seed 7');
+    expect(response.callbackType).toBe(4);
+    const original = stack.discord.originalMessage(handle.id)!;
+    expect(original.content).toContain('polar bear::0.6 white::-0.5');
+    expect(original.content).toContain('Waiting to start');
+    expect(original.ephemeral).toBe(false);
+
+    grid = await stack.discord.waitForMessage((m) => m.id === original.id && isFinalGrid(m), {
+      timeoutMs: 60_000,
+    });
+    expect(listCustomIds(grid.components)).toEqual([
+      ...[1, 2, 3, 4].map((i) => expect.stringMatching(new RegExp(`^u:${i}:[a-z0-9]{12}$`))),
+      ...[1, 2, 3, 4].map((i) => expect.stringMatching(new RegExp(`^v:${i}:[a-z0-9]{12}$`))),
+      expect.stringMatching(/^r:[a-z0-9]{12}$/),
+    ]);
+    expect(grid.content).toMatch(/seed 7 · job [a-z0-9]{12}/);
+    const bytes = stack.discord.attachmentBytes(grid.attachments[0]!);
+    const meta = await sharp(bytes).metadata();
+    expect(meta.format).toBe('png');
+    expect(meta.width).toBeGreaterThanOrEqual(512);
+
+    // The message went through at least one preview before the grid (progress edits).
+    const revisions = stack.discord.history(original.id);
+    expect(revisions.some((m) => m.attachments.some((a) => a.filename.startsWith('preview-')))).toBe(true);
+    expect(revisions.at(-1)?.attachments.map((a) => a.filename)).toEqual([expect.stringMatching(/^grid-/)]);
+  }, 90_000);
+
+  let upscaled: MessageView;
+
+  test('U2 posts the single image with Vary (Strong), Vary (Subtle), Upscale 2x and reroll', async () => {
+    const u2 = listCustomIds(grid.components).find((id) => id.startsWith('u:2:'))!;
+    const handle = stack.discord.pressButton({ user: 'bob', messageId: grid.id, customId: u2 });
+    await handle.response(3000);
+    const reply = stack.discord.originalMessage(handle.id)!;
+    upscaled = await stack.discord.waitForMessage((m) => m.id === reply.id && isFinalImage(m), {
+      timeoutMs: 60_000,
+    });
+    expect(upscaled.content).toContain('Image #2');
+    const labels = (upscaled.components[0] as { components: Array<{ label: string }> }).components.map(
+      (c) => c.label,
+    );
+    expect(labels).toEqual(['Vary (Strong)', 'Vary (Subtle)', 'Upscale 2x', '🔄']);
+  }, 90_000);
+
+  test('Vary (Strong) on the upscale makes a new grid whose record names its parent', async () => {
+    const vary = listCustomIds(upscaled.components).find((id) => id.startsWith('vs:'))!;
+    const handle = stack.discord.pressButton({ user: 'bob', messageId: upscaled.id, customId: vary });
+    await handle.response(3000);
+    const reply = stack.discord.originalMessage(handle.id)!;
+    const varied = await stack.discord.waitForMessage((m) => m.id === reply.id && isFinalGrid(m), {
+      timeoutMs: 60_000,
+    });
+    expect(varied.content).toContain('Variations (Strong)');
+    const jobId = /job ([a-z0-9]{12})/.exec(varied.content)![1]!;
+    const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!);
+    const upscaleJob = vary.slice(3);
+    expect(record.description.parents).toEqual([{ jobId: upscaleJob, index: 0, role: 'variation-strong' }]);
+    expect(record.description.prompts[0]).toMatchObject({ kind: 'image', url: `job:${upscaleJob}/0` });
+  }, 90_000);
+
+  test('/blend with two uploads makes a grid from equal-weight image prompts', async () => {
+    const handle = stack.discord.invokeCommand({
+      name: 'blend',
+      user: 'cy',
+      channel: 'general',
+      options: {
+        image1: { filename: 'red.png', contentType: 'image/png', data: await png('#d02020') },
+        image2: { filename: 'blue.png', contentType: 'image/png', data: await png('#2040d0') },
+      },
+    });
+    await handle.response(3000);
+    const reply = stack.discord.originalMessage(handle.id)!;
+    const blended = await stack.discord.waitForMessage((m) => m.id === reply.id && isFinalGrid(m), {
+      timeoutMs: 60_000,
+    });
+    expect(blended.content).toContain('Blend of 2 images');
+  }, 90_000);
+});
+
+describe('refusals are ephemeral and queue nothing', () => {
+  async function refusal(invoke: () => ReturnType<Stack['discord']['invokeCommand']>): Promise<string> {
+    const before = await stack.renderQueue.getJobCounts();
+    const handle = invoke();
+    await handle.response(3000);
+    const message = await stack.discord.waitForMessage(
+      (m) => m.interactionId === handle.id && m.ephemeral && !m.loading,
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    const after = await stack.renderQueue.getJobCounts();
+    const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+    expect(total(after)).toBe(total(before));
+    return message.content;
+  }
+
+  test('a weight sum <= 0 under the default policy', async () => {
+    const text = await refusal(() =>
+      stack.discord.invokeCommand({
+        name: 'imagine',
+        user: 'bob',
+        channel: 'general',
+        options: { prompt: 'DIGITA PNTICS skyline logo::-99.99' },
+      }),
+    );
+    expect(text).toContain('add up to -99.99');
+  }, 30_000);
+
+  test('a malformed prompt names the culprit', async () => {
+    const text = await refusal(() =>
+      stack.discord.invokeCommand({
+        name: 'imagine',
+        user: 'bob',
+        channel: 'general',
+        options: { prompt: 'cat --chaos 101' },
+      }),
+    );
+    expect(text).toContain('--chaos must be 0-100, got 101');
+  }, 30_000);
+
+  test('an upload that is not an image', async () => {
+    const text = await refusal(() =>
+      stack.discord.invokeCommand({
+        name: 'blend',
+        user: 'cy',
+        channel: 'general',
+        options: {
+          image1: { filename: 'notes.txt', contentType: 'text/plain', data: Buffer.from('hello') },
+          image2: { filename: 'b.png', contentType: 'image/png', data: Buffer.alloc(10) },
+        },
+      }),
+    );
+    expect(text).toContain('notes.txt is not a PNG, JPEG, WebP or GIF image');
+  }, 30_000);
+
+  test('an image that claims to be a PNG but is not one is refused after download', async () => {
+    const fake = {
+      filename: 'fake.png',
+      contentType: 'image/png',
+      data: Buffer.from('not really a png at all'),
+    };
+    const ok = { filename: 'ok.png', contentType: 'image/png', data: await png('#00ff00') };
+    const text = await refusal(() =>
+      stack.discord.invokeCommand({
+        name: 'blend',
+        user: 'cy',
+        channel: 'general',
+        options: { image1: fake, image2: ok },
+      }),
+    );
+    expect(text).toContain('fake.png was refused');
+  }, 30_000);
+
+  test('/policy is refused for members without Manage Server', async () => {
+    const text = await refusal(() =>
+      stack.discord.invokeCommand({ name: 'policy', user: 'bob', channel: 'general', subcommand: 'show' }),
+    );
+    expect(text).toContain('Manage Server');
+  }, 30_000);
+});
