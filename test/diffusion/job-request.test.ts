@@ -1,0 +1,158 @@
+/** @jest-environment ./test/diffusion/onnx-environment.cjs */
+import sharp from 'sharp';
+import {
+  guidanceForStylize,
+  parametersText,
+  stepsForQuality,
+  taskFromJob,
+  VARIATION_STRENGTH,
+} from '../../src/diffusion/job-request.js';
+import type { ModelDefaults } from '../../src/diffusion/pipeline.js';
+import { runJob } from '../../src/diffusion/run-job.js';
+import { ImageInputError } from '../../src/images/errors.js';
+import { readTextChunks } from '../../src/images/png.js';
+import type { JobDescription } from '../../src/jobs/spec.js';
+import { parsePrompt } from '../../src/prompt/parse.js';
+import { loadFixture } from './helpers.js';
+
+const model: ModelDefaults = {
+  steps: 20,
+  guidanceScale: 5,
+  scheduler: 'ddim',
+  size: 32,
+  sizeMultiple: 8,
+  hasImageEncoder: true,
+  hasUpscaler: true,
+};
+
+const png = (color: string) =>
+  sharp({ create: { width: 16, height: 16, channels: 3, background: color } })
+    .png()
+    .toBuffer()
+    .then((b) => new Uint8Array(b));
+
+async function generateTask(prompt: string, images: Record<string, Uint8Array> = {}) {
+  const task = await taskFromJob(parsePrompt(prompt), { seed: 9, images }, model);
+  if (task.kind !== 'generate') throw new Error('expected a generation');
+  return task;
+}
+
+test('--stylize maps to guidance around the model default (100 -> default, 0 -> 1)', () => {
+  expect(guidanceForStylize(100, 5)).toBe(5);
+  expect(guidanceForStylize(0, 5)).toBe(1);
+  expect(guidanceForStylize(400, 5)).toBe(9);
+  expect(guidanceForStylize(1000, 7.5)).toBeCloseTo(1 + 6.5 * Math.sqrt(10), 9);
+});
+
+test('--q scales the model steps', () => {
+  expect([0.25, 0.5, 1, 2].map((q) => stepsForQuality(q, 20))).toEqual([5, 10, 20, 40]);
+  expect(stepsForQuality(0.25, 2)).toBe(1);
+});
+
+test('parameters map onto the request', async () => {
+  const { request, notes } = await generateTask(
+    'a red cat --ar 2:1 --chaos 30 --stop 50 --tile --s 400 --q .5 --weird 10',
+  );
+  expect(request).toMatchObject({
+    width: 48,
+    height: 24,
+    chaos: 30,
+    stop: 0.5,
+    tile: true,
+    guidanceScale: 9,
+    steps: 10,
+    seed: 9,
+    scheduler: 'ddim',
+    images: [0, 1, 2, 3],
+    init: null,
+  });
+  expect(notes.join(' ')).toMatch(/--weird/);
+});
+
+test('`a::1` and plain `a` give the same request; `--no` becomes a negative condition', async () => {
+  expect((await generateTask('a red cat::1')).request).toEqual((await generateTask('a red cat')).request);
+  const { request } = await generateTask('a red cat --no dog');
+  expect(request.conditions).toEqual([
+    { kind: 'text', text: 'a red cat', weight: 2 },
+    { kind: 'text', text: 'dog', weight: -1 },
+  ]);
+});
+
+test('image prompts take the caller-supplied bytes, keyed by URL', async () => {
+  const url = 'https://example.com/cat.png';
+  const { request } = await generateTask(`${url} a red cat`, { [url]: await png('#ff0000') });
+  expect(request.conditions[0]).toMatchObject({ kind: 'image', image: { width: 16, height: 16 } });
+});
+
+test('bad or missing image bytes are typed errors before any inference', async () => {
+  const url = 'https://example.com/cat.png';
+  await expect(
+    generateTask(`${url} a cat`, { [url]: new TextEncoder().encode('nope') }),
+  ).rejects.toMatchObject({
+    code: 'not-an-image',
+  });
+  await expect(generateTask(`${url} a cat`)).rejects.toBeInstanceOf(ImageInputError);
+});
+
+function variation(role: 'variation-strong' | 'variation-subtle' | 'upscale'): JobDescription {
+  return { ...parsePrompt('a red cat'), parents: [{ jobId: 'j1', index: 2, role }] };
+}
+
+test('variations are img2img from the parent image with their documented strength', async () => {
+  const images = { 'job:j1/2': await png('#00ff00') };
+  for (const role of ['variation-strong', 'variation-subtle'] as const) {
+    const task = await taskFromJob(variation(role), { seed: 1, images }, model);
+    expect(task.kind === 'generate' && task.request.init?.strength).toBe(VARIATION_STRENGTH[role]);
+  }
+  const upscale = await taskFromJob(variation('upscale'), { seed: 1, images }, model);
+  expect(upscale).toMatchObject({ kind: 'upscale', index: 2 });
+});
+
+test('the parameters text names the settings that reproduce the image', async () => {
+  const task = await generateTask('a red cat --seed 5');
+  expect(parametersText(parsePrompt('a red cat'), task, 'emoji-ld')).toBe(
+    'a red cat\nSteps: 20, Sampler: ddim, CFG scale: 5, Seed: 9, Size: 32x32, Model: emoji-ld, Chaos: 0, Stop: 100, Tile: false',
+  );
+});
+
+/** Byte equality without jest's element-by-element diff of megabyte arrays. */
+const same = (a: Uint8Array | null, b: Uint8Array | null) =>
+  a !== null && b !== null && Buffer.from(a).equals(b);
+
+async function pixels(png: Uint8Array | null): Promise<Buffer> {
+  return sharp(png!).raw().toBuffer();
+}
+
+describe('runJob on the project layout', () => {
+  test('same prompt and seed: byte-identical PNGs; `a::1` equals `a`; parameters inside', async () => {
+    const pipeline = await loadFixture('emoji-tiny');
+    try {
+      const run = (prompt: string) =>
+        runJob(pipeline, parsePrompt(prompt), { seed: 3, images: {}, steps: 4 }, { modelName: 'tiny' });
+      const a = await run('polar bear:: penguin::0.5 --ar 3:2');
+      const b = await run('polar bear:: penguin::0.5 --ar 3:2');
+      expect(same(b.grid, a.grid)).toBe(true);
+      expect(b.images.every((image, i) => same(image.png, a.images[i]!.png))).toBe(true);
+      // The PNG text differs (the prompt as typed); the pixels do not.
+      const swapped = await run('penguin::0.5 polar bear:: --ar 3:2');
+      expect((await pixels(swapped.grid)).equals(await pixels(a.grid))).toBe(true);
+      const weighted = await run('polar bear::1');
+      expect((await pixels(weighted.grid)).equals(await pixels((await run('polar bear')).grid))).toBe(true);
+      const meta = await sharp(a.grid!).metadata();
+      expect(Math.min(meta.width!, meta.height!)).toBeGreaterThanOrEqual(512);
+      expect(readTextChunks(a.grid!)['parameters']).toMatch(
+        /^polar bear:: penguin::0.5 --ar 3:2\nSteps: 4, Sampler: ddim/,
+      );
+      const upscaled = await runJob(
+        pipeline,
+        variation('upscale'),
+        { seed: 1, images: { 'job:j1/2': a.images[2]!.png } },
+        { modelName: 'tiny' },
+      );
+      expect(upscaled.grid).toBeNull();
+      expect(upscaled.images.map((i) => i.index)).toEqual([2]);
+    } finally {
+      await pipeline.dispose();
+    }
+  });
+});

@@ -1,0 +1,49 @@
+/** @jest-environment ./test/diffusion/onnx-environment.cjs */
+import sharp from 'sharp';
+import type { JobProgress } from '../../src/diffusion/run-job.js';
+import { DiffusionWorker } from '../../src/diffusion/worker.js';
+import { ImageInputError } from '../../src/images/errors.js';
+import { parsePrompt } from '../../src/prompt/parse.js';
+import { MODELS } from './helpers.js';
+
+describe('DiffusionWorker (inference in a worker thread)', () => {
+  let worker: DiffusionWorker;
+  beforeAll(async () => {
+    worker = await DiffusionWorker.start(`${MODELS}emoji-tiny`, { threads: 1, modelName: 'tiny' });
+  }, 60_000);
+  afterAll(() => worker.close());
+
+  test('runs a job, reports ordered progress with previews, and returns PNGs', async () => {
+    const events: JobProgress[] = [];
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const output = await worker.run(
+      parsePrompt('a red cat --seed 4'),
+      { seed: 4, images: {}, steps: 10 },
+      (p) => events.push(p),
+    );
+    clearInterval(timer);
+    expect(worker.defaults).toMatchObject({ size: 32, hasImageEncoder: true });
+    expect(events.filter((e) => e.stage === 'denoise').map((e) => e.step)).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+    ]);
+    const preview = events.find((e) => e.preview)?.preview;
+    expect((await sharp(preview!).metadata()).format).toBe('png');
+    expect(output.images.map((i) => i.index)).toEqual([0, 1, 2, 3]);
+    expect((await sharp(output.grid!).metadata()).width).toBeGreaterThanOrEqual(512);
+    // The main thread stayed free: its timer kept firing while the job ran.
+    expect(ticks).toBeGreaterThan(0);
+  });
+
+  test('a bad image comes back as the typed error', async () => {
+    const url = 'https://example.com/x.png';
+    const job = parsePrompt(`${url} a cat`);
+    await expect(
+      worker.run(job, { seed: 1, images: { [url]: new Uint8Array([1, 2, 3]) } }),
+    ).rejects.toBeInstanceOf(ImageInputError);
+  });
+
+  test('a model folder that does not load fails start()', async () => {
+    await expect(DiffusionWorker.start(`${MODELS}missing`)).rejects.toThrow(/has no unet/);
+  });
+});
