@@ -348,6 +348,29 @@ test("a follow-up fills a still-thinking deferral; webhook edits address only th
   expect(foreign).toMatchObject({ status: 404, code: 10008 });
 });
 
+test('edits replace attachments when files or an attachments list are sent, and keep them otherwise', async () => {
+  const done = deferred<void>();
+  handlers.set('preview', async (i) => {
+    if (!i.isChatInputCommand()) return;
+    await i.deferReply();
+    await i.editReply({ content: '10%', files: [{ attachment: solidPng(8, 8), name: 'preview-1.png' }] });
+    await i.editReply({ content: '50%', files: [{ attachment: solidPng(8, 8), name: 'preview-2.png' }] });
+    await i.editReply({ content: 'done' });
+    await i.editReply({ attachments: [] });
+    done.resolve();
+  });
+  const command = d.invokeCommand({ name: 'preview', user: 'bob', channel: 'imagine' });
+  await done.promise;
+  const id = d.originalMessage(command.id)?.id ?? '';
+  expect(d.history(id).map((state) => [state.content, state.attachments.map((a) => a.filename)])).toEqual([
+    ['', []],
+    ['10%', ['preview-1.png']],
+    ['50%', ['preview-2.png']],
+    ['done', ['preview-2.png']],
+    ['done', []],
+  ]);
+});
+
 test('attachment options arrive resolved with CDN URLs the bot can download', async () => {
   const seen = deferred<{ names: string[]; sizes: number[]; types: (string | null)[] }>();
   handlers.set('blend', async (i) => {
