@@ -169,9 +169,8 @@ function webpSize(b: Uint8Array, view: DataView): { width: number; height: numbe
     return { width: (bits & 0x3fff) + 1, height: ((bits >> 14) & 0x3fff) + 1 };
   }
   if (chunk === 'VP8X' && b.length >= 30) {
-    const width = (view.getUint32(24, true) & 0xffffff) + 1;
-    const height = (view.getUint32(27, true) & 0xffffff) + 1;
-    return { width, height };
+    const uint24 = (at: number) => (b[at] ?? 0) | ((b[at + 1] ?? 0) << 8) | ((b[at + 2] ?? 0) << 16);
+    return { width: uint24(24) + 1, height: uint24(27) + 1 };
   }
   return undefined;
 }

@@ -62,6 +62,18 @@ export class Gateway {
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const query = new URL(request.url ?? '/', 'ws://sandbox.invalid').searchParams;
+    const encoding = query.get('encoding') ?? 'json';
+    const compress = query.get('compress');
+    if (encoding !== 'json' || compress !== null) {
+      // discord.js asks for zlib-stream only when the optional zlib-sync package is installed.
+      this.options.log(
+        `sandbox discord: gateway refused encoding=${encoding} compress=${compress ?? 'none'}; ` +
+          'it speaks uncompressed JSON only (uninstall zlib-sync / erlpack)',
+      );
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      return;
+    }
     this.#wss.handleUpgrade(request, socket, head, (ws) => this.#wss.emit('connection', ws, request));
   }
 
