@@ -364,6 +364,7 @@ export class DiffusionPipeline {
     for (;;) {
       const chunk = Math.min(rows, this.maxUnetBatch);
       try {
+        if (chunk === rows) return await this.runUnet(sample, timestep, hidden);
         const parts: FloatTensor[] = [];
         for (let start = 0; start < rows; start += chunk) {
           const end = Math.min(rows, start + chunk);

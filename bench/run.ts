@@ -1,0 +1,157 @@
+/**
+ * Engine benchmarks, measured side by side in one run; medians over repeats.
+ *   npm run bench -- --json [--model dir] [--repeats n] [--threads n]
+ * One JSON object per line, each with a `name`. See docs/benchmarks.md for what each one means.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { DiffusionPipeline } from '../src/diffusion/pipeline.js';
+import type { GenerationRequest } from '../src/diffusion/request.js';
+import { runJob } from '../src/diffusion/run-job.js';
+import { parsePrompt } from '../src/prompt/parse.js';
+import { median, round, timeIt } from './stats.js';
+
+const SHIPPED = 'models/emoji-ld';
+const FIXTURE = 'test/fixtures/models/emoji-tiny';
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    model: { type: 'string' },
+    repeats: { type: 'string', default: '7' },
+    threads: { type: 'string' },
+    only: { type: 'string' },
+  },
+});
+const model = values.model ?? (existsSync(`${SHIPPED}/unet/model.onnx`) ? SHIPPED : FIXTURE);
+const repeats = Number(values.repeats);
+const threads = values.threads ? Number(values.threads) : undefined;
+const only = values.only?.split(',');
+const context = { model, repeats, cpus: cpus().length, threads: threads ?? 'default' };
+
+function report(name: string, result: Record<string, unknown>): void {
+  const line = { name, ...result, ...context };
+  console.log(values.json ? JSON.stringify(line) : `${name}: ${JSON.stringify(result)}`);
+}
+const wanted = (name: string) => !only || only.includes(name);
+
+const pipeline = await DiffusionPipeline.fromPretrained(model, threads === undefined ? {} : { threads });
+const defaults = pipeline.defaults;
+const job = parsePrompt('a smiling face with a heart');
+const baseRequest: GenerationRequest = {
+  conditions: [{ kind: 'text', text: 'a smiling face with a heart', weight: 1 }],
+  seed: 1,
+  width: defaults.size,
+  height: defaults.size,
+  steps: defaults.steps,
+  guidanceScale: defaults.guidanceScale,
+  scheduler: defaults.scheduler,
+  stop: 1,
+  chaos: 0,
+  tile: false,
+  init: null,
+  images: [0, 1, 2, 3],
+};
+// Warm-up: first runs allocate arenas and pick kernels.
+await pipeline.generate(baseRequest);
+await runJob(pipeline, job, { seed: 0, images: {} }, { modelName: 'bench' });
+
+if (wanted('pipeline_overhead')) {
+  const ratios: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const result = await pipeline.generate({ ...baseRequest, seed: i });
+    ratios.push(result.timings.totalMs / result.timings.onnxMs);
+  }
+  report('pipeline_overhead', { ratio: round(median(ratios)), goal: '<= 1.05' });
+}
+
+if (wanted('batched_guidance')) {
+  // Three weighted prompts + unconditional, 4 images: 16 rows in one call vs one call per condition (4 rows).
+  const perCondition = await DiffusionPipeline.fromPretrained(model, {
+    maxUnetBatch: 4,
+    ...(threads === undefined ? {} : { threads }),
+  });
+  const request: GenerationRequest = {
+    ...baseRequest,
+    conditions: [
+      { kind: 'text', text: 'a red heart', weight: 0.6 },
+      { kind: 'text', text: 'a yellow star', weight: 0.6 },
+      { kind: 'text', text: 'a blue moon', weight: -0.2 },
+    ],
+  };
+  await perCondition.generate(request);
+  const batched: number[] = [];
+  const looped: number[] = [];
+  let maxDiff = 0;
+  for (let i = 0; i < repeats; i++) {
+    const a = await timeIt(() => pipeline.generate({ ...request, seed: i }));
+    const b = await timeIt(() => perCondition.generate({ ...request, seed: i }));
+    batched.push(a.ms);
+    looped.push(b.ms);
+    a.value.images.forEach((image, k) => {
+      const other = b.value.images[k]!.data;
+      image.data.forEach((v, j) => {
+        maxDiff = Math.max(maxDiff, Math.abs(v - other[j]!));
+      });
+    });
+  }
+  await perCondition.dispose();
+  report('batched_guidance', {
+    speedup: round(median(looped) / median(batched)),
+    batched_ms: round(median(batched), 1),
+    per_condition_ms: round(median(looped), 1),
+    max_pixel_difference: maxDiff,
+    goal: '>= 1.5',
+  });
+}
+
+let engineSeconds: number | null = null;
+if (wanted('grid_cpu') || wanted('vs_pytorch')) {
+  const grids: number[] = [];
+  const generates: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    grids.push(
+      (await timeIt(() => runJob(pipeline, job, { seed: i, images: {} }, { modelName: 'bench' }))).ms,
+    );
+    generates.push((await timeIt(() => pipeline.generate({ ...baseRequest, seed: i }))).ms);
+  }
+  engineSeconds = median(generates) / 1000;
+  if (wanted('grid_cpu')) {
+    report('grid_cpu', {
+      seconds: round(median(grids) / 1000),
+      steps: defaults.steps,
+      scheduler: defaults.scheduler,
+      includes: 'prompt parse result -> 4 images -> display resampling -> 5 PNGs',
+      goal: '< 1.5',
+    });
+  }
+}
+
+if (wanted('vs_pytorch') && engineSeconds !== null) {
+  const torchThreads = String(threads ?? cpus().length);
+  const out = execFileSync(
+    '/usr/bin/python3',
+    ['bench/pytorch_grid.py', model, String(defaults.steps), String(repeats), torchThreads],
+    { encoding: 'utf8' },
+  );
+  const torch = JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; torch: string };
+  report('vs_pytorch', {
+    speedup: round(torch.seconds / engineSeconds),
+    pytorch_seconds: round(torch.seconds),
+    engine_seconds: round(engineSeconds),
+    pytorch: torch.torch,
+    goal: '>= 2',
+  });
+}
+
+await pipeline.dispose();
+
+if (wanted('worker_rss_mb')) {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/worker-rss.ts', model, '3'], {
+    encoding: 'utf8',
+  });
+  const { maxRssMb } = JSON.parse(out.trim().split('\n').pop()!) as { maxRssMb: number };
+  report('worker_rss_mb', { worker_rss_mb: round(maxRssMb, 1), value: round(maxRssMb, 1) });
+}
