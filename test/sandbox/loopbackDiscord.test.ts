@@ -13,6 +13,7 @@ import {
   type Interaction,
   MessageFlags,
   ModalBuilder,
+  PermissionFlagsBits,
   Routes,
   TextInputBuilder,
   TextInputStyle,
@@ -109,15 +110,29 @@ test('the client becomes ready with the guild cached and deploys commands', asyn
           required: true,
         })),
       },
+      {
+        name: 'policy',
+        description: 'Server rules',
+        default_member_permissions: String(PermissionFlagsBits.ManageGuild),
+      },
     ],
     guildId,
   );
-  expect(d.commands(guildId).map((c) => c.name)).toEqual(['imagine', 'blend']);
+  expect(d.commands(guildId).map((c) => c.name)).toEqual(['imagine', 'blend', 'policy']);
   expect(d.events().some((e) => e.type === 'commands.update' && e.guildId === guildId)).toBe(true);
   // The driver refuses what a Discord user could not send.
   expect(() => d.invokeCommand({ name: 'imagine', user: 'bob', channel: 'imagine', options: {} })).toThrow(
     /required option prompt/,
   );
+  // Commands limited by default_member_permissions are hidden from members without them.
+  expect(() => d.invokeCommand({ name: 'policy', user: 'bob', channel: 'general' })).toThrow(
+    /may not use \/policy/,
+  );
+  handlers.set('policy', async (i) => {
+    if (i.isChatInputCommand()) await i.reply({ content: 'rules', flags: MessageFlags.Ephemeral });
+  });
+  const allowed = d.invokeCommand({ name: 'policy', user: 'ada', channel: 'general' });
+  expect((await allowed.response()).callbackType).toBe(4);
 });
 
 test('slash command → defer → edit with PNG and buttons → button → deferUpdate → followUp', async () => {

@@ -8,12 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { StoredAttachment } from './attachments.js';
 import { buildCommandOptions, type OptionValue, type SandboxFile } from './commandOptions.js';
+import type { ApiCommand } from './commands.js';
 import type { SandboxCore } from './core.js';
 import type { InteractionKind, InteractionView } from './events.js';
 import { type InteractionRecord, InteractionType, type ShownModal } from './interactions.js';
 import type { StoredMessage } from './messages.js';
 import { ComponentType } from './messageValidation.js';
-import type { SandboxChannel, SandboxUser } from './world.js';
+import { Permission, type SandboxChannel, type SandboxUser } from './world.js';
 
 export interface CommandInvocation {
   /** Command name without the slash. */
@@ -75,6 +76,7 @@ export class InteractionDriver {
     const user = core.world.requireUser(invocation.user);
     const channel = core.world.requireChannel(invocation.channel);
     const command = core.commands.find(channel.guildId, invocation.name);
+    assertMayUse(core, command, channel.guildId, user);
     const built = buildCommandOptions(command, invocation.options ?? {}, invocation.subcommand, {
       world: core.world,
       files: core.files,
@@ -283,6 +285,27 @@ export class InteractionDriver {
         return { callbackType: event.callbackType, latencyMs: event.latencyMs };
       },
     };
+  }
+}
+
+/**
+ * Discord hides a command whose `default_member_permissions` the member lacks (administrators excepted),
+ * so such a user cannot invoke it at all.
+ */
+function assertMayUse(
+  core: SandboxCore,
+  command: ApiCommand | undefined,
+  guildId: string,
+  user: SandboxUser,
+): void {
+  const required = command?.['default_member_permissions'];
+  if (typeof required !== 'string') return;
+  const bits = BigInt(required);
+  const held = core.world.permissions(guildId, user.id);
+  // "0" leaves the command to administrators only.
+  const allowed = (held & Permission.Administrator) !== 0n || (bits !== 0n && (held & bits) === bits);
+  if (!allowed) {
+    throw new Error(`${user.username} may not use /${command?.name} (needs permissions ${required})`);
   }
 }
 
