@@ -30,7 +30,9 @@ export interface RunningBot {
 /** Connects the bot: stores, queues, the delivery worker, the progress follower and the gateway. */
 export async function startBot(options: BotOptions): Promise<RunningBot> {
   const { config, logger } = options;
-  const redis = connectCommands(options.redisUrl);
+  const redis = connectCommands(options.redisUrl, (error) =>
+    logger.debug({ err: error }, 'redis connection error'),
+  );
   await whenReady(redis);
   const stores = openStores(redis, config.RESULT_TTL_SECONDS);
   const connection = bullConnection(options.redisUrl);

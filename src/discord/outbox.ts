@@ -1,4 +1,4 @@
-import { DiscordAPIError, type RawFile, type REST } from '@discordjs/rest';
+import type { RawFile, REST } from '@discordjs/rest';
 import { type AttachmentBuilder, Routes } from 'discord.js';
 import type { ReplyTarget } from '../store/job-records.js';
 import type { MessageBody } from './messages.js';
@@ -53,7 +53,8 @@ export class Outbox {
       );
       return true;
     } catch (error) {
-      if (error instanceof DiscordAPIError && DEAD_TOKEN_CODES.has(Number(error.code))) return false;
+      // Checked by shape: discord.js may carry its own copy of @discordjs/rest, so instanceof can fail.
+      if (DEAD_TOKEN_CODES.has(Number((error as { code?: unknown }).code))) return false;
       throw error;
     }
   }

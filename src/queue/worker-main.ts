@@ -19,7 +19,9 @@ if (!config.REDIS_URL) {
   process.exit(1);
 }
 
-const redis = connectBlocking(config.REDIS_URL);
+const redis = connectBlocking(config.REDIS_URL, (error) =>
+  logger.debug({ err: error }, 'redis connection error'),
+);
 const stores = openStores(redis, config.RESULT_TTL_SECONDS);
 const connection = bullConnection(config.REDIS_URL);
 const queues = openQueues(connection);

@@ -6,12 +6,14 @@ import { Redis } from 'ioredis';
  * come back (`maxRetriesPerRequest: null`); the bot's own commands fail at once while Redis is away
  * (`enableOfflineQueue: false`) so a user hears "the queue is unavailable" instead of a 3 s timeout.
  */
-export function connectBlocking(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null });
+export function connectBlocking(url: string, onError: (error: Error) => void = () => {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null }).on('error', onError);
 }
 
-export function connectCommands(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+// ioredis reconnects on its own; an 'error' listener keeps a passing outage from being an unhandled
+// event, while the commands that fail in the meantime report it where it matters.
+export function connectCommands(url: string, onError: (error: Error) => void = () => {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false }).on('error', onError);
 }
 
 /** Resolves once the connection is ready (the offline-queue-less client refuses commands before that). */
