@@ -97,7 +97,7 @@ describe('Redis restarts and expired tokens', () => {
     );
     for (const handle of handles) await handle.response(3000);
     // The reply comes first, the queue right after it.
-    for (let i = 0; i < 200 && (await stack.renderQueue.getJobCounts('wait')).wait < 2; i++) {
+    for (let i = 0; i < 200 && ((await stack.renderQueue.getJobCounts('wait')).wait ?? 0) < 2; i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
     expect((await stack.renderQueue.getJobCounts('wait')).wait).toBe(2);
@@ -112,7 +112,15 @@ describe('Redis restarts and expired tokens', () => {
   }, 120_000);
 
   test('a result that finishes after the 15-minute token life goes out as a channel message, once', async () => {
-    await Promise.all(stack.workers.map((w) => new Promise((r) => (w.once('exit', r), w.kill('SIGTERM')))));
+    await Promise.all(
+      stack.workers.map(
+        (w) =>
+          new Promise((resolve) => {
+            w.once('exit', resolve);
+            w.kill('SIGTERM');
+          }),
+      ),
+    );
     const handle = stack.discord.invokeCommand({
       name: 'imagine',
       user: 'cy',
