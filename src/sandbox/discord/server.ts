@@ -30,6 +30,7 @@ import { DEFAULT_RATE_LIMITS, type InjectedRateLimit, type RateLimitOptions } fr
 import { type RequestRecord, RestHandler } from './restHandler.js';
 import { Router } from './router.js';
 import { SandboxHttp, type SandboxSnapshot } from './sandboxHttp.js';
+import { serveStatic } from './staticFiles.js';
 import type { WorldSpec } from './world.js';
 
 export interface LoopbackDiscordOptions {
@@ -45,6 +46,13 @@ export interface LoopbackDiscordOptions {
   heartbeatIntervalMs?: number;
   /** Where loud warnings go (unknown routes, handler crashes); default `console.warn`. */
   log?: (line: string) => void;
+  /** A folder served at `/` for paths outside `/api`, `/cdn`, `/media`, `/sandbox`: the sandbox page. */
+  staticDir?: string;
+  /**
+   * Another handler for those paths, asked before `staticDir`; it returns true when it answered.
+   * Lets a page be served by its own code (a dev server proxy, generated HTML).
+   */
+  onRequest?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 }
 
 export class LoopbackDiscord {
@@ -54,9 +62,11 @@ export class LoopbackDiscord {
   readonly #rest: RestHandler;
   readonly #gateway: Gateway;
   readonly #page: SandboxHttp;
+  readonly #options: LoopbackDiscordOptions;
   #origin = '';
 
   private constructor(options: LoopbackDiscordOptions) {
+    this.#options = options;
     const log = options.log ?? ((line: string) => console.warn(line));
     this.core = new SandboxCore({
       world: options.world ?? {},
@@ -301,6 +311,16 @@ export class LoopbackDiscord {
     if (url.pathname.startsWith('/cdn/') || url.pathname.startsWith('/media/'))
       return this.#serveFile(url, res);
     if (url.pathname.startsWith('/sandbox/')) return this.#page.handle(req, res, url);
+    if (this.#options.onRequest && (await this.#options.onRequest(req, res, url))) return;
+    if (this.#options.staticDir && (await serveStatic(this.#options.staticDir, req, res, url))) return;
+    if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(
+        `Loopback Discord\nREST ${this.apiBase}/v10\nGateway ${this.gatewayUrl}\nState ${this.#origin}/sandbox/state\n` +
+          `Events ${this.#origin}/sandbox/events\nNo page is served here yet (staticDir / onRequest).\n`,
+      );
+      return;
+    }
     res
       .writeHead(404, { 'content-type': 'application/json' })
       .end(JSON.stringify({ message: '404: Not Found', code: 0 }));
