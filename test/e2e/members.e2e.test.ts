@@ -1,0 +1,154 @@
+import { listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
+import { type Stack, startStack } from './stack.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ workers: 1 });
+}, 90_000);
+afterAll(async () => stack?.stop());
+
+const isGrid = (m: MessageView) =>
+  m.attachments.some((a) => a.filename.startsWith('grid-')) && m.components.length > 0;
+
+async function ephemeralAnswer(handle: {
+  id: string;
+  response(t?: number): Promise<unknown>;
+}): Promise<MessageView> {
+  await handle.response(3000);
+  return stack.discord.waitForMessage((m) => m.interactionId === handle.id && m.ephemeral && !m.loading, {
+    timeoutMs: 10_000,
+  });
+}
+
+async function gridFor(user: string, prompt: string): Promise<MessageView> {
+  const handle = stack.discord.invokeCommand({
+    name: 'imagine',
+    user,
+    channel: 'general',
+    options: { prompt },
+  });
+  await handle.response(3000);
+  const original = stack.discord.originalMessage(handle.id)!;
+  return stack.discord.waitForMessage((m) => m.id === original.id && isGrid(m), { timeoutMs: 60_000 });
+}
+
+test('an admin bans a word with /policy; prompts using it are refused with what matched', async () => {
+  const set = await ephemeralAnswer(
+    stack.discord.invokeCommand({
+      name: 'policy',
+      user: 'ada',
+      channel: 'general',
+      subcommand: 'ban',
+      options: { word: 'gore' },
+    }),
+  );
+  expect(set.content).toContain('Banned `gore`');
+  expect(set.content).toContain('banned words: `gore`');
+
+  const refused = await ephemeralAnswer(
+    stack.discord.invokeCommand({
+      name: 'imagine',
+      user: 'bob',
+      channel: 'general',
+      options: { prompt: 'a ＧＯＲＥ scene' },
+    }),
+  );
+  // The parser folds full-width letters (NFKC), so the match is reported in its ASCII form.
+  expect(refused.content).toContain('"GORE" is not allowed on this server (banned word: gore)');
+
+  const unban = await ephemeralAnswer(
+    stack.discord.invokeCommand({
+      name: 'policy',
+      user: 'ada',
+      channel: 'general',
+      subcommand: 'unban',
+      options: { word: 'GORE' },
+    }),
+  );
+  expect(unban.content).toContain('banned words: none');
+}, 60_000);
+
+test('/policy set turns the weight-sum rule off, and the Loab prompt runs', async () => {
+  const set = await ephemeralAnswer(
+    stack.discord.invokeCommand({
+      name: 'policy',
+      user: 'ada',
+      channel: 'general',
+      subcommand: 'set',
+      options: { weight_sum_positive: false, max_steps: 40 },
+    }),
+  );
+  expect(set.content).toContain('weights must add up to more than 0: no');
+  expect(set.content).toContain('max steps 40');
+  const grid = await gridFor('bob', 'DIGITA PNTICS skyline logo::-99.99');
+  expect(grid.content).toContain('DIGITA PNTICS skyline logo::-99.99');
+}, 90_000);
+
+test('remix mode: /settings turns it on, V1 opens a form, the edited prompt makes the variation', async () => {
+  const view = await ephemeralAnswer(
+    stack.discord.invokeCommand({ name: 'settings', user: 'cy', channel: 'general' }),
+  );
+  expect(view.content).toContain('remix off');
+  const toggle = stack.discord.pressButton({ user: 'cy', messageId: view.id, customId: 'set:remix' });
+  await toggle.response(3000);
+  const updated = await stack.discord.waitForMessage(
+    (m) => m.id === view.id && m.content.includes('remix on'),
+    { timeoutMs: 5000 },
+  );
+  expect(updated.ephemeral).toBe(true);
+
+  const grid = await gridFor('cy', 'penguin --seed 3');
+  const v1 = listCustomIds(grid.components).find((id) => id.startsWith('v:1:'))!;
+  const press = stack.discord.pressButton({ user: 'cy', messageId: grid.id, customId: v1 });
+  expect((await press.response(3000)).callbackType).toBe(9);
+  const modal = stack.discord.modals().at(-1)!;
+  expect(modal.customId).toBe(`remix:${v1}`);
+
+  const submit = stack.discord.submitModal({
+    user: 'cy',
+    customId: modal.customId,
+    values: { prompt: 'penguin::1 tropical::0.5' },
+  });
+  await submit.response(3000);
+  const reply = stack.discord.originalMessage(submit.id)!;
+  const varied = await stack.discord.waitForMessage((m) => m.id === reply.id && isGrid(m), {
+    timeoutMs: 60_000,
+  });
+  const jobId = /job ([a-z0-9]{12})/.exec(varied.content)![1]!;
+  const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!);
+  expect(record.description.prompts.map((p: { kind: string; text?: string }) => p.text ?? p.kind)).toEqual([
+    'image',
+    'penguin',
+    'tropical',
+  ]);
+}, 120_000);
+
+test("/info lists the user's jobs; /show re-posts a grid with working buttons", async () => {
+  const grid = await gridFor('bob', 'red apple');
+  const jobId = /job ([a-z0-9]{12})/.exec(grid.content)![1]!;
+  const info = await ephemeralAnswer(
+    stack.discord.invokeCommand({ name: 'info', user: 'bob', channel: 'general' }),
+  );
+  expect(info.content).toMatch(/finished recently: \d+ jobs/);
+
+  const show = stack.discord.invokeCommand({
+    name: 'show',
+    user: 'cy',
+    channel: 'general',
+    options: { job: jobId },
+  });
+  await show.response(3000);
+  const reposted = stack.discord.originalMessage(show.id)!;
+  expect(isGrid(reposted)).toBe(true);
+  expect(listCustomIds(reposted.components)).toEqual(listCustomIds(grid.components));
+
+  const missing = await ephemeralAnswer(
+    stack.discord.invokeCommand({
+      name: 'show',
+      user: 'cy',
+      channel: 'general',
+      options: { job: 'zzzzzzzzzzzz' },
+    }),
+  );
+  expect(missing.content).toContain('No job `zzzzzzzzzzzz`');
+}, 90_000);
