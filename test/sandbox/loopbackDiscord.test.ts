@@ -537,6 +537,18 @@ test('every answer carries rate-limit headers; unknown routes are 404 with a Dis
   expect(warnings.some((line) => line.includes('UNKNOWN ROUTE GET /guilds/'))).toBe(true);
   const unauthorized = await fetch(`${d.apiBase}/v10/channels/${d.snapshot().guilds[0]?.channels[0]?.id}`);
   expect(unauthorized.status).toBe(401);
+  // More than 25 MiB in one request is refused before anything is parsed.
+  const channelId = d.snapshot().guilds[0]?.channels[0]?.id;
+  const form = new FormData();
+  form.append('payload_json', JSON.stringify({ content: 'huge' }));
+  form.append('files[0]', new Blob([new Uint8Array(25 * 1024 * 1024 + 1)]), 'huge.bin');
+  const huge = await fetch(`${d.apiBase}/v10/channels/${channelId}/messages`, {
+    method: 'POST',
+    headers: auth,
+    body: form,
+  });
+  expect(huge.status).toBe(413);
+  expect(await huge.json()).toMatchObject({ code: 40005 });
 });
 
 test('the client resumes after a dropped gateway connection and still receives interactions', async () => {
