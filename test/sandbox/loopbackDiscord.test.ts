@@ -453,6 +453,28 @@ test('an interaction token older than 15 minutes is refused; a channel message s
   if (!interaction.channel?.isSendable()) throw new Error('expected a text channel');
   const fallback = await interaction.channel.send({ content: `<@${interaction.user.id}> finally done` });
   expect(d.message(fallback.id)?.content).toContain('finally done');
+
+  // Moving the server clock ages every token the same way; 14 minutes is still fine.
+  const another = deferred<Interaction>();
+  handlers.set('age', async (i) => {
+    if (!i.isChatInputCommand()) return;
+    await i.deferReply();
+    another.resolve(i);
+  });
+  d.invokeCommand({ name: 'age', user: 'bob', channel: 'imagine' });
+  const second = await another.promise;
+  if (!second.isChatInputCommand()) throw new Error('expected a slash command');
+  try {
+    d.advanceClock(14 * 60_000);
+    await second.editReply({ content: 'at 14 minutes' });
+    d.advanceClock(60_000 + 1);
+    expect(await rejection(second.followUp({ content: 'at 15 minutes' }))).toMatchObject({
+      status: 401,
+      code: 50027,
+    });
+  } finally {
+    d.advanceClock(-(15 * 60_000 + 1));
+  }
 });
 
 test('limits: 6 buttons in a row, duplicate custom ids and long content are refused; a valid retry succeeds', async () => {
