@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { StoredAttachment } from './attachments.js';
 import { channelRoutes } from './channelRoutes.js';
 import { AdjustableClock, type Clock } from './clock.js';
-import type { OptionValue, SandboxFile } from './commandOptions.js';
+import type { SandboxFile } from './commandOptions.js';
 import { commandRoutes } from './commandRoutes.js';
 import { SandboxCore } from './core.js';
 import {
@@ -347,5 +347,3 @@ export class LoopbackDiscord {
 export function startLoopbackDiscord(options: LoopbackDiscordOptions = {}): Promise<LoopbackDiscord> {
   return LoopbackDiscord.start(options);
 }
-
-export type { OptionValue };
