@@ -593,7 +593,8 @@ test('the page API: snapshot, event stream, and actions as a user', async () => 
   };
   expect(state.users.map((u) => u.username)).toEqual(expect.arrayContaining(['ada', 'bob', 'cy']));
 
-  const stream = await fetch(`${d.origin}/sandbox/events?after=${d.seq}`);
+  const types = 'interaction.create,interaction.response,message.create';
+  const stream = await fetch(`${d.origin}/sandbox/events?after=${d.seq}&types=${types}`);
   const reader = stream.body!.getReader();
   const acted = await fetch(`${d.origin}/sandbox/commands`, {
     method: 'POST',
@@ -613,8 +614,15 @@ test('the page API: snapshot, event stream, and actions as a user', async () => 
     .map((block) => block.split('\n').find((line) => line.startsWith('data: ')))
     .filter((line): line is string => line !== undefined)
     .map((line) => JSON.parse(line.slice(6)) as { type: string; message?: MessageView });
-  expect(messages.map((e) => e.type)).toEqual(
-    expect.arrayContaining(['interaction.create', 'interaction.response', 'message.create']),
-  );
-  expect(messages.find((e) => e.type === 'message.create')?.message?.interactionId).toBe(interactionId);
+  expect(messages.map((e) => e.type)).toEqual([
+    'interaction.create',
+    'interaction.response',
+    'message.create',
+  ]);
+  const created = messages.find((e) => e.type === 'message.create')?.message;
+  expect(created?.interactionId).toBe(interactionId);
+  const history = (await (
+    await fetch(`${d.origin}/sandbox/messages/${created?.id}/history`)
+  ).json()) as MessageView[];
+  expect(history.map((m) => m.content)).toEqual(['info for cy']);
 });

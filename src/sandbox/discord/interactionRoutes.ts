@@ -8,6 +8,7 @@ import { CallbackType, type InteractionRecord, InteractionType } from './interac
 import { composeEdit, composeNew, readInput } from './messageComposer.js';
 import { MessageType, type StoredMessage } from './messages.js';
 import { assertNotEmpty, MessageFlag, validateModal } from './messageValidation.js';
+import type { UploadedFile } from './requestBody.js';
 import type { RouteContext, RouteDefinition, RouteResult } from './router.js';
 
 type Json = Record<string, unknown>;
@@ -72,71 +73,11 @@ async function respond(core: SandboxCore, ctx: RouteContext): Promise<RouteResul
   const type = body['type'];
   const data = body['data'];
   // Everything is validated before the interaction counts as answered: a refused payload leaves the
-  // bot free to try again within the deadline, as on Discord.
-  let message: StoredMessage | null = null;
-  switch (type) {
-    case CallbackType.ChannelMessageWithSource: {
-      const input = readInput(core, data, files);
-      const composed = composeNew(core, input, files, record.channel.id);
-      assertNotEmpty({ ...composed, attachmentCount: composed.attachments.length });
-      message = postInteractionMessage(
-        core,
-        record,
-        { ...composed, flags: composed.flags },
-        composed.ephemeralRequested,
-      );
-      record.originalMessageId = message.id;
-      break;
-    }
-    case CallbackType.DeferredChannelMessageWithSource: {
-      const ephemeral = ((Number(asObject(data)['flags']) || 0) & MessageFlag.Ephemeral) !== 0;
-      message = postInteractionMessage(
-        core,
-        record,
-        { content: '', embeds: [], components: [], attachments: [], flags: MessageFlag.Loading },
-        ephemeral,
-      );
-      record.originalMessageId = message.id;
-      break;
-    }
-    case CallbackType.DeferredUpdateMessage:
-    case CallbackType.UpdateMessage: {
-      const source = record.sourceMessageId === null ? undefined : core.messages.get(record.sourceMessageId);
-      if (!source) throw callbackNotAllowed(type, record);
-      if (type === CallbackType.UpdateMessage) {
-        const input = readInput(core, data, files);
-        const change = composeEdit(core, input, files, source);
-        core.editMessage(source, change);
-      }
-      message = source;
-      record.originalMessageId = source.id;
-      break;
-    }
-    case CallbackType.Modal: {
-      if (record.type === InteractionType.ModalSubmit) throw callbackNotAllowed(type, record);
-      const modal = validateModal(data, core.limits);
-      core.interactions.rememberModal({
-        ...modal,
-        interactionId: record.id,
-        userId: record.user.id,
-        channelId: record.channel.id,
-        sourceMessageId: record.sourceMessageId,
-        submitted: false,
-      });
-      core.events.push({
-        type: 'modal.open',
-        interactionId: record.id,
-        userId: record.user.id,
-        customId: modal.customId,
-        title: modal.title,
-        modal: modal.raw,
-      });
-      break;
-    }
-    default:
-      throw callbackNotAllowed(type, record);
-  }
+  // bot free to try again within the deadline, as on Discord. `apply` then makes the visible change,
+  // after the response is recorded, so observers see "answered" before its message.
+  const apply = planResponse(core, record, type, data, files);
   core.interactions.markResponded(record, Number(type));
+  const message = apply();
   if (ctx.query.get('with_response') !== 'true') return { status: 204 };
   const interaction: Json = { id: record.id, type: record.type };
   if (message) {
@@ -147,6 +88,82 @@ async function respond(core: SandboxCore, ctx: RouteContext): Promise<RouteResul
   const resource: Json = { type };
   if (message) resource['message'] = core.messages.api(message);
   return { status: 200, body: { interaction, resource } };
+}
+
+/** Validates a callback body and returns the change it makes (the message `@original` now means). */
+function planResponse(
+  core: SandboxCore,
+  record: InteractionRecord,
+  type: unknown,
+  data: unknown,
+  files: UploadedFile[],
+): () => StoredMessage | null {
+  switch (type) {
+    case CallbackType.ChannelMessageWithSource: {
+      const input = readInput(core, data, files);
+      const composed = composeNew(core, input, files, record.channel.id);
+      assertNotEmpty({ ...composed, attachmentCount: composed.attachments.length });
+      return () => {
+        const message = postInteractionMessage(core, record, composed, composed.ephemeralRequested);
+        record.originalMessageId = message.id;
+        return message;
+      };
+    }
+    case CallbackType.DeferredChannelMessageWithSource: {
+      const ephemeral = ((Number(asObject(data)['flags']) || 0) & MessageFlag.Ephemeral) !== 0;
+      return () => {
+        const thinking = {
+          content: '',
+          embeds: [],
+          components: [],
+          attachments: [],
+          flags: MessageFlag.Loading,
+        };
+        const message = postInteractionMessage(core, record, thinking, ephemeral);
+        record.originalMessageId = message.id;
+        return message;
+      };
+    }
+    case CallbackType.DeferredUpdateMessage:
+    case CallbackType.UpdateMessage: {
+      const source = record.sourceMessageId === null ? undefined : core.messages.get(record.sourceMessageId);
+      if (!source) throw callbackNotAllowed(type, record);
+      const change =
+        type === CallbackType.UpdateMessage
+          ? composeEdit(core, readInput(core, data, files), files, source)
+          : null;
+      return () => {
+        if (change) core.editMessage(source, change);
+        record.originalMessageId = source.id;
+        return source;
+      };
+    }
+    case CallbackType.Modal: {
+      if (record.type === InteractionType.ModalSubmit) throw callbackNotAllowed(type, record);
+      const modal = validateModal(data, core.limits);
+      return () => {
+        core.interactions.rememberModal({
+          ...modal,
+          interactionId: record.id,
+          userId: record.user.id,
+          channelId: record.channel.id,
+          sourceMessageId: record.sourceMessageId,
+          submitted: false,
+        });
+        core.events.push({
+          type: 'modal.open',
+          interactionId: record.id,
+          userId: record.user.id,
+          customId: modal.customId,
+          title: modal.title,
+          modal: modal.raw,
+        });
+        return null;
+      };
+    }
+    default:
+      throw callbackNotAllowed(type, record);
+  }
 }
 
 function callbackNotAllowed(type: unknown, record: InteractionRecord): DiscordApiError {

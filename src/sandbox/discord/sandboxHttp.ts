@@ -2,7 +2,8 @@
  * The HTTP face of the test driver, for a web page that shows the sandbox as a Discord channel:
  *
  *   GET  /sandbox/state                          snapshot: users, guilds, commands, messages, open modals
- *   GET  /sandbox/events?after=SEQ               Server-Sent Events, replaying from SEQ (or Last-Event-ID)
+ *   GET  /sandbox/events?after=SEQ&types=a,b     Server-Sent Events, replaying from SEQ (or Last-Event-ID)
+ *   GET  /sandbox/messages/:id/history           every state of a message, creation first
  *   GET  /sandbox/channels/:channel/messages?viewer=USER
  *   POST /sandbox/uploads        {filename, contentType?, base64}  → attachment (use its id in commands)
  *   POST /sandbox/commands       {user, channel, name, options?, subcommand?}
@@ -125,6 +126,8 @@ export class SandboxHttp {
           this.discord.messages(decodeURIComponent(messages[1]), viewer ? { viewer } : {}),
         );
       }
+      const history = /^\/sandbox\/messages\/([^/]+)\/history$/.exec(path);
+      if (req.method === 'GET' && history?.[1]) return json(res, 200, this.discord.history(history[1]));
       if (req.method === 'POST') return json(res, 200, await this.#act(path, await readJson(req)));
       json(res, 404, { error: `no sandbox route ${req.method} ${path}` });
     } catch (error) {
@@ -225,7 +228,9 @@ export class SandboxHttp {
 
   #stream(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const lastId = req.headers['last-event-id'];
-    const after = Number(url.searchParams.get('after') ?? (typeof lastId === 'string' ? lastId : 0)) || 0;
+    // A reconnecting EventSource repeats the original URL, so its Last-Event-ID wins over `after`.
+    const after = Number(typeof lastId === 'string' ? lastId : (url.searchParams.get('after') ?? 0)) || 0;
+    const types = url.searchParams.get('types')?.split(',');
     res.writeHead(200, {
       ...CORS,
       'content-type': 'text/event-stream',
@@ -235,6 +240,7 @@ export class SandboxHttp {
     // A comment line sends the headers now, so EventSource/fetch open even before the first event.
     res.write(': sandbox event stream\n\n');
     const send = (event: SandboxEvent): void => {
+      if (types && !types.includes(event.type)) return;
       res.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     };
     for (const event of this.discord.events(after)) send(event);

@@ -1,0 +1,71 @@
+/**
+ * The page's only link to the server: the loopback Discord server's page API (`/sandbox/...`, see
+ * src/sandbox/discord/README.md) and the lineage routes the bot side adds (`/lineage`, `/images`).
+ * Everything is same-origin, so no URLs are configured.
+ */
+
+/** A refusal from the server, with the text it gave (shown to the user as is). */
+export class ApiError extends Error {}
+
+async function post(path, body) {
+  const response = await fetch(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(answer.error ?? `${path} answered ${response.status}`);
+  return answer;
+}
+
+export async function loadState() {
+  const response = await fetch('/sandbox/state');
+  if (!response.ok) throw new ApiError(`The sandbox did not answer (${response.status}).`);
+  return response.json();
+}
+
+/** Event stream from `after` on; EventSource reconnects by itself, resending Last-Event-ID. */
+export function openEvents(after, onEvent, onStatus) {
+  const source = new EventSource(`/sandbox/events?after=${after}`);
+  const types = [
+    'message.create',
+    'message.update',
+    'message.delete',
+    'interaction.create',
+    'interaction.response',
+    'interaction.failed',
+    'modal.open',
+    'commands.update',
+  ];
+  for (const type of types) source.addEventListener(type, (e) => onEvent(JSON.parse(e.data)));
+  source.addEventListener('open', () => onStatus(true));
+  source.addEventListener('error', () => onStatus(false));
+  return source;
+}
+
+export const runCommand = (body) => post('/sandbox/commands', body);
+export const pressButton = (body) => post('/sandbox/buttons', body);
+export const chooseOption = (body) => post('/sandbox/selects', body);
+export const submitModal = (body) => post('/sandbox/modals', body);
+
+/** Uploads a File picked in the browser; the answer's id goes into a command as `{ upload: id }`. */
+export async function uploadFile(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  // btoa needs a binary string; build it in slices so large images do not overflow the call stack.
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return post('/sandbox/uploads', {
+    filename: file.name,
+    contentType: file.type || undefined,
+    base64: btoa(binary),
+  });
+}
+
+export async function loadLineage(jobId) {
+  const response = await fetch(`/lineage/${encodeURIComponent(jobId)}`);
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(answer.error ?? `No lineage for ${jobId} (${response.status}).`);
+  return answer;
+}
