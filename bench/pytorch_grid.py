@@ -3,10 +3,12 @@
 folder's configs) and the same settings as the engine's default grid: 1 text prompt + unconditional, 4 images,
 DDIM with `steps` steps, one batched UNet call per step, VAE decode. Prints {"seconds": median} as JSON.
 
-For models/emoji-ld the networks come from the training recipe (models/recipe/nets.py); for the test
-fixture from scripts/make-fixture-models.py. Weights are random-initialised: speed does not depend on their
+For models/emoji-ld (and folders from scripts/make-shape-model.py) the networks come from the training
+recipe (models/recipe/nets.py); for the test fixture from scripts/make-fixture-models.py. Weights are random-initialised: speed does not depend on their
 values, only on the architecture and shapes, which match the ONNX files.
     /usr/bin/python3 bench/pytorch_grid.py <model dir> <steps> <repeats> <threads>
+With repeats = 0 it serves: one grid per line read from stdin, answering {"seconds": s} per grid, so the
+caller can interleave PyTorch and engine runs (fair under a changing machine load).
 """
 import importlib.util
 import json
@@ -40,7 +42,8 @@ def build(model_dir):
     length = text_cfg['max_position_embeddings']
     hidden = text_cfg['hidden_size']
     recipe = os.path.join(ROOT, 'models', 'recipe', 'nets.py')
-    if os.path.basename(os.path.normpath(model_dir)) == 'emoji-ld' and os.path.exists(recipe):
+    # The recipe's text encoder config names its layers; the fixture's does not.
+    if 'num_hidden_layers' in text_cfg and os.path.exists(recipe):
         sys.path.insert(0, os.path.dirname(recipe))
         nets = load_module(recipe, 'nets')
         text = nets.TextEncoder(text_cfg['vocab_size'], hidden, length, text_cfg.get('num_hidden_layers', 3),
@@ -55,6 +58,8 @@ def build(model_dir):
         vae = fx.VaeDecoder(2 ** (len(vae_cfg['block_out_channels']) - 1), squash=True)
         ids_dtype = torch.long
     latent = unet_cfg['sample_size']
+    print(json.dumps({'networks': type(unet).__module__, 'unet_params': sum(p.numel() for p in unet.parameters())}),
+          file=sys.stderr)
     return text.eval(), unet.eval(), vae.eval(), length, latent, vae_cfg['scaling_factor'], ids_dtype
 
 
@@ -91,6 +96,13 @@ def main():
     torch.manual_seed(0)
     parts = build(model_dir)
     grid(*parts, steps)  # warm-up
+    if repeats == 0:
+        print(json.dumps({'ready': True, 'torch': torch.__version__}), flush=True)
+        for _ in sys.stdin:
+            start = time.perf_counter()
+            grid(*parts, steps)
+            print(json.dumps({'seconds': time.perf_counter() - start}), flush=True)
+        return
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -32,6 +32,12 @@ export interface BackendOptions {
   device?: Device | string;
   /** Threads for one operator (intra-op). Defaults to onnxruntime's choice (the physical cores). */
   threads?: number;
+  /**
+   * Let onnxruntime's intra-op threads busy-wait between operators (its default). Off here: on a host shared
+   * with other work (several CPU workers, the bot, a training job) spinning threads fight for the cores and
+   * a UNet call was measured 2-4x slower on a loaded 2-core machine; on an idle machine the gain is small.
+   */
+  spinning?: boolean;
 }
 
 export type ElementType = 'float32' | 'float16' | 'int64' | 'int32';
@@ -205,6 +211,7 @@ export class Backend {
       graphOptimizationLevel: 'all',
       // The sampler calls sessions one after another; parallel branches inside a graph are rare.
       executionMode: 'sequential',
+      extra: { session: { intra_op: { allow_spinning: this.options.spinning ? '1' : '0' } } },
     };
     if (this.options.threads !== undefined) {
       sessionOptions.intraOpNumThreads = this.options.threads;

@@ -147,7 +147,7 @@ export class DiffusionPipeline {
 
     // 1. Conditions: drop zero weights (they change nothing), fold image prompts into an init image when
     //    the model has no image encoder, and order canonically so prompt order cannot change the result.
-    let { conditions, init } = this.resolveImagePrompts(request, notes);
+    let { conditions, init } = await this.resolveImagePrompts(request, notes);
     conditions = canonicalOrder(conditions.filter((c) => c.weight !== 0));
     onProgress?.({ stage: 'encode', step: 0, total: 1 });
     const embeddings = await this.encodeConditions(conditions);
@@ -279,7 +279,7 @@ export class DiffusionPipeline {
    * Stock SD has no image encoder: image prompts become the init image (weighted mean of their latents is
    * approximated by a weighted mean of the pixels) and the result says so.
    */
-  private resolveImagePrompts(request: GenerationRequest, notes: string[]) {
+  private async resolveImagePrompts(request: GenerationRequest, notes: string[]) {
     const images = request.conditions.filter((c) => c.kind === 'image');
     if (this.parts.imageEncoder || images.length === 0)
       return { conditions: request.conditions, init: request.init };
@@ -293,12 +293,21 @@ export class DiffusionPipeline {
         notes.push('An init image was already given, so the image prompts were ignored.');
       return { conditions: texts, init: request.init };
     }
+    if (positive.length < images.length)
+      notes.push('Negative image weights cannot steer an init image; they were ignored.');
     const total = positive.reduce((s, c) => s + c.weight, 0);
     const share = total / request.conditions.reduce((s, c) => s + Math.abs(c.weight), 0);
     // More weight on the images keeps more of them: share 1 (images only) -> strength 0.5; share 0 -> 1.
     const { min, max } = IMAGE_PROMPT_INIT_STRENGTH;
     const strength = max - (max - min) * Math.min(1, share);
-    return { conditions: texts, init: { image: blendPixels(positive, total), strength } };
+    // /blend: the weighted mean of the images, each first fitted (cover) to the output size.
+    const fitted = await Promise.all(
+      positive.map(async (c) => ({
+        image: await resizeCover(c.image, request.width, request.height),
+        weight: c.weight,
+      })),
+    );
+    return { conditions: texts, init: { image: blendPixels(fitted, total), strength } };
   }
 
   /** [uncond, ...conditions] embeddings, each [1, L, D]; texts go through one text encoder call. */

@@ -222,6 +222,23 @@ describe('stock SD: no image encoder', () => {
     expect(result.timings.onnxRuns).toBe(1 + 1 + 6 + 1);
   });
 
+  test('/blend of images of different sizes becomes one blended init image', async () => {
+    const a = rawImage(64, 32, new Uint8Array(64 * 32 * 3).fill(250));
+    const b = rawImage(20, 50, new Uint8Array(20 * 50 * 3).fill(10));
+    const result = await pipeline.generate(
+      request(pipeline, {
+        conditions: [
+          { kind: 'image', image: a, weight: 0.5 },
+          { kind: 'image', image: b, weight: 0.5 },
+        ],
+        steps: 4,
+        images: [0],
+      }),
+    );
+    expect(result.notes.join(' ')).toMatch(/init image/);
+    expect(result.timings.onnxRuns).toBe(1 + 1 + 2 + 1); // strength 0.5 of 4 steps
+  });
+
   test('the upscale falls back to sharp', async () => {
     const { image, method } = await pipeline.upscale(rawImage(8, 8, new Uint8Array(8 * 8 * 3)));
     expect(method).toBe('sharp');
