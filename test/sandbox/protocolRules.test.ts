@@ -1,6 +1,6 @@
 /** The sandbox's rule modules on their own: limits, error bodies, rate-limit buckets, image headers, routing. */
 import { DiscordApiError } from '../../src/sandbox/discord/apiError.js';
-import { imageSize, sniffContentType } from '../../src/sandbox/discord/attachments.js';
+import { AttachmentStore, imageSize, sniffContentType } from '../../src/sandbox/discord/attachments.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/discord/limits.js';
 import {
   readMessageInput,
@@ -191,6 +191,28 @@ describe('attachments', () => {
     webp.writeUIntLE(479, 27, 3);
     expect([sniffContentType(webp), imageSize(webp)]).toEqual(['image/webp', { width: 640, height: 480 }]);
     expect(imageSize(Buffer.from('not an image'))).toBeUndefined();
+  });
+});
+
+describe('attachment storage', () => {
+  test('beyond the memory budget the oldest files no message shows are dropped', () => {
+    const shown = new Set<string>();
+    const store = new AttachmentStore(
+      new SnowflakeGenerator(),
+      () => 'http://sandbox',
+      250,
+      () => shown,
+    );
+    const file = (name: string) =>
+      store.store('attachments/1', { filename: name, data: new Uint8Array(100) });
+    const kept = file('grid.png');
+    shown.add(kept.id);
+    const preview = file('preview.png');
+    const newest = file('final.png');
+    expect(store.byId(preview.id)).toBeUndefined();
+    expect(store.byUrl(store.url(kept))?.id).toBe(kept.id);
+    expect(store.byId(newest.id)).toBeDefined();
+    expect(store.totalBytes).toBe(200);
   });
 });
 

@@ -26,12 +26,25 @@ export interface NewAttachment {
 }
 
 export class AttachmentStore {
+  /** Insertion order doubles as age order for eviction. */
   readonly #byPath = new Map<string, StoredAttachment>();
+  #totalBytes = 0;
 
+  /**
+   * @param maxBytes Bytes kept in memory. Beyond it the oldest files no current message shows are
+   *   dropped (a long-running sandbox accumulates progress previews); their URLs then answer 404.
+   * @param inUse Ids of attachments that current messages show.
+   */
   constructor(
     private readonly ids: SnowflakeGenerator,
     private readonly origin: () => string,
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
+    private readonly inUse: () => Set<string> = () => new Set(),
   ) {}
+
+  get totalBytes(): number {
+    return this.#totalBytes;
+  }
 
   /** Stores bytes for a channel (or for user uploads not yet posted: `folder = 'ephemeral-attachments/…'`). */
   store(folder: string, file: NewAttachment): StoredAttachment {
@@ -55,7 +68,19 @@ export class AttachmentStore {
       data: file.data,
     };
     this.#byPath.set(stored.path, stored);
+    this.#totalBytes += stored.size;
+    if (this.#totalBytes > this.maxBytes) this.#evict(stored.id);
     return stored;
+  }
+
+  #evict(keepId: string): void {
+    const used = this.inUse();
+    for (const [path, stored] of this.#byPath) {
+      if (this.#totalBytes <= this.maxBytes) return;
+      if (stored.id === keepId || used.has(stored.id)) continue;
+      this.#byPath.delete(path);
+      this.#totalBytes -= stored.size;
+    }
   }
 
   byId(id: string): StoredAttachment | undefined {

@@ -20,6 +20,7 @@ export interface CoreOptions {
   limits: DiscordLimits;
   rateLimits: RateLimitOptions;
   origin: () => string;
+  maxStoredAttachmentBytes: number;
 }
 
 export class SandboxCore {
@@ -42,7 +43,13 @@ export class SandboxCore {
     this.ids = new SnowflakeGenerator(now);
     this.world = new World(options.world, this.ids);
     this.events = new EventLog(now);
-    this.files = new AttachmentStore(this.ids, options.origin);
+    this.files = new AttachmentStore(this.ids, options.origin, options.maxStoredAttachmentBytes, () => {
+      const used = new Set<string>();
+      for (const message of this.messages.all()) {
+        if (!message.deleted) for (const attachment of message.attachments) used.add(attachment.id);
+      }
+      return used;
+    });
     this.messages = new MessageStore(this.world, this.files, this.ids, now);
     this.commands = new CommandRegistry(this.world.application.id, this.ids);
     this.interactions = new InteractionRegistry(this.clock, this.limits, this.events);

@@ -46,6 +46,8 @@ export interface LoopbackDiscordOptions {
   heartbeatIntervalMs?: number;
   /** Where loud warnings go (unknown routes, handler crashes); default `console.warn`. */
   log?: (line: string) => void;
+  /** Attachment bytes kept in memory before unused old files are dropped (default 512 MiB). */
+  maxStoredAttachmentBytes?: number;
   /** A folder served at `/` for paths outside `/api`, `/cdn`, `/media`, `/sandbox`: the sandbox page. */
   staticDir?: string;
   /**
@@ -74,6 +76,7 @@ export class LoopbackDiscord {
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       rateLimits: { ...DEFAULT_RATE_LIMITS, ...options.rateLimits },
       origin: () => this.#origin,
+      maxStoredAttachmentBytes: options.maxStoredAttachmentBytes ?? 512 * 1024 * 1024,
     });
     this.#gateway = new Gateway({
       world: this.core.world,
