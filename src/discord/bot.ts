@@ -2,6 +2,8 @@ import { Client, Events, GatewayIntentBits } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { readModelInfo } from '../jobs/model-info.js';
+import { serveMetrics } from '../metrics/http.js';
+import { botMetrics } from '../metrics/registry.js';
 import { openQueues } from '../queue/queues.js';
 import { bullConnection, connectCommands, whenReady } from '../store/connection.js';
 import { openStores } from '../store/index.js';
@@ -23,6 +25,8 @@ export interface BotOptions {
 
 export interface RunningBot {
   client: Client;
+  /** Where /metrics and /healthz are served (null when METRICS_PORT is unset). */
+  metricsPort: number | null;
   context: BotContext;
   close(): Promise<void>;
 }
@@ -42,7 +46,9 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     intents: [GatewayIntentBits.Guilds],
     ...(options.rest ? { rest: { api: options.rest.api, cdn: options.rest.cdn, version: '10' } } : {}),
   });
+  const metrics = botMetrics(() => queues.render.getJobCounts('waiting', 'prioritized', 'delayed', 'active'));
   const context: BotContext = {
+    metrics,
     config,
     logger,
     ...stores,
@@ -56,7 +62,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const updater = new MessageUpdater((jobId, error) =>
     logger.warn({ jobId, err: error }, 'progress edit failed'),
   );
-  const deliveryDeps = { ...stores, outbox, updater, redis, logger };
+  const deliveryDeps = { ...stores, outbox, updater, redis, logger, metrics };
   const delivery = startDeliveryWorker(deliveryDeps, connection);
   const progress = startProgressFollower(deliveryDeps, connection);
 
@@ -64,11 +70,22 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   await client.login(options.token);
   await ready;
   logger.info({ user: client.user?.tag, guilds: client.guilds.cache.size }, 'bot connected');
+  const served =
+    config.METRICS_PORT === undefined
+      ? null
+      : await serveMetrics(config.METRICS_PORT, metrics.registry, async () => ({
+          ok: redis.status === 'ready' && client.isReady(),
+          redis: redis.status,
+          discord: client.isReady() ? 'ready' : 'connecting',
+        }));
+  if (served) logger.info({ port: served.port }, 'metrics at /metrics, health at /healthz');
 
   return {
     client,
     context,
+    metricsPort: served?.port ?? null,
     async close() {
+      await served?.close();
       await client.destroy();
       await delivery.close();
       await progress.close();

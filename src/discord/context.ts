@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { ModelInfo } from '../jobs/model-info.js';
+import type { BotMetrics } from '../metrics/registry.js';
 import type { Queues } from '../queue/queues.js';
 import type { ImageStore } from '../store/image-store.js';
 import type { JobCaps } from '../store/job-caps.js';
@@ -21,4 +22,5 @@ export interface BotContext {
   model: ModelInfo;
   /** Hosts whose images are fetched although they are on a private network (the sandbox's CDN). */
   trustedImageHosts: string[];
+  metrics?: BotMetrics;
 }

@@ -1,6 +1,7 @@
 import { type ConnectionOptions, type Job, QueueEvents, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { BotMetrics } from '../metrics/registry.js';
 import { DELIVERY_QUEUE, type DeliveryJobData, RENDER_QUEUE } from '../queue/queues.js';
 import type { ProgressData } from '../queue/render-processor.js';
 import type { ImageStore } from '../store/image-store.js';
@@ -11,6 +12,7 @@ import { failedMessage, gridMessage, type MessageBody, progressMessage, upscaleM
 import type { Outbox } from './outbox.js';
 
 export interface DeliveryDeps {
+  metrics?: BotMetrics;
   records: JobRecords;
   images: ImageStore;
   outbox: Outbox;
@@ -29,11 +31,16 @@ export interface DeliveryDeps {
  */
 export async function deliver(deps: DeliveryDeps, record: JobRecord, message: MessageBody): Promise<void> {
   await deps.updater.final(record.id, async () => {
-    if (await deps.outbox.edit(record.reply, message)) return;
+    const outcome = record.status === 'failed' ? 'failed' : 'done';
+    if (await deps.outbox.edit(record.reply, message)) {
+      deps.metrics?.deliveries.inc({ via: 'edit', outcome });
+      return;
+    }
     const marker = deps.keys.delivered(record.id);
     if (await deps.redis.exists(marker)) return;
     const messageId = await deps.outbox.post(record.reply.channelId, message);
     await deps.redis.set(marker, messageId, 'EX', 7 * 24 * 3600);
+    deps.metrics?.deliveries.inc({ via: 'channel', outcome });
     deps.logger.info(
       { jobId: record.id, messageId },
       'interaction token expired; result posted to the channel',

@@ -18,6 +18,10 @@ function isRedisDown(error: unknown): boolean {
 
 /** The one error path: user errors and outages are answered ephemerally; bugs are logged with context. */
 async function answerError(ctx: BotContext, interaction: Interaction, error: unknown): Promise<void> {
+  ctx.metrics?.interactions.inc({
+    kind: kindOf(interaction),
+    outcome: error instanceof UserError ? 'refused' : 'error',
+  });
   if (!interaction.isRepliable()) return;
   let content: string;
   if (error instanceof UserError) {
@@ -57,12 +61,21 @@ async function route(ctx: BotContext, interaction: Interaction): Promise<void> {
   }
 }
 
+function kindOf(interaction: Interaction): string {
+  if (interaction.isChatInputCommand()) return `/${interaction.commandName}`;
+  if (interaction.isButton()) return 'button';
+  if (interaction.isModalSubmit()) return 'modal';
+  return 'component';
+}
+
 export function attachRouter(client: Client, ctx: BotContext): void {
   client.on(Events.InteractionCreate, (interaction) => {
     const started = performance.now();
     route(ctx, interaction)
+      .then(() => ctx.metrics?.interactions.inc({ kind: kindOf(interaction), outcome: 'ok' }))
       .catch((error) => answerError(ctx, interaction, error))
       .finally(() => {
+        ctx.metrics?.firstResponseSeconds.observe((performance.now() - started) / 1000);
         const label = interaction.isCommand()
           ? `/${interaction.commandName}`
           : 'customId' in interaction

@@ -1,5 +1,6 @@
 import { DelayedError, type Job, type Processor, type Queue, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
+import type { WorkerMetrics } from '../metrics/registry.js';
 import type { ImageStore } from '../store/image-store.js';
 import type { JobCaps } from '../store/job-caps.js';
 import type { JobRecord, JobRecords } from '../store/job-records.js';
@@ -27,6 +28,7 @@ export interface RenderProcessorDeps {
   workerName?: string;
   /** Least time between two progress previews sent to the bot. */
   previewIntervalMs?: number;
+  metrics?: WorkerMetrics;
 }
 
 /** Every image reference a job needs, resolved to bytes; an expired one is bad input, not a retry. */
@@ -72,6 +74,10 @@ export function createRenderProcessor(deps: RenderProcessorDeps): Processor<Rend
         .catch((error) => log.warn({ err: error }, 'lease renewal failed'));
     }, deps.caps.leaseMs / 3);
 
+    const metrics = deps.metrics;
+    const busySince = performance.now();
+    metrics?.busy.set(1);
+    let outcome = 'failed';
     try {
       await deps.caps.releaseQueued(record.reply.guildId, record.userId, record.id);
       await deps.records.update(record.id, {
@@ -82,8 +88,13 @@ export function createRenderProcessor(deps: RenderProcessorDeps): Processor<Rend
       const inputs = await resolveInputs(record, deps.images);
       const started = performance.now();
       let lastPreview = 0;
+      let lastStep = started;
       const rendered = await deps.renderer.render(record, inputs, (progress) => {
         const now = performance.now();
+        if (progress.stage === 'denoise') {
+          if (progress.step > 1) metrics?.stepSeconds.observe((now - lastStep) / 1000);
+          lastStep = now;
+        }
         const last = progress.step === progress.total;
         const withPreview = progress.preview && (now - lastPreview >= previewInterval || last);
         if (withPreview) lastPreview = now;
@@ -109,11 +120,20 @@ export function createRenderProcessor(deps: RenderProcessorDeps): Processor<Rend
       });
       await enqueueDelivery(deps.delivery, { jobId: record.id, outcome: 'done' });
       log.info({ seconds: (performance.now() - started) / 1000 }, 'job rendered');
+      outcome = 'done';
       return { jobId: record.id };
     } catch (error) {
-      if (error instanceof BadInputError) throw new UnrecoverableError(error.message);
+      if (error instanceof BadInputError) {
+        metrics?.failures.inc({ reason: 'bad-input' });
+        throw new UnrecoverableError(error.message);
+      }
+      metrics?.failures.inc({ reason: 'error' });
       throw error;
     } finally {
+      const seconds = (performance.now() - busySince) / 1000;
+      metrics?.busy.set(0);
+      metrics?.busySeconds.inc(seconds);
+      metrics?.jobSeconds.observe({ kind: record.kind, outcome }, seconds);
       clearInterval(renew);
       await deps.caps.releaseRunning(record.userId, record.id);
     }

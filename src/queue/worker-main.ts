@@ -6,6 +6,8 @@ import { hostname } from 'node:os';
 import { type Job, Worker } from 'bullmq';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
+import { serveMetrics } from '../metrics/http.js';
+import { workerMetrics } from '../metrics/registry.js';
 import { bullConnection, connectBlocking } from '../store/connection.js';
 import { openStores } from '../store/index.js';
 import { createEngineRenderer } from './engine-renderer.js';
@@ -36,13 +38,9 @@ logger.info(
   'model loaded',
 );
 
-const deps = {
-  ...stores,
-  renderer,
-  delivery: queues.delivery,
-  logger,
-  workerName: `${hostname()}/${process.pid}`,
-};
+const workerName = `${hostname()}/${process.pid}`;
+const metrics = workerMetrics({ worker: workerName });
+const deps = { ...stores, renderer, delivery: queues.delivery, logger, workerName, metrics };
 const worker = new Worker<RenderJobData>(RENDER_QUEUE, createRenderProcessor(deps), {
   connection,
   concurrency: 1,
@@ -56,6 +54,17 @@ worker.on('failed', (job: Job<RenderJobData> | undefined, error) => {
   logger.warn({ jobId: job?.data.jobId, err: error }, 'render failed');
   onRenderFailed(deps, job, error).catch((e) => logger.error({ err: e }, 'could not report a failed job'));
 });
+// Workers beside a bot on one host take the ports after the bot's (METRICS_PORT + 1 + index).
+if (config.METRICS_PORT !== undefined) {
+  const index = Number(process.env.WORKER_INDEX ?? 0);
+  const port = config.METRICS_PORT === 0 ? 0 : config.METRICS_PORT + 1 + index;
+  const served = await serveMetrics(port, metrics.registry, async () => ({
+    ok: redis.status === 'ready' && worker.isRunning(),
+    redis: redis.status,
+    worker: workerName,
+  }));
+  logger.info({ port: served.port }, 'metrics at /metrics, health at /healthz');
+}
 process.send?.({ type: 'ready' });
 logger.info('worker ready');
 

@@ -1,11 +1,14 @@
 import sharp from 'sharp';
 import { listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
+import { freePort } from '../../src/store/local-redis.js';
 import { type Stack, startStack } from './stack.js';
 
 let stack: Stack;
+let metricsPort: number;
 
 beforeAll(async () => {
-  stack = await startStack({ workers: 1 });
+  metricsPort = await freePort();
+  stack = await startStack({ workers: 1, env: { METRICS_PORT: String(metricsPort) } });
 }, 90_000);
 
 afterAll(async () => {
@@ -191,10 +194,30 @@ describe('refusals are ephemeral and queue nothing', () => {
     expect(text).toContain('fake.png was refused');
   }, 30_000);
 
-  test('/policy is refused for members without Manage Server', async () => {
-    const text = await refusal(() =>
+  test('/policy is not offered to members without Manage Server (default_member_permissions)', () => {
+    expect(() =>
       stack.discord.invokeCommand({ name: 'policy', user: 'bob', channel: 'general', subcommand: 'show' }),
+    ).toThrow('bob may not use /policy');
+  });
+});
+
+describe('operations', () => {
+  test('the bot and the worker serve /healthz and Prometheus /metrics', async () => {
+    const bot = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+    expect(bot.status).toBe(200);
+    expect(await bot.json()).toMatchObject({ ok: true, redis: 'ready', discord: 'ready' });
+    const botMetrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(botMetrics).toMatch(/latentbot_queue_jobs\{state="waiting"\} \d+/);
+    expect(botMetrics).toMatch(/latentbot_interactions_total\{kind="\/imagine",outcome="ok"\} [1-9]/);
+    expect(botMetrics).toMatch(/latentbot_deliveries_total\{via="edit",outcome="done"\} [1-9]/);
+
+    const worker = await fetch(`http://127.0.0.1:${metricsPort + 1}/healthz`);
+    expect(worker.status).toBe(200);
+    const workerMetrics = await (await fetch(`http://127.0.0.1:${metricsPort + 1}/metrics`)).text();
+    expect(workerMetrics).toMatch(
+      /latentbot_job_seconds_count\{worker="[^"]+",kind="imagine",outcome="done"\} [1-9]/,
     );
-    expect(text).toContain('Manage Server');
-  }, 30_000);
+    expect(workerMetrics).toMatch(/latentbot_denoise_step_seconds_count\{worker="[^"]+"\} [1-9]/);
+    expect(workerMetrics).toMatch(/latentbot_worker_busy_seconds_total\{worker="[^"]+"\} [0-9.]+/);
+  });
 });
