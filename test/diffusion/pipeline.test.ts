@@ -100,6 +100,36 @@ describe('guidance through the whole pipeline (project layout)', () => {
     }
   });
 
+  test('the UNet batch is split only when onnxruntime fails to allocate, then stays split', async () => {
+    const splitting = await loadFixture('emoji-tiny');
+    try {
+      const unet = (
+        splitting as unknown as { parts: { unet: { run: (...args: never[]) => Promise<unknown> } } }
+      ).parts.unet;
+      const run = unet.run.bind(unet);
+      const rows: number[] = [];
+      unet.run = (async (feeds: { sample: { tensor: { dims: number[] } } }, ...rest: never[]) => {
+        const n = feeds.sample.tensor.dims[0]!;
+        rows.push(n);
+        if (n > 4) throw new Error('Failed to allocate memory for requested buffer of size 123456');
+        return run(feeds as never, ...rest);
+      }) as never;
+      const req = request(pipeline, { conditions: [cat, dog], steps: 2 });
+      const result = await splitting.generate(req);
+      // 12 rows fail, 6 rows fail, then 3-row chunks: 4 calls per step, and the limit is kept.
+      expect(rows).toEqual([12, 6, 3, 3, 3, 3, 3, 3, 3, 3]);
+      const reference = await pipeline.generate(req);
+      for (let i = 0; i < 4; i++)
+        expect(meanAbsDiff(result.images[i]!.data, reference.images[i]!.data)).toBeLessThan(0.5);
+      unet.run = (async () => {
+        throw new Error('shape mismatch');
+      }) as never;
+      await expect(splitting.generate(req)).rejects.toThrow('shape mismatch');
+    } finally {
+      await splitting.dispose();
+    }
+  });
+
   test('more chaos makes the four images differ more', async () => {
     const spread = async (chaos: number) => {
       const { images } = await pipeline.generate(request(pipeline, { chaos, steps: 6 }));
