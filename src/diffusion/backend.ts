@@ -162,7 +162,8 @@ function toOrtTensor(spec: InputSpec, feed: Feed): ort.Tensor {
 function toFloatTensor(value: ort.Tensor): FloatTensor {
   const dims = [...value.dims];
   const data = value.data;
-  if (value.type === 'float32') return { data: new Float32Array(data as Float32Array), dims };
+  // CPU outputs own a fresh buffer; dispose() below only drops the tensor's reference to it, so no copy.
+  if (value.type === 'float32') return { data: data as Float32Array, dims };
   if (value.type === 'float16') {
     // onnxruntime-node hands float16 out as raw bits (Uint16Array) where the runtime has no Float16Array.
     const view = data as unknown as ArrayBufferView;

@@ -65,6 +65,8 @@ export interface ModelDefaults {
 export const IMAGE_PROMPT_INIT_STRENGTH = { min: 0.5, max: 1 } as const;
 
 const LATENT_CHANNELS = 4;
+/** Largest output area, in native squares: attention cost grows with the square of the area. */
+export const MAX_AREA_FACTOR = 4;
 
 function isAllocationFailure(error: unknown): boolean {
   return error instanceof Error && /alloc|out of memory|\boom\b|bad_alloc/i.test(error.message);
@@ -253,6 +255,10 @@ export class DiffusionPipeline {
       if (!Number.isInteger(value) || value <= 0 || value % sizeMultiple !== 0) {
         fail(`${name} ${value} must be a positive multiple of ${sizeMultiple}`);
       }
+    }
+    const maxPixels = MAX_AREA_FACTOR * this.defaults.size * this.defaults.size;
+    if (request.width * request.height > maxPixels) {
+      fail(`${request.width}x${request.height} is over this model's limit of ${maxPixels} pixels`);
     }
     if (!Number.isInteger(request.steps) || request.steps < 1 || request.steps > 1000)
       fail('steps must be 1..1000');

@@ -218,6 +218,7 @@ describe('guidance through the whole pipeline (project layout)', () => {
   test('invalid requests are refused before inference', async () => {
     for (const bad of [
       { width: 33 },
+      { width: 32 * 8, height: 32 * 8 },
       { steps: 0 },
       { stop: 0 },
       { chaos: 101 },
