@@ -40,7 +40,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   await whenReady(redis);
   const stores = openStores(redis, config.RESULT_TTL_SECONDS);
   const connection = bullConnection(options.redisUrl);
-  const queues = openQueues(connection);
+  const queues = openQueues(connection, (error) => logger.debug({ err: error }, 'queue connection error'));
 
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],

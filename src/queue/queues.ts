@@ -36,10 +36,17 @@ export interface Queues {
   close(): Promise<void>;
 }
 
-export function openQueues(connection: ConnectionOptions, prefix?: string): Queues {
+export function openQueues(
+  connection: ConnectionOptions,
+  onError: (error: Error) => void = () => {},
+  prefix?: string,
+): Queues {
   const options = { connection, ...(prefix ? { prefix } : {}) };
   const render = new Queue<RenderJobData>(RENDER_QUEUE, options);
   const delivery = new Queue<DeliveryJobData>(DELIVERY_QUEUE, options);
+  // Connection errors while Redis restarts are retried by ioredis; without a listener they would crash.
+  render.on('error', onError);
+  delivery.on('error', onError);
   return {
     render,
     delivery,

@@ -63,7 +63,12 @@ export class WorkerSupervisor {
         (child) =>
           new Promise<void>((resolve) => {
             if (child.exitCode !== null) return resolve();
-            child.once('exit', () => resolve());
+            // A worker finishes its current job first; one that hangs is killed after a grace period.
+            const kill = setTimeout(() => child.kill('SIGKILL'), 40_000);
+            child.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
             child.kill('SIGTERM');
           }),
       ),

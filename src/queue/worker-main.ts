@@ -21,12 +21,16 @@ if (!config.REDIS_URL) {
   process.exit(1);
 }
 
+// Until the model is loaded there is no job to finish: a signal (or the parent going away) ends at once.
+const exitNow = () => process.exit(0);
+process.once('SIGINT', exitNow).once('SIGTERM', exitNow).once('disconnect', exitNow);
+
 const redis = connectBlocking(config.REDIS_URL, (error) =>
   logger.debug({ err: error }, 'redis connection error'),
 );
 const stores = openStores(redis, config.RESULT_TTL_SECONDS);
 const connection = bullConnection(config.REDIS_URL);
-const queues = openQueues(connection);
+const queues = openQueues(connection, (error) => logger.debug({ err: error }, 'queue connection error'));
 const started = performance.now();
 const renderer = await createEngineRenderer({
   modelDir: config.MODEL_DIR,
@@ -73,12 +77,18 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'finishing the current job, then stopping');
+  // A job can finish in seconds; a Redis that is gone for good must not keep the process forever.
+  setTimeout(() => {
+    logger.warn('shutdown timed out; exiting');
+    process.exit(1);
+  }, 30_000).unref();
   await worker.close();
   await renderer.close();
   await queues.close();
   redis.disconnect();
   process.exit(0);
 }
+process.off('SIGINT', exitNow).off('SIGTERM', exitNow).off('disconnect', exitNow);
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('disconnect', () => void shutdown('parent gone'));
