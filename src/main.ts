@@ -10,6 +10,7 @@ import { deployCommands } from './discord/deploy.js';
 import { createLogger, redactUrl } from './logger.js';
 import { WorkerSupervisor } from './queue/supervisor.js';
 import { startLoopbackDiscord } from './sandbox/discord/index.js';
+import { sandboxPage } from './sandbox/web/lineage.js';
 import { type LocalRedis, RedisServerMissing, startLocalRedis } from './store/local-redis.js';
 
 const config = loadConfig();
@@ -64,7 +65,15 @@ async function main(): Promise<void> {
     return;
   }
 
-  const discord = await startLoopbackDiscord({ port: config.SANDBOX_PORT, log: (line) => logger.warn(line) });
+  // The page (static files) and its lineage routes into Redis share the sandbox's origin.
+  const page = sandboxPage(redisUrl, config.RESULT_TTL_SECONDS);
+  cleanups.unshift(page.close);
+  const discord = await startLoopbackDiscord({
+    port: config.SANDBOX_PORT,
+    log: (line) => logger.warn(line),
+    staticDir: page.staticDir,
+    onRequest: page.onRequest,
+  });
   cleanups.unshift(() => discord.close());
   const guild = discord.core.world.guilds[0];
   await deployCommands({

@@ -47,3 +47,9 @@ export function timeLabel(iso) {
   const time = date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   return new Date().toDateString() === date.toDateString() ? `Today at ${time}` : date.toLocaleString();
 }
+
+/** replaceChildren that, like `h`, takes nested arrays and skips null/false (conditional children). */
+export function replace(parent, ...children) {
+  parent.replaceChildren();
+  return append(parent, children);
+}

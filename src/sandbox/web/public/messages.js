@@ -79,7 +79,8 @@ function thinking(author) {
 function content(message, ctx) {
   if (!message.content) return null;
   const rendered = renderMarkdown(message.content, ctx);
-  if (message.editedAt) rendered.append(h('span', { class: 'edited', title: message.editedAt }, ' (edited)'));
+  // "(edited)" trails the last line, as in Discord.
+  if (message.editedAt) (rendered.lastElementChild ?? rendered).append(h('span', { class: 'edited', title: message.editedAt }, ' (edited)'));
   return rendered;
 }
 
