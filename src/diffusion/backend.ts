@@ -115,6 +115,21 @@ export class ModelSession {
   }
 }
 
+/**
+ * float16 copies of float32 inputs, per array: the prompt embeddings are fed unchanged at every step, so
+ * an fp16 export converts them once, not once per step. Fed arrays are never mutated afterwards.
+ */
+const halfCache = new WeakMap<Float32Array, Uint16Array>();
+
+function halfOf(data: Float32Array): Uint16Array {
+  let half = halfCache.get(data);
+  if (!half) {
+    half = toHalfArray(data);
+    halfCache.set(data, half);
+  }
+  return half;
+}
+
 function toOrtTensor(spec: InputSpec, feed: Feed): ort.Tensor {
   const scalar = spec.shape.length === 0;
   if (feed.kind === 'float') {
@@ -124,7 +139,7 @@ function toOrtTensor(spec: InputSpec, feed: Feed): ort.Tensor {
       case 'float32':
         return new ort.Tensor('float32', data, dims);
       case 'float16':
-        return new ort.Tensor('float16', toHalfArray(data), dims);
+        return new ort.Tensor('float16', halfOf(data), dims);
       case 'int64':
         return new ort.Tensor(
           'int64',
