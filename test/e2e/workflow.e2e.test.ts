@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
 import { freePort } from '../../src/store/local-redis.js';
@@ -8,7 +10,11 @@ let metricsPort: number;
 
 beforeAll(async () => {
   metricsPort = await freePort();
-  stack = await startStack({ workers: 1, env: { METRICS_PORT: String(metricsPort) } });
+  // 1 MiB instead of Discord's 10 so the oversize test needs no large file.
+  stack = await startStack({
+    workers: 1,
+    env: { METRICS_PORT: String(metricsPort), IMAGE_MAX_BYTES: String(1024 * 1024) },
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -29,6 +35,38 @@ async function imagine(user: string, prompt: string) {
   });
   const response = await handle.response(3000);
   return { handle, response };
+}
+
+/** A valid PNG whose header claims 30000x30000 pixels: tiny on disk, 2.7 GB if decoded. */
+function decompressionBomb(): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc32 = (bytes: Buffer) => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = crcTable[(c ^ b) & 0xff]! ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(30000, 0);
+  header.writeUInt32BE(30000, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.alloc(30001 * 16))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 async function png(color: string, size = 64): Promise<Buffer> {
@@ -194,10 +232,62 @@ describe('refusals are ephemeral and queue nothing', () => {
     expect(text).toContain('fake.png was refused');
   }, 30_000);
 
+  test('a decompression bomb is refused before it is decoded', async () => {
+    const bomb = { filename: 'bomb.png', contentType: 'image/png', data: decompressionBomb() };
+    const ok = { filename: 'ok.png', contentType: 'image/png', data: await png('#00ff00') };
+    const text = await refusal(() =>
+      stack.discord.invokeCommand({
+        name: 'blend',
+        user: 'cy',
+        channel: 'general',
+        options: { image1: bomb, image2: ok },
+      }),
+    );
+    expect(text).toContain('bomb.png was refused: 30000x30000 is over the limit');
+  }, 30_000);
+
+  test('an upload over the size limit is refused from its metadata', async () => {
+    const noise = await sharp(randomBytes(700 * 700 * 3), { raw: { width: 700, height: 700, channels: 3 } })
+      .png()
+      .toBuffer();
+    expect(noise.length).toBeGreaterThan(1024 * 1024);
+    const big = { filename: 'big.png', contentType: 'image/png', data: noise };
+    const ok = { filename: 'ok.png', contentType: 'image/png', data: await png('#00ff00') };
+    const text = await refusal(() =>
+      stack.discord.invokeCommand({
+        name: 'blend',
+        user: 'cy',
+        channel: 'general',
+        options: { image1: ok, image2: big },
+      }),
+    );
+    expect(text).toMatch(/big\.png is 1\.\d MiB; images may be at most 1 MiB/);
+  }, 30_000);
+
   test('/policy is not offered to members without Manage Server (default_member_permissions)', () => {
     expect(() =>
       stack.discord.invokeCommand({ name: 'policy', user: 'bob', channel: 'general', subcommand: 'show' }),
     ).toThrow('bob may not use /policy');
+  });
+});
+
+describe('forged button ids are refused ephemerally and change nothing', () => {
+  test.each([
+    ['an id this bot never makes', 'delete:everything'],
+    ['a well-formed id of a job that does not exist', 'u:1:zzzzzzzzzzzz'],
+    ['an index outside the grid', 'u:9:zzzzzzzzzzzz'],
+  ])('%s', async (_, customId) => {
+    const grid = stack.discord
+      .messages('general')
+      .find((m) => m.attachments.some((a) => a.filename.startsWith('grid-')))!;
+    const before = await stack.renderQueue.getJobCounts();
+    const handle = stack.discord.pressButton({ user: 'bob', messageId: grid.id, customId, forged: true });
+    await handle.response(3000);
+    const answer = await stack.discord.waitForMessage((m) => m.interactionId === handle.id && m.ephemeral, {
+      timeoutMs: 5000,
+    });
+    expect(answer.content).toMatch(/not made by this bot|has expired or never existed/);
+    expect(await stack.renderQueue.getJobCounts()).toEqual(before);
   });
 });
 
