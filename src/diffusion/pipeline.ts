@@ -323,9 +323,9 @@ export class DiffusionPipeline {
     const ids = texts.flatMap((t) => tokenizer.encode(t));
     const outputs = await textEncoder.run(
       { input_ids: { kind: 'int', values: ids, dims: [texts.length, tokenizer.maxLength] } },
-      ['last_hidden_state'],
+      [outputName(textEncoder, 'last_hidden_state')],
     );
-    const textStates = outputs['last_hidden_state']!;
+    const textStates = Object.values(outputs)[0]!;
     const imageConditions = conditions.filter((c) => c.kind === 'image');
     let imageStates: FloatTensor | null = null;
     if (imageConditions.length > 0 && imageEncoder) {
@@ -336,9 +336,9 @@ export class DiffusionPipeline {
         ),
       );
       const out = await imageEncoder.run({ pixel_values: { kind: 'float', tensor: cat(pixels) } }, [
-        'last_hidden_state',
+        outputName(imageEncoder, 'last_hidden_state'),
       ]);
-      imageStates = out['last_hidden_state']!;
+      imageStates = Object.values(out)[0]!;
       if (imageStates.dims.slice(1).join() !== textStates.dims.slice(1).join()) {
         throw new GenerationRequestError(
           `image encoder states [${imageStates.dims}] do not match text states [${textStates.dims}]`,
@@ -405,9 +405,9 @@ export class DiffusionPipeline {
         timestep: { kind: 'float', tensor: { data: new Float32Array(rows).fill(timestep), dims: [rows] } },
         encoder_hidden_states: { kind: 'float', tensor: hidden },
       },
-      ['out_sample'],
+      [outputName(this.parts.unet, 'out_sample')],
     );
-    return out['out_sample']!;
+    return Object.values(out)[0]!;
   }
 
   private async decode(latents: FloatTensor, tile: boolean): Promise<RawImage[]> {
@@ -417,11 +417,19 @@ export class DiffusionPipeline {
     // own zero padding does not draw a frame.
     const pad = tile ? Math.max(1, Math.floor(Math.min(latents.dims[2]!, latents.dims[3]!) / 4)) : 0;
     if (pad > 0) input = padCircular(input, pad);
-    let out = (await vaeDecoder.run({ latent_sample: { kind: 'float', tensor: input } }))['sample']!;
+    const decoded = await vaeDecoder.run({ latent_sample: { kind: 'float', tensor: input } }, [
+      outputName(vaeDecoder, 'sample'),
+    ]);
+    let out = Object.values(decoded)[0]!;
     if (pad > 0) out = cropBorder(out, pad * config.vaeFactor);
     const [, , height = 0, width = 0] = out.dims;
     return tensorToRgbImages(out).map((pixels) => rawImage(width, height, pixels));
   }
+}
+
+/** The standard output name when the export has it, else its first output (exporters rename outputs). */
+function outputName(session: ModelSession, standard: string): string {
+  return session.outputNames.includes(standard) ? standard : session.outputNames[0]!;
 }
 
 /** A scheduler named in a model folder ('DDIM', 'DDIMScheduler', 'ddim', 'EulerAncestral...', 'DPMSolver...'). */
