@@ -67,7 +67,15 @@ def run_ddim(cfg, n, eta, x, noises):
         if eta > 0:
             x = x + std * noises[i]
         traj.append(x.tolist())
-    return {'timesteps': ts.tolist(), 'init_noise_sigma': 1.0, 'trajectory': traj}
+    k = len(ts) // 2
+    noised = ac[ts[k]] ** 0.5 * x_clean() + (1 - ac[ts[k]]) ** 0.5 * noises[0]
+    return {'timesteps': ts.tolist(), 'init_noise_sigma': 1.0, 'trajectory': traj,
+            'add_noise': {'index': int(k), 'result': noised.tolist()}}
+
+
+def x_clean():
+    """A fixed 'clean latent' for the img2img add_noise check."""
+    return np.linspace(-1.0, 1.0, SIZE)
 
 
 def run_euler_ancestral(cfg, n, x, noises):
@@ -91,8 +99,10 @@ def run_euler_ancestral(cfg, n, x, noises):
         down = (s_to ** 2 - up ** 2) ** 0.5
         x = x + (x - x0) / s * (down - s) + noises[i] * up
         traj.append(x.tolist())
+    k = len(ts) // 2
     return {'timesteps': ts.tolist(), 'sigmas': sigmas.tolist(), 'init_noise_sigma': float(init),
-            'start': start.tolist(), 'trajectory': traj}
+            'start': start.tolist(), 'trajectory': traj,
+            'add_noise': {'index': int(k), 'result': (x_clean() + sigmas[k] * noises[0]).tolist()}}
 
 
 def sigma_to_t(sigma, log_sigmas):
@@ -105,7 +115,7 @@ def sigma_to_t(sigma, log_sigmas):
     return float(((1 - w) * low + w * high).reshape(-1)[0])
 
 
-def run_dpmpp_2m_karras(cfg, n, x):
+def run_dpmpp_2m_karras(cfg, n, x, noises):
     ac = alphas_cumprod(cfg)
     sig = ((1 - ac) / ac) ** 0.5
     log_sigmas = np.log(sig)
@@ -146,7 +156,10 @@ def run_dpmpp_2m_karras(cfg, n, x):
                 x = (s_t / s_s) * x - a_t * (np.exp(-h) - 1.0) * d0 - 0.5 * a_t * (np.exp(-h) - 1.0) * d1
             lower_order_nums = min(lower_order_nums + 1, 2)
             traj.append(x.tolist())
-    return {'timesteps': ts.tolist(), 'sigmas': sigmas.tolist(), 'init_noise_sigma': 1.0, 'trajectory': traj}
+    k = len(ts) // 2
+    a_k, s_k = alpha_sigma(sigmas[k])
+    return {'timesteps': ts.tolist(), 'sigmas': sigmas.tolist(), 'init_noise_sigma': 1.0, 'trajectory': traj,
+            'add_noise': {'index': int(k), 'result': (a_k * x_clean() + s_k * noises[0]).tolist()}}
 
 
 def main():
@@ -168,9 +181,9 @@ def main():
             cases.append({'scheduler': 'ddim', 'eta': 1.0, 'config': cfg, 'steps': n, **run_ddim(cfg, n, 1.0, x, noises)})
             cases.append({'scheduler': 'euler-ancestral', 'config': cfg, 'steps': n,
                           **run_euler_ancestral(cfg, n, x, noises)})
-            cases.append({'scheduler': 'dpmpp-2m-karras', 'config': cfg, 'steps': n, **run_dpmpp_2m_karras(cfg, n, x)})
+            cases.append({'scheduler': 'dpmpp-2m-karras', 'config': cfg, 'steps': n, **run_dpmpp_2m_karras(cfg, n, x, noises)})
     with open(OUT, 'w') as f:
-        json.dump({'sample': x.tolist(), 'noises': noises.tolist(), 'ramp': RAMP.tolist(),
+        json.dump({'sample': x.tolist(), 'noises': noises.tolist(), 'ramp': RAMP.tolist(), 'clean': x_clean().tolist(),
                    'model': 'eps(x, t) = 0.5 * x + 0.01 * (t / 1000) * ramp', 'cases': cases}, f)
         f.write('\n')
 

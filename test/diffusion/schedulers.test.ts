@@ -17,11 +17,13 @@ interface Case {
   sigmas?: number[];
   init_noise_sigma: number;
   trajectory: number[][];
+  add_noise: { index: number; result: number[] };
 }
 const fixture = JSON.parse(readFileSync(new URL('../fixtures/schedulers.json', import.meta.url), 'utf8')) as {
   sample: number[];
   noises: number[][];
   ramp: number[];
+  clean: number[];
   cases: Case[];
 };
 
@@ -63,6 +65,22 @@ describe.each(fixture.cases.map((c) => [label(c), c] as const))('%s', (_name, c)
       // float32 latents against a float64 reference: relative error stays at float32 rounding level.
       expectClose(x, c.trajectory[i]!, 2e-5);
     });
+  });
+});
+
+describe.each(fixture.cases.map((c) => [label(c), c] as const))('img2img noising: %s', (_name, c) => {
+  test('addNoise at the middle step matches the reference', () => {
+    const config = schedulerConfigSchema.parse(c.config);
+    const scheduler =
+      c.scheduler === 'ddim'
+        ? new DdimScheduler(config, c.steps)
+        : createScheduler(c.scheduler, config, c.steps);
+    const noised = scheduler.addNoise(
+      Float32Array.from(fixture.clean),
+      Float32Array.from(fixture.noises[0]!),
+      c.add_noise.index,
+    );
+    expectClose(noised, c.add_noise.result, 2e-6);
   });
 });
 
