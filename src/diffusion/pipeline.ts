@@ -417,10 +417,22 @@ export class DiffusionPipeline {
     // own zero padding does not draw a frame.
     const pad = tile ? Math.max(1, Math.floor(Math.min(latents.dims[2]!, latents.dims[3]!) / 4)) : 0;
     if (pad > 0) input = padCircular(input, pad);
-    const decoded = await vaeDecoder.run({ latent_sample: { kind: 'float', tensor: input } }, [
-      outputName(vaeDecoder, 'sample'),
-    ]);
-    let out = Object.values(decoded)[0]!;
+    const decodeRows = async (rows: FloatTensor) =>
+      Object.values(
+        await vaeDecoder.run({ latent_sample: { kind: 'float', tensor: rows } }, [
+          outputName(vaeDecoder, 'sample'),
+        ]),
+      )[0]!;
+    let out: FloatTensor;
+    try {
+      out = await decodeRows(input);
+    } catch (error) {
+      // Full-size SD decoders need a lot of activation memory: fall back to one image at a time.
+      if (!isAllocationFailure(error) || input.dims[0] === 1) throw error;
+      const parts: FloatTensor[] = [];
+      for (let i = 0; i < input.dims[0]!; i++) parts.push(await decodeRows(sliceBatch(input, i, i + 1)));
+      out = cat(parts);
+    }
     if (pad > 0) out = cropBorder(out, pad * config.vaeFactor);
     const [, , height = 0, width = 0] = out.dims;
     return tensorToRgbImages(out).map((pixels) => rawImage(width, height, pixels));

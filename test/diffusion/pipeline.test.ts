@@ -130,6 +130,27 @@ describe('guidance through the whole pipeline (project layout)', () => {
     }
   });
 
+  test('the VAE decoder falls back to one image at a time when a batch fails to allocate', async () => {
+    const splitting = await loadFixture('emoji-tiny');
+    try {
+      type Run = (...args: never[]) => Promise<unknown>;
+      const decoder = (splitting as unknown as { parts: { vaeDecoder: { run: Run } } }).parts.vaeDecoder;
+      const run = decoder.run.bind(decoder);
+      const batches: number[] = [];
+      decoder.run = (async (feeds: { latent_sample: { tensor: { dims: number[] } } }, ...rest: never[]) => {
+        batches.push(feeds.latent_sample.tensor.dims[0]!);
+        if (feeds.latent_sample.tensor.dims[0]! > 1) throw new Error('bad_alloc');
+        return run(feeds as never, ...rest);
+      }) as never;
+      const req = request(pipeline, { steps: 2 });
+      const result = await splitting.generate(req);
+      expect(batches).toEqual([4, 1, 1, 1, 1]);
+      expect(result.images).toEqual((await pipeline.generate(req)).images);
+    } finally {
+      await splitting.dispose();
+    }
+  });
+
   test('more chaos makes the four images differ more', async () => {
     const spread = async (chaos: number) => {
       const { images } = await pipeline.generate(request(pipeline, { chaos, steps: 6 }));
