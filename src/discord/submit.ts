@@ -99,6 +99,7 @@ export function draftRecords(who: Requester, planned: PlannedJob[]): JobRecord[]
 /** Stores the records and adds them to the render queue (the render job's id is the record's id). */
 export async function enqueueRecords(ctx: BotContext, records: JobRecord[]): Promise<void> {
   for (const record of records) {
+    record.enqueuedAt = Date.now();
     await ctx.records.create(record);
     const priority = priorityFor(record.description.params.mode);
     await ctx.queues.render.add(

@@ -52,6 +52,7 @@ export function createRenderProcessor(deps: RenderProcessorDeps): Processor<Rend
   const previewInterval = deps.previewIntervalMs ?? 700;
 
   return async (job: Job<RenderJobData>, token?: string) => {
+    const pickedAt = Date.now();
     const log = deps.logger.child({ jobId: job.data.jobId, attempt: job.attemptsMade + 1 });
     const record = await deps.records.get(job.data.jobId);
     if (!record) throw new UnrecoverableError('the job record expired before a worker reached it');
@@ -82,6 +83,7 @@ export function createRenderProcessor(deps: RenderProcessorDeps): Processor<Rend
       await deps.caps.releaseQueued(record.reply.guildId, record.userId, record.id);
       await deps.records.update(record.id, {
         status: 'running',
+        pickedAt,
         startedAt: Date.now(),
         ...(deps.workerName ? { worker: deps.workerName } : {}),
       });

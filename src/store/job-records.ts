@@ -35,6 +35,10 @@ export interface JobRecord {
   reply: ReplyTarget;
   createdAt: number;
   status: JobStatus;
+  /** When the render job was added to the queue (ms). */
+  enqueuedAt?: number;
+  /** When a worker took the job off the queue (ms), before it checks caps and loads inputs. */
+  pickedAt?: number;
   startedAt?: number;
   finishedAt?: number;
   result?: JobResult;

@@ -19,7 +19,8 @@ import { bullConnection } from '../../src/store/connection.js';
 import { type LocalRedis, startLocalRedis } from '../../src/store/local-redis.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-export const MODEL_DIR = process.env.E2E_MODEL_DIR ?? join(ROOT, 'models/emoji-ld');
+/** The shipped model unless E2E_MODEL_DIR names another (e.g. the tiny fixture while iterating). */
+export const defaultModelDir = () => process.env.E2E_MODEL_DIR ?? join(ROOT, 'models/emoji-ld');
 
 export interface StackOptions {
   workers?: number;
@@ -27,6 +28,7 @@ export interface StackOptions {
   /** Redis keeps an append-only file here (for the restart test). */
   redisDataDir?: string;
   env?: Record<string, string>;
+  modelDir?: string;
 }
 
 export interface Stack {
@@ -70,7 +72,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     DISCORD_API: discord.apiBase,
     DISCORD_CDN: discord.cdnBase,
     REDIS_URL: redis.url,
-    MODEL_DIR,
+    MODEL_DIR: options.modelDir ?? defaultModelDir(),
     WORKERS: '0',
     JOB_LOCK_MS: '3000',
     LOG_LEVEL: 'info',
