@@ -25,7 +25,9 @@ function revive(error: SerializedError): Error {
   if (error.name === 'ImageInputError')
     return new ImageInputError(error.code as ImageInputErrorCode, error.message);
   if (error.name === 'GenerationRequestError') return new GenerationRequestError(error.message);
-  if (error.name === 'UnknownDeviceError') return new UnknownDeviceError(error.message);
+  if (error.name === 'UnknownDeviceError') {
+    return new UnknownDeviceError(/unknown device "(.*)";/.exec(error.message)?.[1] ?? error.message);
+  }
   const revived = new DiffusionWorkerError(error.message);
   Object.defineProperty(revived, 'name', { value: error.name });
   return revived;

@@ -1,5 +1,6 @@
 /** @jest-environment ./test/diffusion/onnx-environment.cjs */
 import sharp from 'sharp';
+import { UnknownDeviceError } from '../../src/diffusion/backend.js';
 import type { JobProgress } from '../../src/diffusion/run-job.js';
 import { DiffusionWorker } from '../../src/diffusion/worker.js';
 import { ImageInputError } from '../../src/images/errors.js';
@@ -41,6 +42,12 @@ describe('DiffusionWorker (inference in a worker thread)', () => {
     await expect(
       worker.run(job, { seed: 1, images: { [url]: new Uint8Array([1, 2, 3]) } }),
     ).rejects.toBeInstanceOf(ImageInputError);
+  });
+
+  test('an unknown device fails start() with the typed error', async () => {
+    const failure = DiffusionWorker.start(`${MODELS}emoji-tiny`, { device: 'tpu' });
+    await expect(failure).rejects.toBeInstanceOf(UnknownDeviceError);
+    await expect(failure).rejects.toThrow('unknown device "tpu"; valid devices: cpu, cuda');
   });
 
   test('a model folder that does not load fails start()', async () => {
