@@ -233,6 +233,17 @@ export class DiffusionPipeline {
   async upscale(image: RawImage): Promise<{ image: RawImage; method: 'model' | 'sharp' }> {
     const { upscaler } = this.parts;
     if (!upscaler) return { image: await resizeBy(image, 2), method: 'sharp' };
+    // The upscaler was trained on the model's own output size; the parent image usually arrives resampled
+    // for display (e.g. 32 px shown at 256 px), so bring it back to the native area first.
+    const native = this.defaults.size;
+    const shrink = Math.sqrt((native * native) / (image.width * image.height));
+    if (shrink < 1) {
+      image = await resizeCover(
+        image,
+        Math.max(1, Math.round(image.width * shrink)),
+        Math.max(1, Math.round(image.height * shrink)),
+      );
+    }
     const input = upscaler.inputs.keys().next().value ?? 'image';
     const out = await upscaler.run({
       [input]: { kind: 'float', tensor: rgbToTensor(image.data, image.height, image.width, true) },
