@@ -26,7 +26,6 @@ export async function loadState() {
 
 /** Event stream from `after` on; EventSource reconnects by itself, resending Last-Event-ID. */
 export function openEvents(after, onEvent, onStatus) {
-  const source = new EventSource(`/sandbox/events?after=${after}`);
   const types = [
     'message.create',
     'message.update',
@@ -37,6 +36,8 @@ export function openEvents(after, onEvent, onStatus) {
     'modal.open',
     'commands.update',
   ];
+  // Only what the page draws: the bot's REST traffic (api.request) would be most of the stream.
+  const source = new EventSource(`/sandbox/events?after=${after}&types=${types.join(',')}`);
   for (const type of types) source.addEventListener(type, (e) => onEvent(JSON.parse(e.data)));
   source.addEventListener('open', () => onStatus(true));
   source.addEventListener('error', () => onStatus(false));

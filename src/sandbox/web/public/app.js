@@ -94,6 +94,8 @@ function renderMessages() {
   const shown = [...state.messages.values()]
     .filter((m) => m.channelId === state.channelId && visibleToMe(m))
     .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  // What the viewer just asked for comes into view, as in Discord, even when they had scrolled up.
+  const mine = shown.some((m) => !messageCache.has(m.id) && m.invokedBy?.userId === state.me);
   const ctx = messageContext();
   const elements = shown.map((message) => {
     const pendingSignature = [...state.pendingKeys].filter((k) => k.startsWith(`${message.id}:`)).join();
@@ -111,7 +113,7 @@ function renderMessages() {
   } else {
     replace(list, welcome(), ...elements);
   }
-  if (nearBottom) list.scrollTop = list.scrollHeight;
+  if (nearBottom || mine) list.scrollTop = list.scrollHeight;
 }
 
 function welcome() {

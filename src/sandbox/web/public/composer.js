@@ -125,10 +125,8 @@ export function createComposer(deps) {
                   e.preventDefault();
                   choose(entry);
                 },
-                onmouseenter: () => {
-                  highlighted = i;
-                  refreshPicker();
-                },
+                // Only the highlight moves: rebuilding the list under the pointer would fire this again.
+                onmouseenter: () => highlight(i),
               },
               h('span', { class: 'picker-name' }, title(entry)),
               h('span', { class: 'picker-description' }, entry.description),
@@ -137,6 +135,16 @@ export function createComposer(deps) {
     );
     text.setAttribute('aria-activedescendant', `command-option-${highlighted}`);
     list.hidden = false;
+  }
+
+  function highlight(index) {
+    highlighted = index;
+    for (const item of list.querySelectorAll('[role="option"]')) {
+      const selected = item.id === `command-option-${index}`;
+      item.setAttribute('aria-selected', String(selected));
+      if (selected) item.scrollIntoView({ block: 'nearest' });
+    }
+    text.setAttribute('aria-activedescendant', `command-option-${index}`);
   }
 
   function onTextKey(e) {

@@ -91,7 +91,7 @@ function layout(graph, lineage) {
           class: 'lineage-row',
           'aria-label': g === 0 ? 'This image' : `${g} generation${g > 1 ? 's' : ''} back`,
         },
-        h('span', { class: 'generation-label' }, g === 0 ? 'this image' : `−${g}`),
+        h('span', { class: 'generation-label' }, g === 0 ? 'this image' : `${g} back`),
         byGeneration.get(g).map((node) => card(node, node.jobId === lineage.root, used.get(node.jobId))),
       ),
     ),

@@ -9,6 +9,9 @@ import { renderMarkdown } from './markdown.js';
 /** Job ids appear in the bot's finished messages as `job <id>` (see src/discord/messages.ts). */
 export const JOB_IN_CONTENT = /\bjob ([a-z0-9]{12})\b/;
 
+/** Names for buttons whose whole label is an emoji, so screen readers say what they do. */
+const EMOJI_NAMES = { '🔄': 'Reroll' };
+
 const BUTTON_STYLES = { 1: 'primary', 2: 'secondary', 3: 'success', 4: 'danger', 5: 'link' };
 
 /**
@@ -80,7 +83,10 @@ function content(message, ctx) {
   if (!message.content) return null;
   const rendered = renderMarkdown(message.content, ctx);
   // "(edited)" trails the last line, as in Discord.
-  if (message.editedAt) (rendered.lastElementChild ?? rendered).append(h('span', { class: 'edited', title: message.editedAt }, ' (edited)'));
+  if (message.editedAt)
+    (rendered.lastElementChild ?? rendered).append(
+      h('span', { class: 'edited', title: message.editedAt }, ' (edited)'),
+    );
   return rendered;
 }
 
@@ -97,16 +103,24 @@ function attachments(message) {
             h('img', {
               src: a.url,
               alt: a.filename,
-              width: a.width ?? undefined,
-              height: a.height ?? undefined,
-              loading: 'lazy',
-              // Progress previews are small; draw them at the grid's size so the message does not jump.
+              // The box is sized before the image arrives, so the list does not jump (and stays scrolled
+              // to the bottom) when it loads; progress previews are small and drawn at the grid's size.
+              style: displaySize(a),
               class: a.filename.startsWith('preview-') ? 'preview' : undefined,
             }),
           )
         : h('a', { class: 'file', href: a.url, download: a.filename }, `📄 ${a.filename} (${a.size} bytes)`),
     ),
   );
+}
+
+/** Discord fits images into 400×400 (previews are scaled up to 320 wide, like the grid they become). */
+function displaySize(a) {
+  if (!a.width || !a.height) return undefined;
+  const scale = a.filename.startsWith('preview-')
+    ? 320 / a.width
+    : Math.min(1, 400 / a.width, 400 / a.height);
+  return `width:${Math.round(a.width * scale)}px;height:${Math.round(a.height * scale)}px`;
 }
 
 function components(message, ctx) {
@@ -141,7 +155,7 @@ function button(message, c, ctx) {
       disabled: Boolean(c.disabled) || pending,
       'aria-busy': pending ? 'true' : undefined,
       // An emoji-only button (the reroll) still needs a name for screen readers and tests.
-      'aria-label': c.label ? undefined : c.emoji?.name === '🔄' ? 'Reroll' : label,
+      'aria-label': EMOJI_NAMES[label],
       dataset: { customId: c.custom_id },
       onclick: () => ctx.onButton(message, c),
     },

@@ -1,0 +1,261 @@
+/**
+ * `npm run test:browser`: the sandbox page driven in Chromium as people would use it. The whole
+ * project runs as under `npm start`; two tabs view the channel as Ada (a moderator) and Bob.
+ *
+ * Checks: the command picker (and that /policy is offered to moderators only), /imagine from typing to
+ * the finished grid, V2 making a variation, the variation's lineage drawn with both generations and
+ * their images, /blend with two uploaded PNGs, the ephemeral refusal of a weight sum below zero seen
+ * only by its user, /settings turning remix on and V1 opening the remix modal, and Bob's tab following
+ * every public message live. Screenshots go to docs/screenshots/. Exits non-zero on any failure.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Locator, Page } from 'playwright-core';
+import sharp from 'sharp';
+import { ensureChromium, launchChromium } from './chromium.js';
+import { modelDir, type RunningSandbox, startSandbox } from './stack.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const SHOTS = join(ROOT, 'docs/screenshots');
+/** Renders on two shared CPU cores with the real model take a while; the tiny model is quick. */
+const RENDER_MS = 240_000;
+const UI_MS = 15_000;
+
+const errors: string[] = [];
+
+function watch(page: Page, who: string): void {
+  page.on('pageerror', (error) => errors.push(`${who}: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(`${who}: console: ${message.text()}`);
+  });
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, name) });
+  console.log(`  screenshot docs/screenshots/${name}`);
+}
+
+function step(text: string): void {
+  console.log(`- ${text}`);
+}
+
+/** Types `/`, picks the entry from the command list, fills the fields, sends with Enter or Send. */
+async function runCommand(
+  page: Page,
+  entry: string,
+  fill: (page: Page) => Promise<void> = async () => {},
+): Promise<void> {
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.click();
+  await box.fill('/');
+  await page.getByRole('option', { name: new RegExp(`^/${entry}\\b`) }).click();
+  await fill(page);
+  await page.getByRole('button', { name: 'Send' }).click();
+}
+
+async function pickUser(page: Page, name: string): Promise<void> {
+  await page.getByLabel('Viewing as').selectOption({ label: name });
+}
+
+/** A message that contains `text`, the newest of them. */
+const messageWith = (page: Page, text: string | RegExp): Locator =>
+  page.locator('article.message', { hasText: text }).last();
+
+/** A finished grid: the message with a V2 button and the grid image. */
+const gridWith = (page: Page, text: string | RegExp): Locator =>
+  page
+    .locator('article.message', { hasText: text })
+    .filter({ has: page.locator('button[data-custom-id^="v:2:"]') })
+    .filter({ has: page.locator('img[alt^="grid-"]') })
+    .last();
+
+async function imageLoaded(image: Locator): Promise<boolean> {
+  return image.evaluate((element) => {
+    const img = element as unknown as { complete: boolean; naturalWidth: number };
+    return img.complete && img.naturalWidth > 0;
+  });
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = UI_MS): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function pngOf(colors: [string, string]): Promise<Buffer> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><defs><linearGradient id="g"><stop offset="0" stop-color="${colors[0]}"/><stop offset="1" stop-color="${colors[1]}"/></linearGradient></defs><rect width="128" height="128" fill="url(#g)"/><circle cx="64" cy="64" r="36" fill="${colors[1]}"/></svg>`;
+  return sharp(Buffer.from(svg)).png().toBuffer();
+}
+
+async function scenario(sandbox: RunningSandbox): Promise<void> {
+  const context = await launchChromium();
+  try {
+    const ada = await context.newPage();
+    watch(ada, 'ada');
+    await ada.goto(sandbox.url);
+    await ada.locator('body.ready').waitFor();
+    await pickUser(ada, 'Ada (admin)');
+
+    // A second tab of the same browser: the user choice is per tab (sessionStorage).
+    const bob = await context.newPage();
+    watch(bob, 'bob');
+    await bob.goto(sandbox.url);
+    await bob.locator('body.ready').waitFor();
+    await pickUser(bob, 'Bob');
+    await ada.bringToFront();
+    assert.equal(await ada.getByLabel('Viewing as').locator('option:checked').textContent(), 'Ada (admin)');
+    assert.equal(await bob.getByLabel('Viewing as').locator('option:checked').textContent(), 'Bob');
+
+    step('the command picker lists the deployed commands; /policy only for the moderator');
+    await ada.getByRole('textbox', { name: 'Message' }).fill('/');
+    for (const name of ['imagine', 'blend', 'settings', 'info', 'show', 'policy show', 'policy set'])
+      await ada.getByRole('option', { name: new RegExp(`^/${name}\\b`) }).waitFor({ timeout: UI_MS });
+    await shot(ada, 'sandbox-commands.png');
+    await ada.keyboard.press('Escape');
+    await ada.getByRole('textbox', { name: 'Message' }).fill('');
+    await bob.getByRole('textbox', { name: 'Message' }).fill('/');
+    await bob.getByRole('option', { name: /^\/imagine\b/ }).waitFor({ timeout: UI_MS });
+    assert.equal(await bob.getByRole('option', { name: /^\/policy/ }).count(), 0, 'Bob must not see /policy');
+    await bob.getByRole('textbox', { name: 'Message' }).fill('');
+
+    step('/imagine: thinking, progress, then the grid with U1-U4, V1-V4 and reroll');
+    const prompt = 'a red fox in the snow, watercolor';
+    await runCommand(ada, 'imagine', (page) => page.getByLabel('prompt', { exact: true }).fill(prompt));
+    await messageWith(ada, 'used /imagine').waitFor({ timeout: UI_MS });
+    // The preview is only there while the job runs; catch it for the picture when there is time to.
+    await ada
+      .locator('img.preview')
+      .last()
+      .waitFor({ timeout: 20_000 })
+      .then(() => shot(ada, 'sandbox-progress.png'))
+      .catch(() => console.log('  (the job finished before a progress preview could be captured)'));
+    const grid = gridWith(ada, prompt);
+    await grid.waitFor({ timeout: RENDER_MS });
+    for (const label of ['U1', 'U2', 'U3', 'U4', 'V1', 'V2', 'V3', 'V4', 'Reroll'])
+      assert.equal(
+        await grid.getByRole('button', { name: label, exact: true }).count(),
+        1,
+        `grid button ${label}`,
+      );
+    assert.match((await grid.textContent()) ?? '', /Ada \(admin\) used \/imagine/);
+    await waitUntil('the grid image to load', () => imageLoaded(grid.locator('img[alt^="grid-"]')));
+    const gridId = await grid.getAttribute('data-message-id');
+    assert.ok(gridId);
+    await shot(ada, 'sandbox-grid.png');
+
+    step("Bob's tab shows the same grid, live, without reloading");
+    const bobGrid = bob.locator(`article[data-message-id="${gridId}"]`);
+    await bobGrid.locator('img[alt^="grid-"]').waitFor({ timeout: UI_MS });
+    await waitUntil("Bob's copy of the grid image", () => imageLoaded(bobGrid.locator('img[alt^="grid-"]')));
+
+    step('V2 makes a variation of image 2');
+    await grid.getByRole('button', { name: 'V2', exact: true }).click();
+    const variation = gridWith(ada, /Variations \(Strong\)/);
+    await variation.waitFor({ timeout: RENDER_MS });
+    const variationId = await variation.getAttribute('data-message-id');
+    const variationJob = await variation.getAttribute('data-job-id');
+    assert.ok(variationId && variationJob && variationId !== gridId);
+    await bob
+      .locator(`article[data-message-id="${variationId}"] img[alt^="grid-"]`)
+      .waitFor({ timeout: UI_MS });
+
+    step("the variation's lineage: two generations, pictures, the edge's role");
+    await variation.hover();
+    await variation.getByRole('button', { name: 'Lineage' }).click();
+    const panel = ada.getByRole('dialog', { name: /Lineage of/ });
+    await panel.waitFor({ timeout: UI_MS });
+    await panel.locator('.lineage-node').nth(1).waitFor({ timeout: UI_MS });
+    assert.equal(await panel.locator('.lineage-row').count(), 2, 'two generations');
+    assert.equal(await panel.locator('.lineage-node').count(), 2, 'two images');
+    assert.equal(await panel.locator(`.lineage-node.root[data-job-id="${variationJob}"]`).count(), 1);
+    assert.equal(await panel.locator('.lineage-node[data-kind="imagine"]').count(), 1);
+    await panel.locator('svg text', { hasText: 'variation-strong · #2' }).waitFor({ timeout: UI_MS });
+    for (const image of await panel.locator('.lineage-node img').all())
+      await waitUntil('a lineage thumbnail', () => imageLoaded(image));
+    await shot(ada, 'sandbox-lineage.png');
+    await panel.getByRole('button', { name: 'Close lineage' }).click();
+    await panel.waitFor({ state: 'detached', timeout: UI_MS });
+
+    step('/blend with two uploaded PNGs (Bob)');
+    await bob.bringToFront();
+    const [first, second] = await Promise.all([pngOf(['#ff7a00', '#ffe14d']), pngOf(['#1f6feb', '#7ee787'])]);
+    await runCommand(bob, 'blend', async (page) => {
+      await page
+        .getByLabel('image1', { exact: true })
+        .setInputFiles({ name: 'sunset.png', mimeType: 'image/png', buffer: first });
+      await page
+        .getByLabel('image2', { exact: true })
+        .setInputFiles({ name: 'lagoon.png', mimeType: 'image/png', buffer: second });
+    });
+    const blend = gridWith(bob, /Blend of 2 images/);
+    await blend.waitFor({ timeout: RENDER_MS });
+    assert.match((await blend.textContent()) ?? '', /Bob used \/blend/);
+    await shot(bob, 'sandbox-blend.png');
+    await ada
+      .locator(`article[data-message-id="${await blend.getAttribute('data-message-id')}"]`)
+      .waitFor({ timeout: UI_MS });
+
+    step('a weight sum below zero is refused, visibly to Bob only');
+    await runCommand(bob, 'imagine', (page) =>
+      page.getByLabel('prompt', { exact: true }).fill('DIGITA PNTICS skyline logo::-99.99'),
+    );
+    const refusal = bob.locator('article.message.ephemeral', {
+      hasText: 'The weights add up to -99.99; this server requires a sum above 0',
+    });
+    await refusal.waitFor({ timeout: UI_MS });
+    assert.match((await refusal.textContent()) ?? '', /Only you can see this/);
+    await shot(bob, 'sandbox-refusal.png');
+    await ada.waitForTimeout(500);
+    assert.equal(await ada.locator('article.message', { hasText: 'The weights add up to' }).count(), 0);
+
+    step('/settings: remix on (ephemeral, buttons and selects); V1 then opens the remix modal');
+    await ada.bringToFront();
+    await runCommand(ada, 'settings');
+    const settings = ada.locator('article.message.ephemeral', { hasText: 'Your settings' }).last();
+    await settings.getByRole('button', { name: 'Remix mode: off' }).click();
+    await settings.getByRole('button', { name: 'Remix mode: on' }).waitFor({ timeout: UI_MS });
+    assert.equal(await settings.locator('select').count(), 2, 'stylize and quality menus');
+    assert.equal(await bob.locator('article.message', { hasText: 'Your settings' }).count(), 0);
+    await grid.getByRole('button', { name: 'V1', exact: true }).click();
+    const modal = ada.getByRole('dialog');
+    const remixPrompt = modal.getByRole('textbox');
+    await remixPrompt.waitFor({ timeout: UI_MS });
+    await remixPrompt.fill('a red fox in the snow, ink drawing');
+    await shot(ada, 'sandbox-remix.png');
+    await modal.getByRole('button', { name: 'Submit' }).click();
+    await gridWith(ada, 'ink drawing').waitFor({ timeout: RENDER_MS });
+
+    step('/policy show, for the moderator');
+    await runCommand(ada, 'policy show');
+    await ada.locator('article.message.ephemeral', { hasText: 'Server policy' }).waitFor({ timeout: UI_MS });
+    await shot(bob, 'sandbox-second-user.png');
+
+    assert.deepEqual(errors, [], 'no errors in the page');
+  } finally {
+    await context.close();
+  }
+}
+
+async function main(): Promise<void> {
+  ensureChromium();
+  mkdirSync(SHOTS, { recursive: true });
+  console.log(`Starting the sandbox (model ${modelDir()})...`);
+  const sandbox = await startSandbox();
+  console.log(`Page at ${sandbox.url}`);
+  try {
+    await scenario(sandbox);
+  } catch (error) {
+    console.error(`\nFAILED: ${(error as Error).stack ?? error}\nSandbox log: ${sandbox.logFile}`);
+    if (errors.length) console.error(`Page errors:\n${errors.join('\n')}`);
+    process.exitCode = 1;
+  } finally {
+    await sandbox.stop();
+  }
+  if (!process.exitCode) console.log('\nBrowser test passed.');
+}
+
+await main();
