@@ -35,27 +35,29 @@ function isPrivateAddress(address: string): boolean {
  * addresses are refused so a prompt cannot make the bot probe its own network.
  */
 export async function fetchImage(url: string, limits: FetchLimits): Promise<Buffer> {
-  const parsed = new URL(url);
-  if (!limits.trustedHosts.includes(parsed.host)) {
-    const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-    const addresses = isIP(host) ? [{ address: host }] : await lookup(host, { all: true }).catch(() => []);
-    if (addresses.length === 0) throw new UserError(`Could not find the host of ${url}.`);
-    if (addresses.some(({ address }) => isPrivateAddress(address))) {
-      throw new UserError(`Image links to private network addresses are not fetched: ${url}`);
+  // Redirects are followed by hand so that every hop passes the private-address check.
+  let current = url;
+  let response: Response | null = null;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    await refusePrivate(current, limits);
+    try {
+      response = await fetch(current, { signal: AbortSignal.timeout(limits.timeoutMs), redirect: 'manual' });
+    } catch (error) {
+      const reason =
+        (error as Error).name === 'TimeoutError'
+          ? `took longer than ${limits.timeoutMs / 1000} s`
+          : 'could not be fetched';
+      throw new UserError(`The image at ${url} ${reason}.`);
     }
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status >= 400 || !location) break;
+    current = new URL(location, current).toString();
+    response = null;
   }
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(limits.timeoutMs), redirect: 'follow' });
-  } catch (error) {
-    const reason =
-      (error as Error).name === 'TimeoutError'
-        ? `took longer than ${limits.timeoutMs / 1000} s`
-        : 'could not be fetched';
-    throw new UserError(`The image at ${url} ${reason}.`);
-  }
-  if (!response.ok || !response.body)
+  if (!response) throw new UserError(`The image at ${url} redirects too many times.`);
+  if (!response.ok || !response.body) {
     throw new UserError(`The image at ${url} could not be fetched (HTTP ${response.status}).`);
+  }
   const declared = Number(response.headers.get('content-length') ?? '0');
   if (declared > limits.maxBytes) throw new UserError(tooLarge(url, declared, limits.maxBytes));
 
@@ -69,6 +71,22 @@ export async function fetchImage(url: string, limits: FetchLimits): Promise<Buff
   const bytes = Buffer.concat(chunks);
   await checkImage(bytes, url, limits.maxBytes);
   return bytes;
+}
+
+const MAX_REDIRECTS = 3;
+
+async function refusePrivate(url: string, limits: FetchLimits): Promise<void> {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new UserError(`Image links must be http or https: ${url}`);
+  }
+  if (limits.trustedHosts.includes(parsed.host)) return;
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  const addresses = isIP(host) ? [{ address: host }] : await lookup(host, { all: true }).catch(() => []);
+  if (addresses.length === 0) throw new UserError(`Could not find the host of ${url}.`);
+  if (addresses.some(({ address }) => isPrivateAddress(address))) {
+    throw new UserError(`Image links to private network addresses are not fetched: ${url}`);
+  }
 }
 
 /** Proves the bytes are an image within the limits (a decompression bomb fails here, unrendered). */
