@@ -180,6 +180,31 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     await panel.getByRole('button', { name: 'Close lineage' }).click();
     await panel.waitFor({ state: 'detached', timeout: UI_MS });
 
+    step('the lineage routes: JSON with image paths, PNGs, 404 for unknown ids');
+    const lineage = (await (await ada.request.get(`${sandbox.url}lineage/${variationJob}`)).json()) as {
+      root: string;
+      nodes: Array<{
+        jobId: string;
+        kind: string;
+        image: string | null;
+        parents: Array<{ role: string; index: number | null }>;
+      }>;
+    };
+    assert.equal(lineage.root, variationJob);
+    assert.deepEqual(
+      lineage.nodes.map((n) => n.kind),
+      ['variation', 'imagine'],
+    );
+    assert.deepEqual(
+      lineage.nodes[0]?.parents.map((p) => [p.role, p.index]),
+      [['variation-strong', 1]],
+    );
+    const png = await ada.request.get(`${sandbox.url}${lineage.nodes[1]?.image?.slice(1)}`);
+    assert.equal(png.status(), 200);
+    assert.equal(png.headers()['content-type'], 'image/png');
+    assert.equal((await ada.request.get(`${sandbox.url}lineage/zzzzzzzzzzzz`)).status(), 404);
+    assert.equal((await ada.request.get(`${sandbox.url}images/zzzzzzzzzzzz/grid`)).status(), 404);
+
     step('/blend with two uploaded PNGs (Bob)');
     await bob.bringToFront();
     const [first, second] = await Promise.all([pngOf(['#ff7a00', '#ffe14d']), pngOf(['#1f6feb', '#7ee787'])]);
@@ -198,6 +223,19 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     await ada
       .locator(`article[data-message-id="${await blend.getAttribute('data-message-id')}"]`)
       .waitFor({ timeout: UI_MS });
+
+    step("the blend's lineage: the two uploaded images, joined by blend edges");
+    await blend.hover();
+    await blend.getByRole('button', { name: 'Lineage' }).click();
+    const blendPanel = bob.getByRole('dialog', { name: /Lineage of/ });
+    await blendPanel.locator('.lineage-node[data-kind="upload"]').nth(1).waitFor({ timeout: UI_MS });
+    assert.equal(await blendPanel.locator('.lineage-node').count(), 3, 'the blend and its two uploads');
+    assert.equal(await blendPanel.locator('.lineage-node.root[data-kind="blend"]').count(), 1);
+    assert.equal(await blendPanel.locator('svg text', { hasText: /^blend$/ }).count(), 2);
+    for (const image of await blendPanel.locator('.lineage-node img').all())
+      await waitUntil('an uploaded image in the lineage', () => imageLoaded(image));
+    await shot(bob, 'sandbox-lineage-blend.png');
+    await blendPanel.getByRole('button', { name: 'Close lineage' }).click();
 
     step('a weight sum below zero is refused, visibly to Bob only');
     await runCommand(bob, 'imagine', (page) =>
@@ -228,6 +266,16 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     await shot(ada, 'sandbox-remix.png');
     await modal.getByRole('button', { name: 'Submit' }).click();
     await gridWith(ada, 'ink drawing').waitFor({ timeout: RENDER_MS });
+
+    step('/info (ephemeral) and /show job:<id> (posts the variation again, with buttons)');
+    await runCommand(ada, 'info');
+    await ada.locator('article.message.ephemeral', { hasText: 'Your jobs' }).waitFor({ timeout: UI_MS });
+    await runCommand(ada, 'show', (page) => page.getByLabel('job', { exact: true }).fill(variationJob));
+    const shown = gridWith(ada, 'used /show');
+    await shown.waitFor({ timeout: UI_MS });
+    assert.equal(await shown.getAttribute('data-job-id'), variationJob);
+    const shownId = await shown.getAttribute('data-message-id');
+    await bob.locator(`article[data-message-id="${shownId}"]`).waitFor({ timeout: UI_MS });
 
     step('/policy show, for the moderator');
     await runCommand(ada, 'policy show');
