@@ -3,7 +3,20 @@ import { type Stack, startStack } from './stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ workers: 1 });
+  stack = await startStack({
+    workers: 1,
+    world: {
+      users: [{ username: 'ada' }, { username: 'bob' }, { username: 'cy' }],
+      guilds: [
+        {
+          name: 'Latent Sandbox',
+          channels: [{ name: 'general' }],
+          members: [{ user: 'ada', manageGuild: true }, { user: 'bob' }, { user: 'cy' }],
+        },
+        { name: 'Elsewhere', channels: [{ name: 'elsewhere' }], members: [{ user: 'bob' }] },
+      ],
+    },
+  });
 }, 90_000);
 afterAll(async () => stack?.stop());
 
@@ -152,3 +165,55 @@ test("/info lists the user's jobs; /show re-posts a grid with working buttons", 
   );
   expect(missing.content).toContain('No job `zzzzzzzzzzzz`');
 }, 90_000);
+
+test('a button naming a job of another server is refused and starts nothing', async () => {
+  const home = await gridFor('bob', 'crab --seed 1');
+  const homeJob = /job ([a-z0-9]{12})/.exec(home.content)![1]!;
+  const handle = stack.discord.invokeCommand({
+    name: 'imagine',
+    user: 'bob',
+    channel: 'elsewhere',
+    options: { prompt: 'snowman' },
+  });
+  await handle.response(3000);
+  const away = await stack.discord.waitForMessage(
+    (m) => m.id === stack.discord.originalMessage(handle.id)!.id && isGrid(m),
+    {
+      timeoutMs: 60_000,
+    },
+  );
+  const before = await stack.renderQueue.getJobCounts();
+  const forged = stack.discord.pressButton({
+    user: 'bob',
+    messageId: away.id,
+    customId: `u:1:${homeJob}`,
+    forged: true,
+  });
+  const answer = await ephemeralAnswer(forged);
+  expect(answer.content).toContain('not made by this bot');
+  expect(await stack.renderQueue.getJobCounts()).toEqual(before);
+}, 120_000);
+
+test('permutations and --repeat post one message per job, each finished with its own grid', async () => {
+  const handle = stack.discord.invokeCommand({
+    name: 'imagine',
+    user: 'cy',
+    channel: 'general',
+    options: { prompt: 'a {red, blue} bird --repeat 2' },
+  });
+  await handle.response(3000);
+  const messages = () =>
+    stack.discord
+      .messages('general')
+      .filter((m) => m.interactionId === handle.id || m.content.includes(' bird'));
+  for (let i = 0; i < 600 && messages().filter(isGrid).length < 4; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  const grids = messages().filter(isGrid);
+  expect(grids.map((m) => /\*\*(a \w+ bird) --repeat 2\*\*/.exec(m.content)?.[1]).sort()).toEqual([
+    'a blue bird',
+    'a blue bird',
+    'a red bird',
+    'a red bird',
+  ]);
+  expect(new Set(grids.map((m) => /job ([a-z0-9]{12})/.exec(m.content)?.[1])).size).toBe(4);
+}, 120_000);
