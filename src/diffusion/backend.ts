@@ -23,6 +23,20 @@ export class UnknownDeviceError extends Error {
   }
 }
 
+/** The device's execution provider is not in this onnxruntime-node install. */
+export class ExecutionProviderError extends Error {
+  override readonly name = 'ExecutionProviderError';
+  constructor(
+    readonly device: Device,
+    cause: string,
+  ) {
+    super(
+      `the ${device} execution provider could not be loaded (${cause.trim()}); on a GPU host install ` +
+        'onnxruntime-node with its CUDA 12 binaries: ONNXRUNTIME_NODE_INSTALL=cuda12 npm install',
+    );
+  }
+}
+
 export function parseDevice(device: string): Device {
   if (Object.hasOwn(EXECUTION_PROVIDERS, device)) return device as Device;
   throw new UnknownDeviceError(device);
@@ -234,7 +248,15 @@ export class Backend {
       sessionOptions.interOpNumThreads = 1;
     }
     // Loading from the path (not a buffer) lets onnxruntime find external data files next to the model.
-    const session = await ort.InferenceSession.create(path, sessionOptions);
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(path, sessionOptions);
+    } catch (error) {
+      if (this.device !== 'cpu' && /provider|cuda|shared library/i.test((error as Error).message)) {
+        throw new ExecutionProviderError(this.device, (error as Error).message);
+      }
+      throw error;
+    }
     const model = new ModelSession(label, session, this.clock);
     this.sessions.push(model);
     return model;

@@ -1,5 +1,10 @@
 /** @jest-environment ./test/diffusion/onnx-environment.cjs */
-import { Backend, parseDevice, UnknownDeviceError } from '../../src/diffusion/backend.js';
+import {
+  Backend,
+  ExecutionProviderError,
+  parseDevice,
+  UnknownDeviceError,
+} from '../../src/diffusion/backend.js';
 import { readModelConfig } from '../../src/diffusion/config.js';
 import { MODELS } from './helpers.js';
 
@@ -7,6 +12,19 @@ test('an unknown device is an error that lists the valid ones', () => {
   expect(() => parseDevice('tpu')).toThrow(UnknownDeviceError);
   expect(() => new Backend({ device: 'metal' })).toThrow('unknown device "metal"; valid devices: cpu, cuda');
   expect(parseDevice('cuda')).toBe('cuda');
+});
+
+test('cuda either loads or fails with the install hint (depends on the onnxruntime-node binaries here)', async () => {
+  const backend = new Backend({ device: 'cuda', threads: 1 });
+  try {
+    const session = await backend.load(`${MODELS}emoji-tiny/unet/model.onnx`, 'unet');
+    expect(session.input('sample').type).toBe('float32');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ExecutionProviderError);
+    expect((error as Error).message).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12/);
+  } finally {
+    await backend.dispose();
+  }
 });
 
 describe('input signatures are read from the sessions', () => {
