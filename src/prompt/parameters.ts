@@ -148,6 +148,21 @@ const seed = wholeInRange(0, MAX_SEED);
 const repeat = wholeInRange(2, 40);
 const iw = decimalInRange(0, 3);
 
+type NumericKey = 'chaos' | 'seed' | 'stop' | 'stylize' | 'weird' | 'iw' | 'repeat';
+
+function numeric(
+  names: readonly string[],
+  key: NumericKey,
+  parse: (value: string, flag: string) => number,
+): ParameterSpec {
+  return {
+    names,
+    set: (params, value, flag) => {
+      params[key] = parse(value, flag);
+    },
+  };
+}
+
 /** The parameter table; the first name is the canonical one used in messages. */
 export const PARAMETERS: readonly ParameterSpec[] = [
   {
@@ -156,12 +171,7 @@ export const PARAMETERS: readonly ParameterSpec[] = [
       p.aspect = parseAspect(v, f);
     },
   },
-  {
-    names: ['chaos', 'c'],
-    set: (p, v, f) => {
-      p.chaos = chaos(v, f);
-    },
-  },
+  numeric(['chaos', 'c'], 'chaos', chaos),
   {
     names: ['no'],
     set: (p, v, f) => {
@@ -192,24 +202,9 @@ export const PARAMETERS: readonly ParameterSpec[] = [
       p.quality = value;
     },
   },
-  {
-    names: ['seed'],
-    set: (p, v, f) => {
-      p.seed = seed(v, f);
-    },
-  },
-  {
-    names: ['stop'],
-    set: (p, v, f) => {
-      p.stop = stop(v, f);
-    },
-  },
-  {
-    names: ['stylize', 's'],
-    set: (p, v, f) => {
-      p.stylize = stylize(v, f);
-    },
-  },
+  numeric(['seed'], 'seed', seed),
+  numeric(['stop'], 'stop', stop),
+  numeric(['stylize', 's'], 'stylize', stylize),
   {
     names: ['tile'],
     set: (p, v, f) => {
@@ -217,24 +212,9 @@ export const PARAMETERS: readonly ParameterSpec[] = [
       p.tile = true;
     },
   },
-  {
-    names: ['weird', 'w'],
-    set: (p, v, f) => {
-      p.weird = weird(v, f);
-    },
-  },
-  {
-    names: ['iw'],
-    set: (p, v, f) => {
-      p.iw = iw(v, f);
-    },
-  },
-  {
-    names: ['repeat', 'r'],
-    set: (p, v, f) => {
-      p.repeat = repeat(v, f);
-    },
-  },
+  numeric(['weird', 'w'], 'weird', weird),
+  numeric(['iw'], 'iw', iw),
+  numeric(['repeat', 'r'], 'repeat', repeat),
   {
     names: ['version', 'v'],
     set: (p, v, f) => {
