@@ -68,12 +68,19 @@ async function main(): Promise<void> {
   // The page (static files) and its lineage routes into Redis share the sandbox's origin.
   const page = sandboxPage(redisUrl, config.RESULT_TTL_SECONDS);
   cleanups.unshift(page.close);
-  const discord = await startLoopbackDiscord({
-    port: config.SANDBOX_PORT,
-    log: (line) => logger.warn(line),
+  const sandboxOptions = {
+    log: (line: string) => logger.warn(line),
     staticDir: page.staticDir,
     onRequest: page.onRequest,
-  });
+  };
+  const discord = await startLoopbackDiscord({ ...sandboxOptions, port: config.SANDBOX_PORT }).catch(
+    (error) => {
+      // Another program on the port: any free one will do for a local sandbox.
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      logger.warn({ port: config.SANDBOX_PORT }, 'sandbox port in use; taking a free one');
+      return startLoopbackDiscord({ ...sandboxOptions, port: 0 });
+    },
+  );
   cleanups.unshift(() => discord.close());
   const guild = discord.core.world.guilds[0];
   await deployCommands({
