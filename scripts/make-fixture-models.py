@@ -449,7 +449,8 @@ def make_project_layout(name):
         'beta_start': 0.00085, 'beta_end': 0.012, 'prediction_type': 'epsilon', 'timestep_spacing': 'leading',
         'steps_offset': 1, 'set_alpha_to_one': False, 'clip_sample': False,
     })
-    export(TextEncoder(length, hidden), (torch.zeros(2, length, dtype=torch.int64),),
+    text_encoder = TextEncoder(length, hidden)
+    export(text_encoder, (torch.zeros(2, length, dtype=torch.int64),),
            os.path.join(folder, 'text_encoder', 'model.onnx'), ['input_ids'], ['last_hidden_state', 'pooler_output'],
            {'input_ids': {0: 'batch', 1: 'sequence'}, 'last_hidden_state': {0: 'batch', 1: 'sequence'},
             'pooler_output': {0: 'batch'}})
@@ -459,7 +460,8 @@ def make_project_layout(name):
            {'pixel_values': {0: 'batch'}, 'last_hidden_state': {0: 'batch'}, 'image_embeds': {0: 'batch'}})
     write_json(os.path.join(folder, 'image_encoder', 'config.json'),
                {'image_size': pixels, 'hidden_size': hidden, 'num_tokens': length})
-    export(UNet(hidden), (torch.randn(2, 4, 8, 8), torch.tensor([999, 999], dtype=torch.int64),
+    unet = UNet(hidden)
+    export(unet, (torch.randn(2, 4, 8, 8), torch.tensor([999, 999], dtype=torch.int64),
                           torch.randn(2, length, hidden)),
            os.path.join(folder, 'unet', 'model.onnx'), ['sample', 'timestep', 'encoder_hidden_states'], ['out_sample'],
            {'sample': {0: 'batch', 2: 'height', 3: 'width'}, 'timestep': {0: 'batch'},
@@ -468,7 +470,8 @@ def make_project_layout(name):
                {'sample_size': 8, 'in_channels': 4, 'out_channels': 4, 'cross_attention_dim': hidden,
                 'block_out_channels': [8, 8]})
     vae_config = {'sample_size': pixels, 'scaling_factor': 0.5, 'latent_channels': 4, 'block_out_channels': [8, 8, 8]}
-    export(VaeDecoder(factor, squash=True), (torch.randn(1, 4, 8, 8),),
+    decoder = VaeDecoder(factor, squash=True)
+    export(decoder, (torch.randn(1, 4, 8, 8),),
            os.path.join(folder, 'vae_decoder', 'model.onnx'), ['latent_sample'], ['sample'],
            {'latent_sample': {0: 'batch', 2: 'height', 3: 'width'}, 'sample': {0: 'batch', 2: 'height', 3: 'width'}})
     write_json(os.path.join(folder, 'vae_decoder', 'config.json'), vae_config)
@@ -479,6 +482,84 @@ def make_project_layout(name):
     export(Upscaler(), (torch.rand(1, 3, pixels, pixels),), os.path.join(folder, 'upscaler', 'model.onnx'),
            ['image'], ['upscaled'], {'image': {0: 'batch', 2: 'height', 3: 'width'},
                                      'upscaled': {0: 'batch', 2: 'height', 3: 'width'}})
+    write_pipeline_reference(text_encoder, unet, decoder, vae_config['scaling_factor'])
+
+
+# ---------------------------------------------------------------- end-to-end reference (project layout)
+
+MASK32 = 0xFFFFFFFF
+
+
+def philox4x32(counter, key):
+    """Philox4x32-10 (Salmon et al. 2011), written from the paper, independently of src/diffusion/rng.ts."""
+    c0, c1, c2, c3 = counter
+    k0, k1 = key
+    for _ in range(10):
+        p0 = 0xD2511F53 * c0
+        p1 = 0xCD9E8D57 * c2
+        c0, c1, c2, c3 = ((p1 >> 32) ^ c1 ^ k0) & MASK32, p1 & MASK32, ((p0 >> 32) ^ c3 ^ k1) & MASK32, p0 & MASK32
+        k0 = (k0 + 0x9E3779B9) & MASK32
+        k1 = (k1 + 0xBB67AE85) & MASK32
+    return c0, c1, c2, c3
+
+
+def gaussian(seed, stream, purpose, count):
+    """Box-Muller over Philox blocks keyed (seed, stream), counter (block, purpose, 0, 0)."""
+    out = np.zeros(count, dtype=np.float32)
+    key = (seed & MASK32, (stream & MASK32) ^ ((seed >> 32) & MASK32))
+    for block in range((count + 3) // 4):
+        words = philox4x32((block, purpose, 0, 0), key)
+        for pair in range(2):
+            x, y = words[2 * pair], words[2 * pair + 1]
+            radius = math.sqrt(-2.0 * math.log((x + 1) / 4294967296.0))
+            angle = 2.0 * math.pi * (y / 4294967296.0)
+            i = block * 4 + pair * 2
+            if i < count:
+                out[i] = radius * math.cos(angle)
+            if i + 1 < count:
+                out[i + 1] = radius * math.sin(angle)
+    return out
+
+
+REFERENCE_PROMPTS = [  # (text, WordPiece ids of the fixture vocabulary, normalized weight); sorted by text
+    ('a blue dog', [2, 5, 7, 9, 3], 0.25),
+    ('a red cat', [2, 5, 6, 8, 3], 0.75),
+]
+
+
+@torch.no_grad()
+def write_pipeline_reference(text_encoder, unet, decoder, scaling_factor, seed=77, steps=4, guidance=5.0):
+    """A 2x2 grid with DDIM + composable guidance computed in PyTorch, for the engine's end-to-end test:
+    same model, same Philox noise (chaos 0: each image mixes its own stream with the grid's shared one)."""
+    length, images, row = 16, 4, 4 * 8 * 8
+    ids = [[2, 3]] + [p[1] for p in REFERENCE_PROMPTS]
+    ids = torch.tensor([i + [0] * (length - len(i)) for i in ids], dtype=torch.int64)
+    states = text_encoder(ids)[0]
+    shared = gaussian(seed, 0xFFFF, 0, row)
+    noise = np.stack([math.sqrt(0.5) * gaussian(seed, i, 0, row) + math.sqrt(0.5) * shared for i in range(images)])
+    x = torch.from_numpy(noise.astype(np.float32)).reshape(images, 4, 8, 8)
+    betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
+    ac = torch.cumprod(1 - betas, 0)
+    ratio = 1000 // steps
+    ts = [k * ratio + 1 for k in reversed(range(steps))]  # 'leading' spacing, steps_offset 1
+    ctx = torch.cat([states[k:k + 1].expand(images, -1, -1) for k in range(len(ids))])
+    weights = [p[2] for p in REFERENCE_PROMPTS]
+    for t in ts:
+        out = unet(x.repeat(len(ids), 1, 1, 1), torch.full((images * len(ids),), t, dtype=torch.int64), ctx)
+        e_u = out[:images]
+        e = e_u + guidance * sum(w * (out[images * (k + 1):images * (k + 2)] - e_u) for k, w in enumerate(weights))
+        a = ac[t]
+        a_prev = ac[t - ratio] if t - ratio >= 0 else ac[0]
+        x0 = (x.double() - (1 - a).sqrt() * e.double()) / a.sqrt()
+        x = (a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * e.double()).float()
+    pixels = decoder(x / scaling_factor).clamp(-1, 1)
+    rgb = ((pixels + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).reshape(images, -1)
+    write_json(os.path.join(ROOT, 'pipeline-reference.json'), {
+        'model': 'emoji-tiny', 'seed': seed, 'steps': steps, 'guidance_scale': guidance, 'scheduler': 'ddim',
+        'chaos': 0, 'prompts': [{'text': p[0], 'weight': p[2]} for p in REFERENCE_PROMPTS],
+        'latents': [round(v, 6) for v in x.reshape(-1).tolist()],
+        'images': [bytes(r.tolist()).hex() for r in rgb],
+    })
 
 
 def main():

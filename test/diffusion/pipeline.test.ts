@@ -1,4 +1,5 @@
 /** @jest-environment ./test/diffusion/onnx-environment.cjs */
+import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import type { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
 import type { Progress } from '../../src/diffusion/request.js';
@@ -298,5 +299,45 @@ describe('stock SD: no image encoder', () => {
     const { image, method } = await pipeline.upscale(rawImage(8, 8, new Uint8Array(8 * 8 * 3)));
     expect(method).toBe('sharp');
     expect(image).toMatchObject({ width: 16, height: 16 });
+  });
+});
+
+describe('end to end against an independent PyTorch reference', () => {
+  // scripts/make-fixture-models.py ran the same tiny model in PyTorch with its own Philox, DDIM and
+  // composable guidance: the engine must produce the same grid.
+  const reference = JSON.parse(
+    readFileSync(new URL('../fixtures/pipeline-reference.json', import.meta.url), 'utf8'),
+  ) as {
+    seed: number;
+    steps: number;
+    guidance_scale: number;
+    prompts: { text: string; weight: number }[];
+    images: string[];
+  };
+
+  test('DDIM + guidance on the project layout matches PyTorch to within rounding', async () => {
+    const pipeline = await loadFixture('emoji-tiny');
+    try {
+      const result = await pipeline.generate(
+        request(pipeline, {
+          conditions: [...reference.prompts].reverse().map((p) => ({ kind: 'text' as const, ...p })),
+          seed: reference.seed,
+          steps: reference.steps,
+          guidanceScale: reference.guidance_scale,
+          scheduler: 'ddim',
+          chaos: 0,
+        }),
+      );
+      reference.images.forEach((hex, i) => {
+        const expected = Uint8Array.from(Buffer.from(hex, 'hex'));
+        const actual = result.images[i]!.data;
+        let worst = 0;
+        for (let k = 0; k < expected.length; k++)
+          worst = Math.max(worst, Math.abs(actual[k]! - expected[k]!));
+        expect(worst).toBeLessThanOrEqual(1);
+      });
+    } finally {
+      await pipeline.dispose();
+    }
   });
 });
