@@ -79,7 +79,16 @@ const image = (url: string): WeightedPrompt => ({ kind: 'image', url, weight: 1,
       { jobId: id('a'), index: 2, role: 'variation-subtle' },
       { jobId: id('v'), index: null, role: 'reroll' },
     ]),
-    { ...record(id('u'), 'upscale', [{ jobId: id('r'), index: 1, role: 'upscale' }]), index: 1 },
+    // The upscale's copied image prompt belongs to an ancestor; it adds no edge here.
+    {
+      ...record(
+        id('u'),
+        'upscale',
+        [{ jobId: id('r'), index: 1, role: 'upscale' }],
+        [image(`job:${id('a')}/2`)],
+      ),
+      index: 1,
+    },
     record(id('x'), 'variation', [{ jobId: id('gone'), index: 0, role: 'variation-strong' }]),
   ];
   const lineage = await readLineage(store(records), id('u'));
@@ -102,8 +111,8 @@ const image = (url: string): WeightedPrompt => ({ kind: 'image', url, weight: 1,
     reroll?.parents.map((p) => p.role),
     ['variation-subtle', 'reroll'],
   );
-  // The image prompt `job:a/2` is the recorded parent again, not a second edge.
   assert.equal(variation?.parents.length, 1);
+  assert.equal(upscale?.parents.length, 1);
 
   const orphan = await readLineage(store(records), id('x'));
   assert.deepEqual(
@@ -116,10 +125,15 @@ const image = (url: string): WeightedPrompt => ({ kind: 'image', url, weight: 1,
   assert.equal(await readLineage(store(records), id('none')), null);
 }
 
-// /blend records no parents; its uploads become `upload` nodes with blend edges.
+// /blend records no parents; its uploads become `upload` nodes with blend edges. An /imagine with an
+// earlier grid image as its image prompt links to that job.
 {
   const blend = record(id('b'), 'blend', [], [image(`upload:${id('p1')}`), image(`upload:${id('p2')}`)]);
   const lineage = await readLineage(store([blend]), id('b'));
+  const prompted = record(id('i'), 'imagine', [], [image(`job:${id('b')}/3`), image(`job:${id('b')}/3`)]);
+  const withPrompt = await readLineage(store([blend, prompted]), id('i'));
+  assert.deepEqual(withPrompt?.nodes[0]?.parents, [{ jobId: id('b'), index: 3, role: 'image-prompt' }]);
+  assert.equal(withPrompt?.nodes.length, 4);
   assert.deepEqual(
     lineage?.nodes.map((n) => [n.kind, n.image]),
     [

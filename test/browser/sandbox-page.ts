@@ -163,6 +163,31 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
       .locator(`article[data-message-id="${variationId}"] img[alt^="grid-"]`)
       .waitFor({ timeout: UI_MS });
 
+    step('U1 on the variation: one image with Vary (Strong), Vary (Subtle), Upscale 2x and reroll');
+    await variation.getByRole('button', { name: 'U1', exact: true }).click();
+    const upscale = ada
+      .locator('article.message', { hasText: /Image #1/ })
+      .filter({ has: ada.getByRole('button', { name: 'Vary (Subtle)' }) })
+      .filter({ has: ada.locator('img[alt^="image-"]') })
+      .last();
+    await upscale.waitFor({ timeout: RENDER_MS });
+    for (const label of ['Vary (Strong)', 'Vary (Subtle)', 'Upscale 2x', 'Reroll'])
+      assert.equal(await upscale.getByRole('button', { name: label, exact: true }).count(), 1, label);
+    await shot(ada, 'sandbox-upscale.png');
+
+    step("the upscale's lineage: three generations");
+    await upscale.hover();
+    await upscale.getByRole('button', { name: 'Lineage' }).click();
+    const upscalePanel = ada.getByRole('dialog', { name: /Lineage of/ });
+    await upscalePanel.locator('.lineage-node').nth(2).waitFor({ timeout: UI_MS });
+    assert.equal(await upscalePanel.locator('.lineage-row').count(), 3);
+    await upscalePanel.locator('svg text', { hasText: 'upscale · #1' }).waitFor({ timeout: UI_MS });
+    for (const image of await upscalePanel.locator('.lineage-node img').all())
+      await waitUntil('a lineage thumbnail', () => imageLoaded(image));
+    await shot(ada, 'sandbox-lineage-upscale.png');
+    await upscalePanel.getByRole('button', { name: 'Close lineage' }).click();
+    await upscalePanel.waitFor({ state: 'detached', timeout: UI_MS });
+
     step("the variation's lineage: two generations, pictures, the edge's role");
     await variation.hover();
     await variation.getByRole('button', { name: 'Lineage' }).click();
@@ -257,6 +282,7 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     await settings.getByRole('button', { name: 'Remix mode: off' }).click();
     await settings.getByRole('button', { name: 'Remix mode: on' }).waitFor({ timeout: UI_MS });
     assert.equal(await settings.locator('select').count(), 2, 'stylize and quality menus');
+    await shot(ada, 'sandbox-settings.png');
     assert.equal(await bob.locator('article.message', { hasText: 'Your settings' }).count(), 0);
     await grid.getByRole('button', { name: 'V1', exact: true }).click();
     const modal = ada.getByRole('dialog');

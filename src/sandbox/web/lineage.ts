@@ -81,6 +81,9 @@ function edgesOf(record: JobRecord): LineageEdge[] {
     index: p.index,
     role: p.role,
   }));
+  // Upscales, rerolls and variations copy their parent's description, image prompts included: those
+  // belong to the ancestor that was typed (or blended), and are reached through the recorded parents.
+  if (record.kind !== 'imagine' && record.kind !== 'blend') return edges;
   const seen = new Set(edges.map((e) => `${e.jobId}/${e.index}`));
   for (const prompt of record.description.prompts) {
     if (prompt.kind !== 'image') continue;
@@ -93,7 +96,7 @@ function edgesOf(record: JobRecord): LineageEdge[] {
         ? { jobId: job[1]!, index: Number(job[2]), role: 'image-prompt' }
         : null;
     if (!edge) continue;
-    // A variation's own source image is also one of its image prompts; it is already an edge.
+    // A prompt naming the same image twice is one edge.
     const key = `${edge.jobId}/${edge.index}`;
     if (seen.has(key) || (job && seen.has(`${edge.jobId}/null`))) continue;
     seen.add(key);
