@@ -57,12 +57,13 @@ export const imagine: Command = {
     const added = prompt.slice(typed.length);
     const descriptions = parseOrRefuse(prompt).map((d) => (added ? shownPrompt(d, typed, added.trim()) : d));
 
-    // --repeat runs each prompt again with its own seed.
+    // --repeat runs each prompt again with its own seed (each job keeps the --repeat it came from, so the
+    // server's limit on it is judged as written).
     const planned: PlannedJob[] = descriptions.flatMap((description) =>
       Array.from({ length: description.params.repeat }, () => ({
         id: newJobId(),
         kind: 'imagine' as const,
-        description: { ...description, params: { ...description.params, repeat: 1 } },
+        description,
       })),
     );
 

@@ -194,6 +194,18 @@ test('a button naming a job of another server is refused and starts nothing', as
   expect(await stack.renderQueue.getJobCounts()).toEqual(before);
 }, 120_000);
 
+test('--repeat over the server limit is refused before anything is queued', async () => {
+  const answer = await ephemeralAnswer(
+    stack.discord.invokeCommand({
+      name: 'imagine',
+      user: 'cy',
+      channel: 'general',
+      options: { prompt: 'owl --repeat 5' },
+    }),
+  );
+  expect(answer.content).toContain("--repeat 5 is over this server's limit of 4");
+}, 30_000);
+
 test('permutations and --repeat post one message per job, each finished with its own grid', async () => {
   const handle = stack.discord.invokeCommand({
     name: 'imagine',
