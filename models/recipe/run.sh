@@ -6,7 +6,7 @@
 set -e
 cd "$(dirname "$0")"
 [ -d node_modules/emoji-datasource-google ] || npm ci --no-audit --no-fund
-export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-2}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-2}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 mkdir -p .work
 [ $# -eq 0 ] && set -- all
 exec /usr/bin/python3 train.py "$@"

@@ -50,11 +50,11 @@ CFG_DROP = 0.10
 P_TEXT = 0.50     # of the conditioned samples: text caption vs image of the other art set
 
 STEPS = {
-    "vae": int(os.environ.get("VAE_STEPS", 2000)),
-    "clip": int(os.environ.get("CLIP_STEPS", 1500)),
-    "unet": int(os.environ.get("UNET_STEPS", 8000)),
-    "classifier": int(os.environ.get("CLS_STEPS", 600)),
-    "upscaler": int(os.environ.get("UP_STEPS", 1200)),
+    "vae": int(os.environ.get("VAE_STEPS", 700)),
+    "clip": int(os.environ.get("CLIP_STEPS", 500)),
+    "unet": int(os.environ.get("UNET_STEPS", 5000)),
+    "classifier": int(os.environ.get("CLS_STEPS", 400)),
+    "upscaler": int(os.environ.get("UP_STEPS", 800)),
 }
 SAVE_EVERY_S = 150
 SETS = ("google", "twitter")
@@ -296,7 +296,7 @@ def stage_vae():
         enc.load_state_dict(ck["enc"]); dec.load_state_dict(ck["dec"]); opt.load_state_dict(ck["opt"])
         start = ck["step"]
         log(f"vae: resume at {start}")
-    total, B = STEPS["vae"], 64
+    total, B = STEPS["vae"], 32
     last = time.time()
     for step in range(start, total):
         rng, g = step_rng("vae", step), step_gen("vae", step)
@@ -727,6 +727,7 @@ def stage_export(partial=False):
     uargs = (torch.zeros(2, ZC, LAT, LAT), torch.zeros(2, dtype=torch.long), torch.zeros(2, L, D))
     export_onnx(unet, uargs, os.path.join(OUT, "unet", "model.onnx"), ["sample", "timestep", "encoder_hidden_states"], ["out_sample"], uaxes)
     export_onnx(untrained, uargs, os.path.join(OUT, "eval", "unet_untrained.onnx"), ["sample", "timestep", "encoder_hidden_states"], ["out_sample"], uaxes)
+    fp16_weights(os.path.join(OUT, "eval", "unet_untrained.onnx"))  # the floor only needs the architecture
     export_onnx(VAEEncWrap(enc), (torch.zeros(2, 3, PIX, PIX),), os.path.join(OUT, "vae_encoder", "model.onnx"),
                 ["sample"], ["latent_sample"], {"sample": {0: "batch", 2: "height", 3: "width"}, "latent_sample": {0: "batch", 2: "height", 3: "width"}})
     export_onnx(dec, (torch.zeros(2, ZC, LAT, LAT),), os.path.join(OUT, "vae_decoder", "model.onnx"),
@@ -751,6 +752,29 @@ def stage_export(partial=False):
     return {"unet_step": unet_step, "partial": unet_step < STEPS["unet"], "onnx_bytes": sizes}
 
 
+def fp16_weights(path):
+    """Stores the float initializers of an ONNX file as float16 with a Cast back to float32 (half the size)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    m = onnx.load(path)
+    g = m.graph
+    casts, keep = [], []
+    for init in list(g.initializer):
+        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) > 16:
+            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "_fp16")
+            casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT))
+            keep.append(half)
+        else:
+            keep.append(init)
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    nodes = casts + list(g.node)
+    del g.node[:]
+    g.node.extend(nodes)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
 def write_configs(vocab_size, scale, params, unet_step):
     jsave(os.path.join(OUT, "model_index.json"), {
         "_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.25.0", "_name_or_path": "emoji-ld",
@@ -762,7 +786,7 @@ def write_configs(vocab_size, scale, params, unet_step):
         "sample_size": PIX, "latent_size": LAT, "vae_scale_factor": PIX // LAT, "scaling_factor": scale,
         "max_length": L, "hidden_size": D, "image_size": PIX,
         "unconditional": "text_encoder output for the empty string (tokenized [CLS] [SEP] + [PAD]*)",
-        "recommended": {"steps": 20, "guidance_scale": 5.0, "scheduler": "DDIM"},
+        "default_steps": 20, "default_guidance_scale": 5.0, "default_scheduler": "dpmpp-2m-karras",
     })
     jsave(os.path.join(OUT, "scheduler", "scheduler_config.json"), {
         "_class_name": "DDIMScheduler", "_diffusers_version": "0.25.0", "num_train_timesteps": T_TRAIN,
