@@ -283,12 +283,14 @@ export class DiffusionPipeline {
     }
     if (request.init && !(request.init.strength > 0 && request.init.strength <= 1))
       fail('init strength must be in (0, 1]');
+    if (request.init && !this.parts.vaeEncoder)
+      fail('this model has no VAE encoder, so it cannot start from an image');
     if (
-      (request.init || request.conditions.some((c) => c.kind === 'image')) &&
+      request.conditions.some((c) => c.kind === 'image') &&
       !this.parts.vaeEncoder &&
       !this.parts.imageEncoder
     ) {
-      fail('this model has no VAE encoder, so it cannot take images');
+      fail('this model has neither an image encoder nor a VAE encoder, so it cannot take image prompts');
     }
   }
 
@@ -300,16 +302,15 @@ export class DiffusionPipeline {
     const images = request.conditions.filter((c) => c.kind === 'image');
     if (this.parts.imageEncoder || images.length === 0)
       return { conditions: request.conditions, init: request.init };
-    if (!this.parts.vaeEncoder)
-      throw new GenerationRequestError('this model can take neither image prompts nor init images');
     const positive = images.filter((c) => c.weight > 0);
     const texts = request.conditions.filter((c) => c.kind === 'text');
-    notes.push('This model has no image encoder: image prompts were used as an init image (img2img).');
-    if (positive.length === 0 || request.init) {
-      if (positive.length > 0)
-        notes.push('An init image was already given, so the image prompts were ignored.');
+    if (request.init) {
+      // A variation: its init image is the parent, which is also its image prompt.
+      notes.push('This model has no image encoder: image prompts act only through the init image (img2img).');
       return { conditions: texts, init: request.init };
     }
+    notes.push('This model has no image encoder: image prompts were used as an init image (img2img).');
+    if (positive.length === 0) return { conditions: texts, init: null };
     if (positive.length < images.length)
       notes.push('Negative image weights cannot steer an init image; they were ignored.');
     const total = positive.reduce((s, c) => s + c.weight, 0);

@@ -278,6 +278,25 @@ describe('stock SD: no image encoder', () => {
     expect(result.timings.onnxRuns).toBe(1 + 1 + 6 + 1);
   });
 
+  test('a variation (init image + the same image as a prompt) runs img2img and says how', async () => {
+    const parent = rawImage(64, 64, new Uint8Array(64 * 64 * 3).fill(120));
+    const result = await pipeline.generate(
+      request(pipeline, {
+        conditions: [
+          { kind: 'image', image: parent, weight: 0.5 },
+          { kind: 'text', text: 'a cat', weight: 0.5 },
+        ],
+        init: { image: parent, strength: 0.5 },
+        steps: 4,
+        images: [0],
+      }),
+    );
+    expect(result.notes).toEqual([
+      'This model has no image encoder: image prompts act only through the init image (img2img).',
+    ]);
+    expect(result.timings.onnxRuns).toBe(1 + 1 + 2 + 1);
+  });
+
   test('/blend of images of different sizes becomes one blended init image', async () => {
     const a = rawImage(64, 32, new Uint8Array(64 * 32 * 3).fill(250));
     const b = rawImage(20, 50, new Uint8Array(20 * 50 * 3).fill(10));
