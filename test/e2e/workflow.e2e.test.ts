@@ -158,6 +158,56 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
   }, 90_000);
 });
 
+describe('image links in a prompt', () => {
+  test('are fetched within limits, stored, and steer the job as weighted image prompts', async () => {
+    const stored = stack.discord.upload({
+      filename: 'ref.png',
+      contentType: 'image/png',
+      data: await png('#e0e0e0'),
+    });
+    const url = `${stack.discord.origin}${stored.path}`;
+    const handle = stack.discord.invokeCommand({
+      name: 'imagine',
+      user: 'bob',
+      channel: 'general',
+      options: { prompt: `${url} polar bear --iw 2` },
+    });
+    await handle.response(3000);
+    const original = stack.discord.originalMessage(handle.id)!;
+    const grid = await stack.discord.waitForMessage((m) => m.id === original.id && isFinalGrid(m), {
+      timeoutMs: 60_000,
+    });
+    const jobId = /job ([a-z0-9]{12})/.exec(grid.content)![1]!;
+    const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!);
+    expect(record.description.prompts).toEqual([
+      { kind: 'image', url, weight: 2, normalized: expect.closeTo(2 / 3, 9) },
+      { kind: 'text', text: 'polar bear', weight: 1, normalized: expect.closeTo(1 / 3, 9) },
+    ]);
+    expect(record.inputs[url]).toMatch(/^upload:[a-z0-9]{12}$/);
+  }, 90_000);
+
+  test('a link to something that is not an image is refused, ephemerally', async () => {
+    const stored = stack.discord.upload({
+      filename: 'notes.png',
+      contentType: 'image/png',
+      data: Buffer.from('plain text'),
+    });
+    const handle = stack.discord.invokeCommand({
+      name: 'imagine',
+      user: 'bob',
+      channel: 'general',
+      options: { prompt: `${stack.discord.origin}${stored.path} cat` },
+    });
+    await handle.response(3000);
+    const answer = await stack.discord.waitForMessage((m) => m.interactionId === handle.id && m.ephemeral, {
+      timeoutMs: 10_000,
+    });
+    expect(answer.content).toContain('was refused: the file is not an image');
+    // The public placeholder the bot showed while fetching is gone.
+    expect(stack.discord.originalMessage(handle.id)?.deleted ?? true).toBe(true);
+  }, 30_000);
+});
+
 describe('refusals are ephemeral and queue nothing', () => {
   async function refusal(invoke: () => ReturnType<Stack['discord']['invokeCommand']>): Promise<string> {
     const before = await stack.renderQueue.getJobCounts();
