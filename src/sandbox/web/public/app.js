@@ -25,6 +25,8 @@ const state = {
   /** `${messageId}:${customId}` of controls waiting for the bot, and interaction id → that key. */
   pendingKeys: new Set(),
   pendingByInteraction: new Map(),
+  /** Slash commands sent from this tab, to report their failure here. */
+  mine: new Set(),
   dismissed: new Set(),
   handledModals: new Set(),
   currentModal: null,
@@ -279,7 +281,8 @@ function settle(interactionId) {
 }
 
 async function sendCommand(invocation) {
-  await api.runCommand({ user: state.me, channel: state.channelId, ...invocation });
+  const { interactionId } = await api.runCommand({ user: state.me, channel: state.channelId, ...invocation });
+  state.mine.add(interactionId);
 }
 
 function selectChannel(id) {
@@ -339,7 +342,9 @@ function onEvent(event) {
       settle(event.interactionId);
       return;
     case 'interaction.failed':
-      if (state.pendingByInteraction.has(event.interactionId)) say('This interaction failed.', true);
+      // Discord tells only the person who acted; so does this tab.
+      if (state.pendingByInteraction.has(event.interactionId) || state.mine.has(event.interactionId))
+        say('This interaction failed: the bot did not answer in time.', true);
       settle(event.interactionId);
       return;
     case 'interaction.create':

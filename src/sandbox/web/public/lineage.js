@@ -56,6 +56,9 @@ export async function openLineage(jobId) {
     layout(graph, lineage);
     graph.removeAttribute('aria-busy');
     window.addEventListener('resize', redraw);
+    // Card sizes are fixed in CSS, so the arrows can be drawn now (a tab in the background gets no
+    // animation frames); once more on the next frame in case fonts moved the captions.
+    redraw();
     requestAnimationFrame(redraw);
   } catch (error) {
     replace(graph, h('p', { class: 'lineage-status error', role: 'alert' }, error.message));
