@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { ensureChromium, launchChromium } from './chromium.js';
@@ -240,6 +240,10 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
       await page
         .getByLabel('image2', { exact: true })
         .setInputFiles({ name: 'lagoon.png', mimeType: 'image/png', buffer: second });
+      // The optional fields open on request; `dimensions` offers the command's choices.
+      await page.getByRole('button', { name: '+4 optional' }).click();
+      await page.getByLabel('dimensions', { exact: true }).selectOption('square');
+      await shot(page, 'sandbox-blend-command.png');
     });
     const blend = gridWith(bob, /Blend of 2 images/);
     await blend.waitFor({ timeout: RENDER_MS });
@@ -309,6 +313,12 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     await shot(bob, 'sandbox-second-user.png');
 
     assert.deepEqual(errors, [], 'no errors in the page');
+  } catch (error) {
+    // What each tab showed when it went wrong, beside the sandbox's log.
+    for (const [n, page] of context.pages().entries())
+      await page.screenshot({ path: join(dirname(sandbox.logFile), `failure-${n}.png`) }).catch(() => {});
+    console.error(`Failure screenshots: ${dirname(sandbox.logFile)}/failure-*.png`);
+    throw error;
   } finally {
     await context.close();
   }
