@@ -236,29 +236,34 @@ const top1Image = await scorePrompts(pipeline, 'image prompts (Twemoji art)', (c
   imageOnly(pipeline, art(c), `art:${c.image}`, seed),
 );
 
-let wins = 0;
-const whitePlain: number[] = [];
-const whiteNegative: number[] = [];
-for (let t = 0; t < NEGATIVE_TRIALS; t++) {
-  const seed = 500 + t;
-  const plain = whiteness((await imagine(pipeline, 'polar bear', seed)).images);
-  const negative = whiteness((await imagine(pipeline, 'polar bear::0.6 white::-0.5', seed)).images);
-  whitePlain.push(plain);
-  whiteNegative.push(negative);
-  if (negative <= plain - WHITE_MARGIN) wins++;
+/** `polar bear::0.6 white::-0.5` vs `polar bear` on NEGATIVE_TRIALS seeds: wins and mean whiteness. */
+async function negativeWhite(p: DiffusionPipeline, label: string) {
+  let wins = 0;
+  const plain: number[] = [];
+  const negative: number[] = [];
+  for (let t = 0; t < NEGATIVE_TRIALS; t++) {
+    const seed = 500 + t;
+    plain.push(whiteness((await imagine(p, 'polar bear', seed)).images));
+    negative.push(whiteness((await imagine(p, 'polar bear::0.6 white::-0.5', seed)).images));
+    if (negative[t]! <= plain[t]! - WHITE_MARGIN) wins++;
+  }
+  const list = (v: number[]) => v.map((x) => x.toFixed(3)).join(' ');
+  say(`${label}: ${wins}/${NEGATIVE_TRIALS} less white (plain ${list(plain)}; negative ${list(negative)})`);
+  return { wins, plain, negative };
 }
-say(
-  `negative weight: ${wins}/${NEGATIVE_TRIALS} less white (plain ${whitePlain.map((v) => v.toFixed(3)).join(' ')}; negative ${whiteNegative.map((v) => v.toFixed(3)).join(' ')})`,
-);
+
+const white = await negativeWhite(pipeline, 'negative weight');
 await pipeline.dispose();
 
 const floorDir = untrainedFolder();
 let top1Untrained: number;
+let whiteUntrained: Awaited<ReturnType<typeof negativeWhite>>;
 try {
   const untrained = await DiffusionPipeline.fromPretrained(floorDir, { threads });
   top1Untrained = await scorePrompts(untrained, 'english labels, untrained UNet', (c, seed) =>
     imagine(untrained, c.en, seed),
   );
+  whiteUntrained = await negativeWhite(untrained, 'negative weight, untrained UNet');
   await untrained.dispose();
 } finally {
   rmSync(floorDir, { recursive: true, force: true });
@@ -276,15 +281,16 @@ const report = {
   top1_untrained: round(top1Untrained),
   top1_image_prompt: round(top1Image),
   negative_white_trials: NEGATIVE_TRIALS,
-  negative_white_wins: wins,
+  negative_white_wins: white.wins,
+  negative_white_wins_untrained: whiteUntrained.wins,
   whiteness: {
     definition: 'mean of min(R,G,B)/255 over the grid',
     margin: WHITE_MARGIN,
-    plain: round(mean(whitePlain)),
-    negative: round(mean(whiteNegative)),
+    plain: round(mean(white.plain)),
+    negative: round(mean(white.negative)),
   },
   ceiling: conceptsFile.classifier?.heldout_top1?.mean ?? null,
-  chance: round(1 / concepts.length),
+  chance: round(1 / conceptsFile.concepts.length),
   settings: {
     steps: defaults.steps,
     guidance: defaults.guidanceScale,
