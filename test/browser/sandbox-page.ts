@@ -36,6 +36,24 @@ async function shot(page: Page, name: string): Promise<void> {
   console.log(`  screenshot docs/screenshots/${name}`);
 }
 
+/** Two tabs in one picture: the same channel as two people see it (each with their own ephemerals). */
+async function sideBySide(left: Page, right: Page, name: string): Promise<void> {
+  const [a, b] = await Promise.all([left.screenshot(), right.screenshot()]);
+  const { width = 1400, height = 900 } = await sharp(a).metadata();
+  const joined = await sharp({
+    create: { width: width * 2 + 16, height, channels: 3, background: '#111214' },
+  })
+    .composite([
+      { input: a, left: 0, top: 0 },
+      { input: b, left: width + 16, top: 0 },
+    ])
+    .png()
+    .toBuffer();
+  // sharp resizes before it composites within one pipeline, so the smaller copy is a second step.
+  await sharp(joined).resize({ width: 2000 }).png().toFile(join(SHOTS, name));
+  console.log(`  screenshot docs/screenshots/${name}`);
+}
+
 function step(text: string): void {
   console.log(`- ${text}`);
 }
@@ -310,7 +328,7 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     step('/policy show, for the moderator');
     await runCommand(ada, 'policy show');
     await ada.locator('article.message.ephemeral', { hasText: 'Server policy' }).waitFor({ timeout: UI_MS });
-    await shot(bob, 'sandbox-second-user.png');
+    await sideBySide(ada, bob, 'sandbox-two-users.png');
 
     assert.deepEqual(errors, [], 'no errors in the page');
   } catch (error) {
