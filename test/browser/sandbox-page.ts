@@ -141,7 +141,8 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     await bob.getByRole('textbox', { name: 'Message' }).fill('');
 
     step('/imagine: thinking, progress, then the grid with U1-U4, V1-V4 and reroll');
-    const prompt = 'a red fox in the snow, watercolor';
+    // A weighted multi-prompt, the emoji model's kind of subject.
+    const prompt = 'fox face::2 snowflake';
     await runCommand(ada, 'imagine', (page) => page.getByLabel('prompt', { exact: true }).fill(prompt));
     await messageWith(ada, 'used /imagine').waitFor({ timeout: UI_MS });
     // The preview is only there while the job runs; catch it for the picture when there is time to.
@@ -310,10 +311,10 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     const modal = ada.getByRole('dialog');
     const remixPrompt = modal.getByRole('textbox');
     await remixPrompt.waitFor({ timeout: UI_MS });
-    await remixPrompt.fill('a red fox in the snow, ink drawing');
+    await remixPrompt.fill('cat face::2 snowflake');
     await shot(ada, 'sandbox-remix.png');
     await modal.getByRole('button', { name: 'Submit' }).click();
-    await gridWith(ada, 'ink drawing').waitFor({ timeout: RENDER_MS });
+    await gridWith(ada, 'cat face::2 snowflake').waitFor({ timeout: RENDER_MS });
 
     step('/info (ephemeral) and /show job:<id> (posts the variation again, with buttons)');
     await runCommand(ada, 'info');
