@@ -311,6 +311,11 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     const modal = ada.getByRole('dialog');
     const remixPrompt = modal.getByRole('textbox');
     await remixPrompt.waitFor({ timeout: UI_MS });
+    // The modal is Ada's: viewing as Cy hides it, viewing as Ada again brings it back.
+    await pickUser(ada, 'Cy');
+    await modal.waitFor({ state: 'detached', timeout: UI_MS });
+    await pickUser(ada, 'Ada (admin)');
+    await remixPrompt.waitFor({ timeout: UI_MS });
     await remixPrompt.fill('cat face::2 snowflake');
     await shot(ada, 'sandbox-remix.png');
     await modal.getByRole('button', { name: 'Submit' }).click();

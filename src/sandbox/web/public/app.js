@@ -297,6 +297,8 @@ function selectChannel(id) {
 }
 
 function selectUser(id) {
+  // A modal belongs to the user it was shown to; it comes back when the tab views them again.
+  state.currentModal?.close('switched');
   state.me = id;
   sessionStorage.setItem(USER_KEY, userOf(id)?.username ?? id);
   composer.reset();
@@ -311,9 +313,10 @@ async function maybeShowModal(shown) {
   const result = showModal(shown, (values) =>
     api.submitModal({ user: state.me, customId: shown.customId, values }),
   );
-  state.currentModal = document.querySelector('dialog.modal');
-  await result;
-  state.currentModal = null;
+  const dialog = document.querySelector('dialog.modal');
+  state.currentModal = dialog;
+  if ((await result) === 'switched') state.handledModals.delete(shown.interactionId);
+  if (state.currentModal === dialog) state.currentModal = null;
 }
 
 // ---------------------------------------------------------------------------------------------------
