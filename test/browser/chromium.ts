@@ -3,7 +3,7 @@
  * Installed with apt when missing and we are root; otherwise the test says what to run.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
@@ -40,8 +40,9 @@ export function ensureChromium(): void {
 }
 
 /** A fresh profile each run, headless, with everything that would reach outside the machine off. */
-export function launchChromium(): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'latentbot-chromium-')), {
+export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'latentbot-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1400, height: 900 },
@@ -55,4 +56,14 @@ export function launchChromium(): Promise<BrowserContext> {
       '--disable-sync',
     ],
   });
+  return {
+    context,
+    async close() {
+      await context.close();
+      // Chromium may still be finishing its cache writes as it exits; a leftover profile is harmless.
+      try {
+        rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+      } catch {}
+    },
+  };
 }

@@ -110,7 +110,8 @@ async function pngOf(colors: [string, string]): Promise<Buffer> {
 }
 
 async function scenario(sandbox: RunningSandbox): Promise<void> {
-  const context = await launchChromium();
+  const browser = await launchChromium();
+  const { context } = browser;
   try {
     const ada = await context.newPage();
     watch(ada, 'ada');
@@ -344,7 +345,7 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     console.error(`Failure screenshots: ${dirname(sandbox.logFile)}/failure-*.png`);
     throw error;
   } finally {
-    await context.close();
+    await browser.close();
   }
 }
 
@@ -363,7 +364,10 @@ async function main(): Promise<void> {
   } finally {
     await sandbox.stop();
   }
-  if (!process.exitCode) console.log('\nBrowser test passed.');
+  if (!process.exitCode) {
+    sandbox.removeData();
+    console.log('\nBrowser test passed.');
+  }
 }
 
 await main();

@@ -4,7 +4,7 @@
  * the page's address from what it prints.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -22,6 +22,8 @@ export interface RunningSandbox {
   url: string;
   logFile: string;
   stop(): Promise<void>;
+  /** Removes the data folder (Redis, log); kept after a failure for a look at the log. */
+  removeData(): void;
 }
 
 export async function startSandbox(timeoutMs = 120_000): Promise<RunningSandbox> {
@@ -73,6 +75,9 @@ export async function startSandbox(timeoutMs = 120_000): Promise<RunningSandbox>
       await exited;
       clearTimeout(deadline);
       log.end();
+    },
+    removeData() {
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
