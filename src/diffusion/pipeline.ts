@@ -134,7 +134,12 @@ export class DiffusionPipeline {
     await this.parts.backend.dispose();
   }
 
-  async generate(request: GenerationRequest, onProgress?: ProgressCallback): Promise<GenerationResult> {
+  /** `signal` aborts between steps (a cancelled or timed-out job stops within one UNet call). */
+  async generate(
+    request: GenerationRequest,
+    onProgress?: ProgressCallback,
+    signal?: AbortSignal,
+  ): Promise<GenerationResult> {
     const started = performance.now();
     const clockStart = this.clock.milliseconds;
     const runsStart = this.clock.runs;
@@ -177,6 +182,7 @@ export class DiffusionPipeline {
     // 3. Denoising loop: one batched UNet call per step for every image and every condition.
     let estimate = latents;
     for (let index = startIndex; index < stopIndex; index++) {
+      signal?.throwIfAborted();
       const t = scheduler.timesteps[index]!;
       let input: FloatTensor = { data: scheduler.scaleModelInput(latents, index), dims: latentDims };
       let shift: [number, number] = [0, 0];

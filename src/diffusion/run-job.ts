@@ -30,7 +30,7 @@ export async function runJob(
   pipeline: DiffusionPipeline,
   job: JobDescription,
   inputs: JobInputs,
-  options: { modelName: string; onProgress?: (progress: JobProgress) => void },
+  options: { modelName: string; onProgress?: (progress: JobProgress) => void; signal?: AbortSignal },
 ): Promise<JobOutput> {
   const started = performance.now();
   const clock = pipeline.clock.milliseconds;
@@ -59,6 +59,7 @@ export async function runJob(
           onProgress(preview ? { ...event, preview: await encodePng(await forDisplay(preview, 64)) } : event),
         );
       }),
+    options.signal,
   );
   await events;
   const rendered = await renderGrid(result.images, parameters);

@@ -29,6 +29,8 @@ try {
 }
 
 let queue = Promise.resolve();
+/** Jobs sent and not finished (queued or running), so a cancel can reach either. */
+const running = new Map<number, AbortController>();
 port.on('message', (message: ToWorker) => {
   if (message.type === 'close') {
     queue = queue.then(async () => {
@@ -38,12 +40,19 @@ port.on('message', (message: ToWorker) => {
     });
     return;
   }
+  if (message.type === 'cancel') {
+    running.get(message.id)?.abort();
+    return;
+  }
   const { id, job, inputs } = message;
+  const controller = new AbortController();
+  running.set(id, controller);
   queue = queue.then(async () => {
     try {
       const output = await runJob(pipeline, job, inputs, {
         modelName: data.modelName,
         onProgress: (progress) => post({ type: 'progress', id, progress }),
+        signal: controller.signal,
       });
       const buffers = [output.grid, ...output.images.map((i) => i.png)]
         .filter((b): b is Uint8Array => b !== null)
@@ -51,6 +60,8 @@ port.on('message', (message: ToWorker) => {
       post({ type: 'done', id, output }, [...new Set(buffers)]);
     } catch (error) {
       post({ type: 'error', id, error: serialize(error) });
+    } finally {
+      running.delete(id);
     }
   });
 });

@@ -12,6 +12,7 @@ export interface WorkerData {
 
 export type ToWorker =
   | { type: 'run'; id: number; job: JobDescription; inputs: JobInputs }
+  | { type: 'cancel'; id: number }
   | { type: 'close' };
 
 export interface SerializedError {

@@ -25,6 +25,7 @@ function revive(error: SerializedError): Error {
   if (error.name === 'ImageInputError')
     return new ImageInputError(error.code as ImageInputErrorCode, error.message);
   if (error.name === 'GenerationRequestError') return new GenerationRequestError(error.message);
+  if (error.name === 'AbortError') return new DOMException(error.message, 'AbortError');
   if (error.name === 'UnknownDeviceError') {
     return new UnknownDeviceError(/unknown device "(.*)";/.exec(error.message)?.[1] ?? error.message);
   }
@@ -92,16 +93,21 @@ export class DiffusionWorker {
     return new DiffusionWorker(worker, defaults);
   }
 
+  /** Runs a job in the inference thread; aborting `signal` stops it between denoising steps. */
   run(
     job: JobDescription,
     inputs: JobInputs,
     onProgress?: (progress: JobProgress) => void,
+    signal?: AbortSignal,
   ): Promise<JobOutput> {
     if (this.closing) return Promise.reject(new DiffusionWorkerError('the worker is closed'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const id = this.nextId++;
     return new Promise<JobOutput>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });
       this.worker.postMessage({ type: 'run', id, job, inputs } satisfies ToWorker);
+      const cancel = () => this.worker.postMessage({ type: 'cancel', id } satisfies ToWorker);
+      signal?.addEventListener('abort', cancel, { once: true });
     });
   }
 

@@ -231,6 +231,22 @@ describe('guidance through the whole pipeline (project layout)', () => {
     expect(events.at(-1)!.stage).toBe('decode');
   });
 
+  test('an abort signal stops the loop between steps', async () => {
+    const controller = new AbortController();
+    const steps: number[] = [];
+    const run = pipeline.generate(
+      request(pipeline, { steps: 10 }),
+      (p) => {
+        if (p.stage !== 'denoise') return;
+        steps.push(p.step);
+        if (p.step === 3) controller.abort();
+      },
+      controller.signal,
+    );
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(steps).toEqual([1, 2, 3]);
+  });
+
   test('the model upscaler doubles the size', async () => {
     const { image, method } = await pipeline.upscale(rawImage(32, 16, new Uint8Array(32 * 16 * 3).fill(90)));
     expect(method).toBe('model');

@@ -36,6 +36,21 @@ describe('DiffusionWorker (inference in a worker thread)', () => {
     expect(ticks).toBeGreaterThan(0);
   });
 
+  test('a cancelled job stops, and the worker takes the next one', async () => {
+    const controller = new AbortController();
+    const run = worker.run(
+      parsePrompt('a red cat'),
+      { seed: 1, images: {}, steps: 50 },
+      (p) => {
+        if (p.stage === 'denoise' && p.step === 2) controller.abort();
+      },
+      controller.signal,
+    );
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    const next = await worker.run(parsePrompt('a blue dog'), { seed: 2, images: {}, steps: 2 });
+    expect(next.images).toHaveLength(4);
+  });
+
   test('a bad image comes back as the typed error', async () => {
     const url = 'https://example.com/x.png';
     const job = parsePrompt(`${url} a cat`);
