@@ -144,6 +144,7 @@ export class DiffusionPipeline {
     const clockStart = this.clock.milliseconds;
     const runsStart = this.clock.runs;
     this.validate(request);
+    signal?.throwIfAborted(); // a job cancelled while queued runs nothing
     const { config } = this.parts;
     const notes: string[] = [];
     const latentHeight = request.height / config.vaeFactor;
