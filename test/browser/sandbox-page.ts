@@ -222,8 +222,13 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     for (const image of await panel.locator('.lineage-node img').all())
       await waitUntil('a lineage thumbnail', () => imageLoaded(image));
     await shot(ada, 'sandbox-lineage.png');
-    await panel.getByRole('button', { name: 'Close lineage' }).click();
+    // A card leads back to its message in the channel.
+    await panel
+      .locator('.lineage-node[data-kind="imagine"]')
+      .getByRole('button', { name: 'Show in channel' })
+      .click();
     await panel.waitFor({ state: 'detached', timeout: UI_MS });
+    await ada.locator(`article.flash[data-message-id="${gridId}"]`).waitFor({ timeout: UI_MS });
 
     step('the lineage routes: JSON with image paths, PNGs, 404 for unknown ids');
     const lineage = (await (await ada.request.get(`${sandbox.url}lineage/${variationJob}`)).json()) as {

@@ -82,7 +82,9 @@ function messageContext() {
       act(message, component.custom_id, () =>
         api.chooseOption({ user: state.me, messageId: message.id, customId: component.custom_id, values }),
       ),
-    onLineage: (jobId) => openLineage(jobId),
+    // The first message of a job is the one its buttons came from (/show posts copies later).
+    onLineage: (jobId) =>
+      openLineage(jobId, (id) => document.querySelector(`#messages article[data-job-id="${id}"]`)),
     onDismiss: (id) => {
       state.dismissed.add(id);
       renderMessages();

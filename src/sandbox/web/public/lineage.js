@@ -18,7 +18,11 @@ const KIND_LABEL = {
   expired: 'Expired',
 };
 
-export async function openLineage(jobId) {
+/**
+ * Opens the panel for `jobId`. `messageOf(jobId)` finds a job's message in the channel on screen (or
+ * null); cards whose job has one get a "Show in channel" link that closes the panel and goes there.
+ */
+export async function openLineage(jobId, messageOf = () => null) {
   const graph = h(
     'div',
     { class: 'lineage-graph', 'aria-busy': 'true' },
@@ -53,7 +57,14 @@ export async function openLineage(jobId) {
   dialog.showModal();
   try {
     const lineage = await loadLineage(jobId);
-    layout(graph, lineage);
+    const goTo = (id) => {
+      const message = messageOf(id);
+      dialog.close();
+      message?.scrollIntoView({ block: 'center' });
+      message?.classList.add('flash');
+      setTimeout(() => message?.classList.remove('flash'), 2000);
+    };
+    layout(graph, lineage, (id) => (messageOf(id) ? goTo : null));
     graph.removeAttribute('aria-busy');
     window.addEventListener('resize', redraw);
     // Card sizes are fixed in CSS, so the arrows can be drawn now (a tab in the background gets no
@@ -66,7 +77,7 @@ export async function openLineage(jobId) {
   return dialog;
 }
 
-function layout(graph, lineage) {
+function layout(graph, lineage, linkFor) {
   const byGeneration = new Map();
   for (const node of lineage.nodes) {
     const row = byGeneration.get(node.generation) ?? [];
@@ -95,7 +106,9 @@ function layout(graph, lineage) {
           'aria-label': g === 0 ? 'This image' : `${g} generation${g > 1 ? 's' : ''} back`,
         },
         h('span', { class: 'generation-label' }, g === 0 ? 'this image' : `${g} back`),
-        byGeneration.get(g).map((node) => card(node, node.jobId === lineage.root, used.get(node.jobId))),
+        byGeneration
+          .get(g)
+          .map((node) => card(node, node.jobId === lineage.root, used.get(node.jobId), linkFor(node.jobId))),
       ),
     ),
     lineage.truncated ? h('p', { class: 'lineage-status' }, 'Older generations are not shown.') : null,
@@ -106,7 +119,7 @@ function layout(graph, lineage) {
   );
 }
 
-function card(node, isRoot, usedQuadrants) {
+function card(node, isRoot, usedQuadrants, goTo) {
   const quadrants =
     node.kind === 'upscale' || node.kind === 'upload' || !usedQuadrants
       ? []
@@ -127,8 +140,12 @@ function card(node, isRoot, usedQuadrants) {
     h(
       'figcaption',
       {},
-      h('span', { class: `kind-badge kind-${node.kind}` }, KIND_LABEL[node.kind] ?? node.kind),
-      node.index !== undefined ? h('span', { class: 'node-meta' }, ` #${node.index + 1}`) : null,
+      h(
+        'span',
+        { class: `kind-badge kind-${node.kind}` },
+        KIND_LABEL[node.kind] ?? node.kind,
+        node.index !== undefined ? ` #${node.index + 1}` : '',
+      ),
       node.prompt ? h('span', { class: 'node-prompt', title: node.prompt }, node.prompt) : null,
       h(
         'span',
@@ -136,6 +153,13 @@ function card(node, isRoot, usedQuadrants) {
         node.seed !== null ? `seed ${node.seed} · ` : '',
         h('code', {}, node.jobId),
       ),
+      goTo
+        ? h(
+            'button',
+            { type: 'button', class: 'text-button show-message', onclick: () => goTo(node.jobId) },
+            'Show in channel',
+          )
+        : null,
     ),
   );
 }
