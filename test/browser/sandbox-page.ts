@@ -18,8 +18,11 @@ import { modelDir, type RunningSandbox, startSandbox } from './stack.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const SHOTS = join(ROOT, 'docs/screenshots');
-/** Renders on two shared CPU cores with the real model take a while; the tiny model is quick. */
-const RENDER_MS = 240_000;
+/**
+ * Renders on two shared CPU cores with the real model take a while; the tiny model is quick.
+ * BROWSER_RENDER_MS raises the limit on a slower machine.
+ */
+const RENDER_MS = Number(process.env.BROWSER_RENDER_MS) || 240_000;
 const UI_MS = 15_000;
 
 const errors: string[] = [];
