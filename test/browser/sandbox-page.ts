@@ -147,7 +147,14 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     step('/imagine: thinking, progress, then the grid with U1-U4, V1-V4 and reroll');
     // A weighted multi-prompt, the emoji model's kind of subject.
     const prompt = 'fox face::2 snowflake';
-    await runCommand(ada, 'imagine', (page) => page.getByLabel('prompt', { exact: true }).fill(prompt));
+    // By keyboard alone: `/ima` filters the list, Enter picks, the prompt field has the focus, Enter sends.
+    await ada.getByRole('textbox', { name: 'Message' }).focus();
+    await ada.keyboard.type('/ima');
+    assert.equal(await ada.getByRole('listbox').getByRole('option').count(), 1, 'only /imagine matches /ima');
+    await ada.keyboard.press('Enter');
+    await ada.keyboard.type(prompt);
+    assert.equal(await ada.getByLabel('prompt', { exact: true }).inputValue(), prompt);
+    await ada.keyboard.press('Enter');
     await messageWith(ada, 'used /imagine').waitFor({ timeout: UI_MS });
     // The preview is only there while the job runs; catch it for the picture when there is time to.
     await ada
