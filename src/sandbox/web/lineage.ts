@@ -23,6 +23,9 @@ const MAX_NODES = 200;
 const ID = '[a-z0-9]{12}';
 const LINEAGE_ROUTE = new RegExp(`^/lineage/(${ID})$`);
 const IMAGE_ROUTE = new RegExp(`^/images/(${ID})/([0-3]|grid|upload)$`);
+/** The internal image references job descriptions carry (see src/store/image-store.ts). */
+const UPLOAD_REF = new RegExp(`^upload:(${ID})$`);
+const JOB_IMAGE_REF = new RegExp(`^job:(${ID})/([0-3])$`);
 
 /** An edge to an earlier image: which job, which of its four images (null: the whole job), and how. */
 export interface LineageEdge {
@@ -88,8 +91,8 @@ function edgesOf(record: JobRecord): LineageEdge[] {
   for (const prompt of record.description.prompts) {
     if (prompt.kind !== 'image') continue;
     const ref = record.inputs?.[prompt.url] ?? prompt.url;
-    const upload = new RegExp(`^upload:(${ID})$`).exec(ref);
-    const job = new RegExp(`^job:(${ID})/([0-3])$`).exec(ref);
+    const upload = UPLOAD_REF.exec(ref);
+    const job = JOB_IMAGE_REF.exec(ref);
     const edge: LineageEdge | null = upload
       ? { jobId: upload[1]!, index: null, role: record.kind === 'blend' ? 'blend' : 'image-prompt' }
       : job
