@@ -52,7 +52,7 @@ P_TEXT = 0.50     # of the conditioned samples: text caption vs image of the oth
 STEPS = {
     "vae": int(os.environ.get("VAE_STEPS", 700)),
     "clip": int(os.environ.get("CLIP_STEPS", 500)),
-    "unet": int(os.environ.get("UNET_STEPS", 5000)),
+    "unet": int(os.environ.get("UNET_STEPS", 3600)),
     "classifier": int(os.environ.get("CLS_STEPS", 400)),
     "upscaler": int(os.environ.get("UP_STEPS", 800)),
 }
@@ -82,6 +82,7 @@ def jsave(p, obj, indent=2):
 def record(stage, **info):
     p = os.path.join(WORK, "log.json")
     lg = jload(p) if os.path.exists(p) else {"stages": {}}
+    info.setdefault("torch_threads", torch.get_num_threads())
     lg["stages"].setdefault(stage, {}).update(info)
     lg["hardware"] = hardware()
     jsave(p, lg)
