@@ -214,7 +214,10 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     await upscalePanel.locator('svg text', { hasText: 'upscale · #1' }).waitFor({ timeout: UI_MS });
     for (const image of await upscalePanel.locator('.lineage-node img').all())
       await waitUntil('a lineage thumbnail', () => imageLoaded(image));
+    // Three generations need a taller window to be seen whole.
+    await ada.setViewportSize({ width: 1400, height: 1150 });
     await shot(ada, 'sandbox-lineage-upscale.png');
+    await ada.setViewportSize({ width: 1400, height: 900 });
     await upscalePanel.getByRole('button', { name: 'Close lineage' }).click();
     await upscalePanel.waitFor({ state: 'detached', timeout: UI_MS });
 
