@@ -107,6 +107,8 @@ async function shutdown(signal: string, code = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'shutting down');
+  // Workers get their grace period to finish a job; past that, nothing is worth hanging for.
+  setTimeout(() => process.exit(code || 1), 60_000).unref();
   for (const cleanup of cleanups)
     await cleanup().catch((error) => logger.warn({ err: error }, 'cleanup failed'));
   process.exit(code);

@@ -84,6 +84,10 @@ export async function startLocalRedis(options: LocalRedisOptions = {}): Promise<
     args.push('--appendonly', 'no');
   }
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A private Redis must not outlive its owner, even one that exits without cleaning up.
+  const killOnExit = () => child.kill('SIGTERM');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   await new Promise<void>((ready, fail) => {
     let output = '';
     const onData = (chunk: Buffer) => {
