@@ -117,6 +117,7 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 main().catch(async (error) => {
+  if (stopping) return; // stopped by a signal while starting: workers that were cut off are expected
   logger.fatal({ err: error }, 'could not start');
   await shutdown('startup failure', 1);
 });
