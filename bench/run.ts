@@ -178,7 +178,10 @@ if (wanted('vs_pytorch')) {
   const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
   for (let i = 0; i < repeats; i++) {
     await settle();
-    engine.push((await timeIt(() => pipeline.generate({ ...baseRequest, seed: i }))).ms / 1000);
+    // bench/pytorch_grid.py samples with DDIM: the engine does the same here.
+    engine.push(
+      (await timeIt(() => pipeline.generate({ ...baseRequest, scheduler: 'ddim', seed: i }))).ms / 1000,
+    );
     await settle();
     eager.push(await torch.grid());
   }
