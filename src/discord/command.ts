@@ -1,14 +1,12 @@
-import {
-  type ButtonInteraction,
-  type ChatInputCommandInteraction,
-  MessageFlags,
-  type ModalSubmitInteraction,
-  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+import type {
+  ButtonInteraction,
+  ChatInputCommandInteraction,
+  ModalSubmitInteraction,
+  RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { BotContext } from './context.js';
 import { queuedMessage } from './messages.js';
 import { admit, draftRecords, enqueueRecords, type PlannedJob, type Requester, release } from './submit.js';
-import { UserError } from './user-error.js';
 
 /** One slash command: its definition (plain API JSON, what deployment sends) and its handler. */
 export interface Command {
@@ -29,10 +27,39 @@ export function requesterOf(interaction: JobInteraction): Requester {
   };
 }
 
+/** Discord kills an interaction that has no first answer within 3 s; defer with this much of it gone. */
+export const DEFER_AFTER_MS = 2000;
+
+/**
+ * Defers the interaction if the checks before its first answer run long (a burst of commands, a slow
+ * Redis), so the 3 s deadline is never missed. `settle` stops the timer and waits for a deferral in
+ * flight; afterwards `interaction.deferred` says which way to answer.
+ */
+export function deferIfSlow(
+  interaction: JobInteraction,
+  budgetMs = DEFER_AFTER_MS,
+): { settle(): Promise<void> } {
+  let deferring: Promise<unknown> | null = null;
+  const age = Date.now() - interaction.createdTimestamp;
+  const timer = setTimeout(
+    () => {
+      deferring = interaction.deferReply().catch(() => {});
+    },
+    Math.max(0, budgetMs - age),
+  );
+  return {
+    async settle() {
+      clearTimeout(timer);
+      await deferring;
+    },
+  };
+}
+
 /**
  * The common path of everything that starts jobs: policy and caps first (a refusal is ephemeral and
  * changes nothing), then the visible answer, then optional slow preparation (fetching images), then the
  * queue. Each job gets its own message: the interaction's reply for the first, follow-ups for the rest.
+ * A refusal after a deferral is answered by the router, which removes the public placeholder first.
  */
 export async function startJobs(
   ctx: BotContext,
@@ -41,31 +68,24 @@ export async function startJobs(
   prepare?: () => Promise<void>,
 ): Promise<void> {
   const who = requesterOf(interaction);
-  await admit(ctx, who, planned);
+  const guard = deferIfSlow(interaction);
+  try {
+    await admit(ctx, who, planned);
+  } finally {
+    await guard.settle();
+  }
   try {
     const records = draftRecords(who, planned);
     const [first, ...rest] = records;
     if (!first) return;
     if (prepare) {
-      await interaction.deferReply();
-      try {
-        await prepare();
-      } catch (error) {
-        // Nothing was queued: take the public placeholder away and tell only this user why.
-        await interaction.deleteReply().catch(() => {});
-        if (error instanceof UserError) {
-          await interaction.followUp({ content: error.message, flags: MessageFlags.Ephemeral });
-          await release(ctx, who, planned);
-          return;
-        }
-        throw error;
-      }
+      if (!interaction.deferred) await interaction.deferReply();
+      await prepare();
       // Preparation may have filled in inputs; carry them over.
       for (const [i, job] of planned.entries()) if (job.inputs) records[i]!.inputs = job.inputs;
-      await interaction.editReply(queuedMessage(first));
-    } else {
-      await interaction.reply(queuedMessage(first));
     }
+    if (interaction.deferred) await interaction.editReply(queuedMessage(first));
+    else await interaction.reply(queuedMessage(first));
     for (const record of rest) {
       const message = await interaction.followUp(queuedMessage(record));
       record.reply.messageId = message.id;

@@ -37,7 +37,11 @@ async function answerError(ctx: BotContext, interaction: Interaction, error: unk
     );
   }
   try {
-    if (interaction.deferred || interaction.replied) {
+    if (interaction.deferred && !interaction.replied) {
+      // A public "thinking…" placeholder would stay forever: remove it, then tell only this user.
+      await interaction.deleteReply().catch(() => {});
+      await interaction.followUp({ content, flags: MessageFlags.Ephemeral });
+    } else if (interaction.deferred || interaction.replied) {
       await interaction.followUp({ content, flags: MessageFlags.Ephemeral });
     } else {
       await interaction.reply({ content, flags: MessageFlags.Ephemeral });
