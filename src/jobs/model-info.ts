@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename } from 'node:path';
+import { readModelConfig } from '../diffusion/config.js';
 
 /**
  * What the bot needs to know about the model without loading it: enough to judge steps and sizes
- * against a server's policy and to describe the model to users.
+ * against a server's policy and to describe the model to users. Read from the same configuration files,
+ * by the same reader, as the engine uses, so the bot's limits match what the workers generate.
  */
 export interface ModelInfo {
   name: string;
@@ -17,26 +18,16 @@ export interface ModelInfo {
   imagePrompts: 'encoder' | 'init-image';
 }
 
-function readJson(path: string): Record<string, unknown> {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : {};
-}
-
-const numberOr = (value: unknown, fallback: number) =>
-  typeof value === 'number' && value > 0 ? value : fallback;
+/** Same default as the engine's pipeline when a model folder names no steps. */
+const ENGINE_DEFAULT_STEPS = 20;
 
 export function readModelInfo(dir: string): ModelInfo {
-  const index = readJson(join(dir, 'model_index.json'));
-  const vae = readJson(join(dir, 'vae_decoder', 'config.json'));
-  const unet = readJson(join(dir, 'unet', 'config.json'));
-  const blocks = Array.isArray(vae['block_out_channels']) ? vae['block_out_channels'].length : 4;
-  const vaeFactor = 2 ** Math.max(0, blocks - 1);
-  const latentSize = numberOr(unet['sample_size'], 64);
+  const config = readModelConfig(dir);
   return {
-    name:
-      typeof index['name'] === 'string' ? index['name'] : (dir.split('/').filter(Boolean).pop() ?? 'model'),
-    baseSteps: numberOr(index['default_steps'], 20),
-    baseSize: numberOr(vae['sample_size'], latentSize * vaeFactor),
-    sizeMultiple: vaeFactor,
-    imagePrompts: existsSync(join(dir, 'image_encoder', 'model.onnx')) ? 'encoder' : 'init-image',
+    name: basename(dir.replace(/\/+$/, '')),
+    baseSteps: config.defaults.steps ?? ENGINE_DEFAULT_STEPS,
+    baseSize: config.sampleSize,
+    sizeMultiple: config.vaeFactor * config.latentMultiple,
+    imagePrompts: config.hasImageEncoder ? 'encoder' : 'init-image',
   };
 }

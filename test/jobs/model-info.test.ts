@@ -1,0 +1,13 @@
+import { readModelInfo } from '../../src/jobs/model-info.js';
+
+test('the shipped model: sizes and steps as the engine reads them', () => {
+  const info = readModelInfo('models/emoji-ld');
+  expect(info).toMatchObject({ name: 'emoji-ld', imagePrompts: 'encoder' });
+  expect(info.baseSize % info.sizeMultiple).toBe(0);
+  expect(info.baseSteps).toBeGreaterThan(0);
+});
+
+test('a Stable Diffusion layout without an image encoder turns image prompts into init images', () => {
+  const info = readModelInfo('test/fixtures/models/sd15-tiny/');
+  expect(info).toMatchObject({ name: 'sd15-tiny', imagePrompts: 'init-image' });
+});
