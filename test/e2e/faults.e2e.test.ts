@@ -2,11 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MessageView } from '../../src/sandbox/discord/index.js';
+import { isGrid, jobIdOf } from './messages.js';
 import { type Stack, startStack } from './stack.js';
-
-const isGrid = (m: MessageView) =>
-  m.attachments.some((a) => a.filename.startsWith('grid-')) && m.components.length > 0;
-const jobIdOf = (m: MessageView) => /job ([a-z0-9]{12})/.exec(m.content)?.[1];
 
 /** Every distinct message (not revision) in the channel that carries the finished grid of a job. */
 function gridMessagesFor(stack: Stack, jobId: string): MessageView[] {

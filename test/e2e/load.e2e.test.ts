@@ -1,4 +1,4 @@
-import type { MessageView } from '../../src/sandbox/discord/index.js';
+import { isGrid } from './messages.js';
 import { type Stack, startStack } from './stack.js';
 
 const USERS = 50;
@@ -25,9 +25,6 @@ beforeAll(async () => {
   });
 }, 90_000);
 afterAll(async () => stack?.stop());
-
-const isGrid = (m: MessageView) =>
-  m.attachments.some((a) => a.filename.startsWith('grid-')) && m.components.length > 0;
 
 test(`${USERS} users x ${JOBS_PER_USER} jobs: all complete once, per-user caps hold throughout`, async () => {
   const policy = stack.discord.invokeCommand({

@@ -1,4 +1,5 @@
-import { listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
+import { type InteractionHandle, listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
+import { ephemeralAnswer, finishedMessage, isGrid } from './messages.js';
 import { type Stack, startStack } from './stack.js';
 
 let stack: Stack;
@@ -20,33 +21,17 @@ beforeAll(async () => {
 }, 90_000);
 afterAll(async () => stack?.stop());
 
-const isGrid = (m: MessageView) =>
-  m.attachments.some((a) => a.filename.startsWith('grid-')) && m.components.length > 0;
+const answer = (handle: InteractionHandle) => ephemeralAnswer(stack.discord, handle);
 
-async function ephemeralAnswer(handle: {
-  id: string;
-  response(t?: number): Promise<unknown>;
-}): Promise<MessageView> {
-  await handle.response(3000);
-  return stack.discord.waitForMessage((m) => m.interactionId === handle.id && m.ephemeral && !m.loading, {
-    timeoutMs: 10_000,
-  });
-}
-
-async function gridFor(user: string, prompt: string): Promise<MessageView> {
-  const handle = stack.discord.invokeCommand({
-    name: 'imagine',
-    user,
-    channel: 'general',
-    options: { prompt },
-  });
-  await handle.response(3000);
-  const original = stack.discord.originalMessage(handle.id)!;
-  return stack.discord.waitForMessage((m) => m.id === original.id && isGrid(m), { timeoutMs: 60_000 });
+function gridFor(user: string, prompt: string): Promise<MessageView> {
+  return finishedMessage(
+    stack.discord,
+    stack.discord.invokeCommand({ name: 'imagine', user, channel: 'general', options: { prompt } }),
+  );
 }
 
 test('an admin bans a word with /policy; prompts using it are refused with what matched', async () => {
-  const set = await ephemeralAnswer(
+  const set = await answer(
     stack.discord.invokeCommand({
       name: 'policy',
       user: 'ada',
@@ -58,7 +43,7 @@ test('an admin bans a word with /policy; prompts using it are refused with what 
   expect(set.content).toContain('Banned `gore`');
   expect(set.content).toContain('banned words: `gore`');
 
-  const refused = await ephemeralAnswer(
+  const refused = await answer(
     stack.discord.invokeCommand({
       name: 'imagine',
       user: 'bob',
@@ -69,7 +54,7 @@ test('an admin bans a word with /policy; prompts using it are refused with what 
   // The parser folds full-width letters (NFKC), so the match is reported in its ASCII form.
   expect(refused.content).toContain('"GORE" is not allowed on this server (banned word: gore)');
 
-  const unban = await ephemeralAnswer(
+  const unban = await answer(
     stack.discord.invokeCommand({
       name: 'policy',
       user: 'ada',
@@ -82,7 +67,7 @@ test('an admin bans a word with /policy; prompts using it are refused with what 
 }, 60_000);
 
 test('/policy set turns the weight-sum rule off, and the Loab prompt runs', async () => {
-  const set = await ephemeralAnswer(
+  const set = await answer(
     stack.discord.invokeCommand({
       name: 'policy',
       user: 'ada',
@@ -98,7 +83,7 @@ test('/policy set turns the weight-sum rule off, and the Loab prompt runs', asyn
 }, 90_000);
 
 test('remix mode: /settings turns it on, V1 opens a form, the edited prompt makes the variation', async () => {
-  const view = await ephemeralAnswer(
+  const view = await answer(
     stack.discord.invokeCommand({ name: 'settings', user: 'cy', channel: 'general' }),
   );
   expect(view.content).toContain('remix off');
@@ -139,9 +124,7 @@ test('remix mode: /settings turns it on, V1 opens a form, the edited prompt make
 test("/info lists the user's jobs; /show re-posts a grid with working buttons", async () => {
   const grid = await gridFor('bob', 'red apple');
   const jobId = /job ([a-z0-9]{12})/.exec(grid.content)![1]!;
-  const info = await ephemeralAnswer(
-    stack.discord.invokeCommand({ name: 'info', user: 'bob', channel: 'general' }),
-  );
+  const info = await answer(stack.discord.invokeCommand({ name: 'info', user: 'bob', channel: 'general' }));
   expect(info.content).toMatch(/finished recently: \d+ jobs/);
 
   const show = stack.discord.invokeCommand({
@@ -155,7 +138,7 @@ test("/info lists the user's jobs; /show re-posts a grid with working buttons", 
   expect(isGrid(reposted)).toBe(true);
   expect(listCustomIds(reposted.components)).toEqual(listCustomIds(grid.components));
 
-  const missing = await ephemeralAnswer(
+  const missing = await answer(
     stack.discord.invokeCommand({
       name: 'show',
       user: 'cy',
@@ -189,13 +172,13 @@ test('a button naming a job of another server is refused and starts nothing', as
     customId: `u:1:${homeJob}`,
     forged: true,
   });
-  const answer = await ephemeralAnswer(forged);
-  expect(answer.content).toContain('not made by this bot');
+  const refusal = await answer(forged);
+  expect(refusal.content).toContain('not made by this bot');
   expect(await stack.renderQueue.getJobCounts()).toEqual(before);
 }, 120_000);
 
 test('--repeat over the server limit is refused before anything is queued', async () => {
-  const answer = await ephemeralAnswer(
+  const refusal = await answer(
     stack.discord.invokeCommand({
       name: 'imagine',
       user: 'cy',
@@ -203,7 +186,7 @@ test('--repeat over the server limit is refused before anything is queued', asyn
       options: { prompt: 'owl --repeat 5' },
     }),
   );
-  expect(answer.content).toContain("--repeat 5 is over this server's limit of 4");
+  expect(refusal.content).toContain("--repeat 5 is over this server's limit of 4");
 }, 30_000);
 
 test('permutations and --repeat post one message per job, each finished with its own grid', async () => {

@@ -3,6 +3,7 @@ import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
 import { freePort } from '../../src/store/local-redis.js';
+import { isFinalImage, isGrid } from './messages.js';
 import { type Stack, startStack } from './stack.js';
 
 let stack: Stack;
@@ -20,11 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-const isFinalGrid = (m: MessageView) =>
-  m.attachments.some((a) => a.filename.startsWith('grid-')) && m.components.length > 0;
-const isFinalImage = (m: MessageView) =>
-  m.attachments.some((a) => a.filename.startsWith('image-')) && m.components.length > 0;
 
 async function imagine(user: string, prompt: string) {
   const handle = stack.discord.invokeCommand({
@@ -86,7 +82,7 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
     expect(original.content).toContain('Waiting to start');
     expect(original.ephemeral).toBe(false);
 
-    grid = await stack.discord.waitForMessage((m) => m.id === original.id && isFinalGrid(m), {
+    grid = await stack.discord.waitForMessage((m) => m.id === original.id && isGrid(m), {
       timeoutMs: 60_000,
     });
     expect(listCustomIds(grid.components)).toEqual([
@@ -128,7 +124,7 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
     const handle = stack.discord.pressButton({ user: 'bob', messageId: upscaled.id, customId: vary });
     await handle.response(3000);
     const reply = stack.discord.originalMessage(handle.id)!;
-    const varied = await stack.discord.waitForMessage((m) => m.id === reply.id && isFinalGrid(m), {
+    const varied = await stack.discord.waitForMessage((m) => m.id === reply.id && isGrid(m), {
       timeoutMs: 60_000,
     });
     expect(varied.content).toContain('Variations (Strong)');
@@ -151,7 +147,7 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
     });
     await handle.response(3000);
     const reply = stack.discord.originalMessage(handle.id)!;
-    const blended = await stack.discord.waitForMessage((m) => m.id === reply.id && isFinalGrid(m), {
+    const blended = await stack.discord.waitForMessage((m) => m.id === reply.id && isGrid(m), {
       timeoutMs: 60_000,
     });
     expect(blended.content).toContain('Blend of 2 images');
@@ -174,7 +170,7 @@ describe('image links in a prompt', () => {
     });
     await handle.response(3000);
     const original = stack.discord.originalMessage(handle.id)!;
-    const grid = await stack.discord.waitForMessage((m) => m.id === original.id && isFinalGrid(m), {
+    const grid = await stack.discord.waitForMessage((m) => m.id === original.id && isGrid(m), {
       timeoutMs: 60_000,
     });
     const jobId = /job ([a-z0-9]{12})/.exec(grid.content)![1]!;
