@@ -13,6 +13,5 @@ export class Keys {
   queuedByGuild = (guildId: string) => `${this.prefix}:queued-guild:${guildId}`;
   runningByUser = (userId: string) => `${this.prefix}:running:${userId}`;
   userJobs = (userId: string) => `${this.prefix}:user-jobs:${userId}`;
-  usage = (userId: string) => `${this.prefix}:usage:${userId}`;
   delivered = (jobId: string) => `${this.prefix}:delivered:${jobId}`;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MessageView } from '../../src/sandbox/discord/index.js';
-import { isGrid, jobIdOf } from './messages.js';
+import { finishedMessage, isGrid, jobIdOf } from './messages.js';
 import { type Stack, startStack } from './stack.js';
 
 /** Every distinct message (not revision) in the channel that carries the finished grid of a job. */
@@ -47,10 +47,7 @@ describe('a worker killed mid-job', () => {
     expect(victim).toBeDefined();
     victim.kill('SIGKILL');
 
-    const original = stack.discord.originalMessage(handle.id)!;
-    const grid = await stack.discord.waitForMessage((m) => m.id === original.id && isGrid(m), {
-      timeoutMs: 60_000,
-    });
+    const grid = await finishedMessage(stack.discord, handle);
     expect(jobIdOf(grid)).toBe(running.id);
     const record = JSON.parse((await stack.redisClient.get(`lb:job:${running.id}`))!);
     expect(record.status).toBe('done');
@@ -68,11 +65,7 @@ describe('a worker killed mid-job', () => {
       channel: 'general',
       options: { prompt: 'palm tree' },
     });
-    await handle.response(3000);
-    const original = stack.discord.originalMessage(handle.id)!;
-    const grid = await stack.discord.waitForMessage((m) => m.id === original.id && isGrid(m), {
-      timeoutMs: 60_000,
-    });
+    const grid = await finishedMessage(stack.discord, handle);
     const limited = stack.discord.requests.filter(
       (r) => r.route.startsWith('PATCH /webhooks/') && r.status === 429,
     );
@@ -102,10 +95,7 @@ describe('Redis restarts and expired tokens', () => {
     await stack.restartRedis();
     await stack.startWorker();
 
-    for (const handle of handles) {
-      const original = stack.discord.originalMessage(handle.id)!;
-      await stack.discord.waitForMessage((m) => m.id === original.id && isGrid(m), { timeoutMs: 60_000 });
-    }
+    for (const handle of handles) await finishedMessage(stack.discord, handle);
   }, 120_000);
 
   test('a result that finishes after the 15-minute token life goes out as a channel message, once', async () => {
