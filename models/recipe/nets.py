@@ -202,6 +202,10 @@ class UNet(nn.Module):
         te = c0 * 4
         self.c0 = c0
         self.temb = nn.Sequential(nn.Linear(c0, te), nn.SiLU(), nn.Linear(te, te))
+        # Global conditioning: the mean of the conditioning tokens joins the timestep embedding, so every
+        # residual block sees what is asked for, not only the attention layers. It is computed from
+        # encoder_hidden_states inside the network, so the ONNX signature stays the stock SD one.
+        self.cpool = nn.Linear(ctx_dim, te)
         self.cin = nn.Conv2d(zc, c0, 3, padding=1)
         self.d0r = Res(c0, c0, te)
         self.d0a = SpatialTransformer(c0, ctx_dim, heads)
@@ -222,7 +226,7 @@ class UNet(nn.Module):
 
     def forward(self, sample, timestep, encoder_hidden_states):
         ctx = encoder_hidden_states
-        t = self.temb(timestep_embedding(timestep, self.c0))
+        t = self.temb(timestep_embedding(timestep, self.c0)) + self.cpool(ctx.mean(1))
         h0 = self.cin(sample)
         h1 = self.d0a(self.d0r(h0, t), ctx)
         h = self.down(h1)

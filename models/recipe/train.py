@@ -6,7 +6,8 @@ Usage:  /usr/bin/python3 models/recipe/train.py all            # every stage, sk
         /usr/bin/python3 models/recipe/train.py export --partial   # export from the latest checkpoints
         /usr/bin/python3 models/recipe/train.py unet --force   # rerun a finished stage from its checkpoint
 
-Stages: data vae clip unet classifier upscaler export check samples
+Stages: data vae clip unet classifier upscaler export check samples import ("all" runs all but clip and import)
+Continue training the shipped model in a fresh checkout:  train.py data import && UNET_STEPS=<n> train.py unet --force export check samples
 Every stage checkpoints into models/recipe/.work/ and resumes from there; finished stages write
 .work/<stage>.done and are skipped. Wall times land in .work/log.json and models/emoji-ld/training_log.json.
 """
@@ -48,17 +49,22 @@ T_TRAIN = 1000
 BETA_START, BETA_END = 0.00085, 0.012
 CFG_DROP = 0.10
 P_TEXT = 0.50     # of the conditioned samples: text caption vs image of the other art set
+UNET_LR = float(os.environ.get("UNET_LR", 5e-4))
+CONTRASTIVE_W = 0.1  # weight of the text-image contrastive loss next to the diffusion loss
 
 STEPS = {
     "vae": int(os.environ.get("VAE_STEPS", 700)),
     "clip": int(os.environ.get("CLIP_STEPS", 500)),
-    "unet": int(os.environ.get("UNET_STEPS", 3600)),
+    "unet": int(os.environ.get("UNET_STEPS", 9000)),
     "classifier": int(os.environ.get("CLS_STEPS", 400)),
     "upscaler": int(os.environ.get("UP_STEPS", 800)),
 }
 SAVE_EVERY_S = 150
 SETS = ("google", "twitter")
-STAGES = ["data", "vae", "clip", "unet", "classifier", "upscaler", "export", "check", "samples"]
+# A stage's position here also seeds its random streams (step_rng, step_gen), so the list only grows.
+STAGES = ["data", "vae", "clip", "unet", "classifier", "upscaler", "export", "check", "samples", "import"]
+# clip: an optional warm start for the unet stage's encoders; import: continue from the shipped model
+ALL = [s for s in STAGES if s not in ("clip", "import")]
 
 
 # ------------------------------------------------------------------ helpers
@@ -266,10 +272,16 @@ def stage_data():
     ev = [{"index": k, "hexcode": concepts[i]["hexcode"], "emoji": concepts[i]["emoji"],
            "en": concepts[i]["en_text"]["label"], "zh": concepts[i]["zh_text"]["label"],
            "category": concepts[i]["category"], "image": concepts[i]["image"]} for k, i in enumerate(pick)]
-    jsave(os.path.join(OUT, "eval", "concepts.json"), {
+    cpath_ev = os.path.join(OUT, "eval", "concepts.json")
+    kept = {}
+    if os.path.exists(cpath_ev):  # the classifier stage's notes stay valid while the concepts are the same
+        prev = jload(cpath_ev)
+        if prev.get("concepts") == ev and "classifier" in prev:
+            kept["classifier"] = prev["classifier"]
+    jsave(cpath_ev, {
         "rule": "single-code-point emoji (no ZWJ/variation sequences) from the groups " + ", ".join(groups)
                 + " of the training set; random.Random(2024).sample(candidates, 64), kept in emoji order",
-        "candidates": len(cand), "concepts": ev})
+        "candidates": len(cand), "concepts": ev, **kept})
     np.savez_compressed(os.path.join(WORK, "data.npz"), img64=np.array(im64, np.uint8), img32=np.array(im32, np.uint8))
     jsave(os.path.join(WORK, "meta.json"), {"concepts": concepts, "dropped": dropped, "eval_indices": pick}, indent=None)
     by_cat = {}
@@ -287,6 +299,8 @@ def vae_models():
 
 def stage_vae():
     d = Data()
+    if os.path.exists(os.path.join(WORK, "latents.pt")):  # made from the previous VAE
+        os.remove(os.path.join(WORK, "latents.pt"))
     torch.manual_seed(SEED)
     enc, dec = vae_models()
     params = list(enc.parameters()) + list(dec.parameters())
@@ -361,6 +375,24 @@ def clip_loss(a, b, scale):
     return 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
 
 
+def retrieval(d, te, ie):
+    """Each concept's label (en / zh) against the Noto and Twemoji images of all concepts: top-1 hit rate."""
+    te.eval(); ie.eval()
+    res = {}
+    with torch.no_grad():
+        ims = {}
+        for s, name in enumerate(SETS):
+            ims[name] = F.normalize(torch.cat([ie(d.images(np.arange(i, min(d.n, i + 256)), np.full(min(d.n, i + 256) - i, s)))[1]
+                                               for i in range(0, d.n, 256)]), dim=-1)
+        for lang in ("en", "zh"):
+            ids = torch.tensor([d.tok.frame(c[lang]["label"]) for c in d.concepts])
+            t = F.normalize(torch.cat([te(ids[i:i + 512])[1] for i in range(0, d.n, 512)]), dim=-1)
+            for name in SETS:
+                res[f"label_{lang}_to_{name}_top1"] = float(((t @ ims[name].t()).argmax(1) == torch.arange(d.n)).float().mean())
+        res["noto_to_twemoji_top1"] = float(((ims["google"] @ ims["twitter"].t()).argmax(1) == torch.arange(d.n)).float().mean())
+    return res
+
+
 def stage_clip():
     d = Data()
     torch.manual_seed(SEED)
@@ -402,20 +434,7 @@ def stage_clip():
             save_ckpt("clip.pt", {"te": te.state_dict(), "ie": ie.state_dict(), "opt": opt.state_dict(),
                                   "logit_scale": logit_scale.item(), "step": step + 1})
             last = time.time()
-    # retrieval: each concept's label (en / zh) against the Twemoji and Noto images of all concepts
-    te.eval(); ie.eval()
-    res = {}
-    with torch.no_grad():
-        ims = {}
-        for s, name in enumerate(SETS):
-            ims[name] = F.normalize(torch.cat([ie(d.images(np.arange(i, min(d.n, i + 256)), np.full(min(d.n, i + 256) - i, s)))[1]
-                                               for i in range(0, d.n, 256)]), dim=-1)
-        for lang in ("en", "zh"):
-            ids = torch.tensor([d.tok.frame(c[lang]["label"]) for c in d.concepts])
-            t = F.normalize(torch.cat([te(ids[i:i + 512])[1] for i in range(0, d.n, 512)]), dim=-1)
-            for name in SETS:
-                res[f"label_{lang}_to_{name}_top1"] = float(((t @ ims[name].t()).argmax(1) == torch.arange(d.n)).float().mean())
-        res["noto_to_twemoji_top1"] = float(((ims["google"] @ ims["twitter"].t()).argmax(1) == torch.arange(d.n)).float().mean())
+    res = retrieval(d, te, ie)
     log("clip retrieval", res)
     return {"steps": total, "batch": B, "retrieval_over_all_concepts": res,
             "params": {"text_encoder": nparams(te), "image_encoder": nparams(ie)}}
@@ -430,47 +449,46 @@ def load_vae():
     return enc, dec, ck["scaling_factor"]
 
 
+class Conditioned(torch.nn.Module):
+    """The UNet with both encoders, trained together: the diffusion loss reaches the encoders through the
+    conditioning, a contrastive loss on their pooled outputs keeps text and images in one space."""
+
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.unet = nets.UNet(UNET_CH, D, ZC)
+        self.te, self.ie = enc_models(vocab_size)
+
+
+def load_conditioned(vocab_size, ema=True):
+    """The trained UNet and encoders (EMA weights unless ema=False), in eval mode."""
+    ck = load_ckpt("unet.pt")
+    if ck is None:
+        raise SystemExit("no UNet checkpoint")
+    m = Conditioned(vocab_size)
+    m.load_state_dict(ck["ema"] if ema else ck["model"])
+    m.eval()
+    return m, ck["step"]
+
+
 def load_encoders(vocab_size):
-    ck = load_ckpt("clip.pt")
-    te, ie = enc_models(vocab_size)
-    te.load_state_dict(ck["te"]); ie.load_state_dict(ck["ie"])
-    te.eval(); ie.eval()
-    return te, ie
+    m, _ = load_conditioned(vocab_size)
+    return m.te, m.ie
 
 
-K_TEXT, K_IMG = 12, 4
-
-
-def build_bank(d):
-    p = os.path.join(WORK, "bank.pt")
+def latent_bank(d):
+    """VAE latents (posterior means, scaled) of every artwork: [N, 2 art sets, 4, 8, 8]."""
+    p = os.path.join(WORK, "latents.pt")
     if os.path.exists(p):
         return torch.load(p)
     enc, _, scale = load_vae()
-    te, ie = load_encoders(len(d.vocab))
-    rng = np.random.default_rng([SEED, 99])
-    g = torch.Generator(); g.manual_seed(SEED + 99)
     with torch.no_grad():
         lat = []
         for s in range(2):
             lat.append(torch.cat([enc(d.images(np.arange(i, min(d.n, i + 256)), np.full(min(d.n, i + 256) - i, s)))[0]
                                   for i in range(0, d.n, 256)]) * scale)
-        lat = torch.stack(lat, 1)  # [N,2,4,8,8]
-        ids = torch.tensor([[[d.caption(rng, i, lang) for _ in range(K_TEXT)] for lang in ("en", "zh")] for i in range(d.n)])
-        flat = ids.reshape(-1, L)
-        text = torch.cat([te(flat[i:i + 1024])[0] for i in range(0, len(flat), 1024)]).reshape(d.n, 2, K_TEXT, L, D)
-        img = torch.zeros(d.n, 2, K_IMG, L, D)
-        for s in range(2):
-            for a in range(K_IMG):
-                for i in range(0, d.n, 256):
-                    idx = np.arange(i, min(d.n, i + 256))
-                    x = d.images(idx, np.full(len(idx), s))
-                    if a:
-                        x = shift_aug(x, g)
-                    img[idx, s, a] = ie(x)[0]
-        empty = te(torch.tensor([d.tok.frame([])]))[0][0]
-    bank = {"lat": lat, "text": text.half(), "img": img.half(), "empty": empty}
-    torch.save(bank, p)
-    return bank
+    lat = torch.stack(lat, 1)
+    torch.save(lat, p)
+    return lat
 
 
 class EMA:
@@ -489,59 +507,85 @@ class EMA:
 
 
 def stage_unet():
+    """Epsilon-prediction UNet on VAE latents, conditioned per sample on one of: a caption (en or zh) through
+    the text encoder, the *other* art set's rendering of the same emoji through the image encoder, or the
+    empty caption (classifier-free guidance). Min-SNR-5 loss weighting; EMA 0.999 of every weight."""
     d = Data()
-    t0 = time.time()
-    bank = build_bank(d)
-    log(f"unet: conditioning bank ready ({time.time() - t0:.0f} s)")
+    lat = latent_bank(d)
     torch.manual_seed(SEED)
-    unet = nets.UNet(UNET_CH, D, ZC)
-    ema = EMA(unet)
-    opt = torch.optim.AdamW(unet.parameters(), lr=3e-4, weight_decay=0.01)
+    model = Conditioned(len(d.vocab))
+    clip_ck = load_ckpt("clip.pt")
+    if clip_ck:  # contrastive warm start of the encoders
+        model.te.load_state_dict(clip_ck["te"]); model.ie.load_state_dict(clip_ck["ie"])
+    logit_scale = torch.nn.Parameter(torch.tensor(clip_ck["logit_scale"] if clip_ck else math.log(1 / 0.07)))
+    params = list(model.parameters()) + [logit_scale]
+    opt = torch.optim.AdamW(params, lr=UNET_LR, weight_decay=0.01)
+    ema = EMA(model)
     ck = load_ckpt("unet.pt")
     start = 0
     if ck:
-        unet.load_state_dict(ck["unet"]); opt.load_state_dict(ck["opt"]); ema.shadow = ck["ema"]
+        model.load_state_dict(ck["model"]); ema.shadow = ck["ema"]
+        if "opt" in ck:  # absent in checkpoints made by the import stage
+            opt.load_state_dict(ck["opt"])
+        logit_scale.data.fill_(ck["logit_scale"])
         start = ck["step"]
         log(f"unet: resume at {start}")
     ac = alphas_cumprod()
+    snr = ac / (1 - ac)
+    loss_w = snr.clamp(max=5.0) / snr
+    empty = torch.tensor([d.tok.frame([])])
     total, B = STEPS["unet"], 64
     last = time.time()
     run_t0, run_s0, losses = time.time(), start, []
     for step in range(start, total):
         rng, g = step_rng("unet", step), step_gen("unet", step)
-        idx = rng.integers(0, d.n, B)
+        idx = rng.choice(d.n, B, replace=False)  # distinct emoji: the contrastive loss treats the rest as negatives
         sets = rng.integers(0, 2, B)
+        langs = rng.integers(0, 2, B)
         u = rng.random(B)
-        x0 = bank["lat"][idx, sets]
-        ctx = torch.empty(B, L, D)
-        for j in range(B):
-            if u[j] < CFG_DROP:
-                ctx[j] = bank["empty"]
-            elif u[j] < CFG_DROP + (1 - CFG_DROP) * P_TEXT:
-                ctx[j] = bank["text"][idx[j], rng.integers(0, 2), rng.integers(0, K_TEXT)].float()
-            else:
-                ctx[j] = bank["img"][idx[j], 1 - sets[j], rng.integers(0, K_IMG)].float()
+        x0 = lat[idx, sets]
+        ta = torch.tensor([d.caption(rng, i, ("en", "zh")[l]) for i, l in zip(idx, langs)])
+        tb = torch.tensor([d.caption(rng, i, ("zh", "en")[l]) for i, l in zip(idx, langs)])
+        img = shift_aug(d.images(idx, 1 - sets), g)
+        ha, pa = model.te(torch.cat([ta, empty]))
+        hb, pb = model.te(tb)
+        hi, pi = model.ie(img)
+        drop = torch.from_numpy(u < CFG_DROP)[:, None, None]
+        use_text = torch.from_numpy(u < CFG_DROP + (1 - CFG_DROP) * P_TEXT)[:, None, None]
+        ctx = torch.where(drop, ha[-1:].expand(B, -1, -1), torch.where(use_text, ha[:B], hi))
         t = torch.randint(0, T_TRAIN, (B,), generator=g)
         eps = torch.randn(x0.shape, generator=g)
         a = ac[t][:, None, None, None]
         xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
         for pg in opt.param_groups:
-            pg["lr"] = lr_at(step, total, 3e-4, warm=200)
-        loss = F.mse_loss(unet(xt, t, ctx), eps)
+            pg["lr"] = lr_at(step, total, UNET_LR, warm=200)
+        mse = ((model.unet(xt, t, ctx) - eps) ** 2).mean((1, 2, 3))
+        diff = (loss_w[t] * mse).mean()
+        s = logit_scale.exp().clamp(max=100)
+        con = clip_loss(pa[:B], pi, s) + clip_loss(pb, pi, s) + 0.5 * clip_loss(pa[:B], pb, s)
+        loss = diff + CONTRASTIVE_W * con
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        ema.update(unet, step)
-        losses.append(loss.item())
+        ema.update(model, step)
+        losses.append((mse.mean().item(), con.item()))
         if step % 50 == 0:
             rate = (time.time() - run_t0) / max(1, step + 1 - run_s0)
-            log(f"unet {step}/{total} loss {np.mean(losses[-50:]):.4f} {rate:.2f} s/step, eta {(total - step) * rate / 60:.1f} min")
+            m = np.mean(losses[-50:], 0)
+            log(f"unet {step}/{total} mse {m[0]:.4f} contrastive {m[1]:.3f} {rate:.2f} s/step, eta {(total - step) * rate / 60:.1f} min")
         if time.time() - last > SAVE_EVERY_S or step == total - 1:
-            save_ckpt("unet.pt", {"unet": unet.state_dict(), "opt": opt.state_dict(), "ema": ema.shadow, "step": step + 1})
+            save_ckpt("unet.pt", {"model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.shadow,
+                                  "logit_scale": logit_scale.item(), "step": step + 1})
             last = time.time()
-    return {"steps": total, "batch": B, "final_loss_avg_last_200": float(np.mean(losses[-200:])) if losses else None,
-            "params": {"unet": nparams(unet)}, "cfg_drop": CFG_DROP, "p_text": P_TEXT}
+    tail = np.mean(losses[-200:], 0) if losses else [None, None]
+    em, _ = load_conditioned(len(d.vocab))
+    return {"steps": total, "batch": B, "lr": UNET_LR, "final_mse_avg_last_200": float(tail[0]) if losses else None,
+            "final_contrastive_avg_last_200": float(tail[1]) if losses else None,
+            "retrieval_over_all_concepts": retrieval(d, em.te, em.ie),
+            "params": {"unet": nparams(em.unet), "text_encoder": nparams(em.te), "image_encoder": nparams(em.ie)},
+            "cfg_drop": CFG_DROP, "p_text": P_TEXT, "contrastive_weight": CONTRASTIVE_W, "min_snr_gamma": 5.0,
+            "warm_start": "clip.pt" if clip_ck else None}
 
 
 # ------------------------------------------------------------------ stage: classifier
@@ -676,8 +720,10 @@ def export_onnx(model, args, path, inputs, outputs, axes):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     model.eval()
     with torch.no_grad():
+        # No constant folding: every weight keeps its PyTorch name, so the import stage can read the shipped
+        # files back into checkpoints. ONNX Runtime folds the same constants when it loads the model.
         torch.onnx.export(model, args, path, input_names=inputs, output_names=outputs, dynamic_axes=axes,
-                          opset_version=14, do_constant_folding=True)
+                          opset_version=14, do_constant_folding=False)
 
 
 class TextWrap(torch.nn.Module):
@@ -698,22 +744,13 @@ class VAEEncWrap(torch.nn.Module):
         return self.m(sample)[0]
 
 
-def unet_weights(partial):
-    ck = load_ckpt("unet.pt")
-    if ck is None:
-        raise SystemExit("no UNet checkpoint")
-    if ck["step"] < STEPS["unet"] and not partial:
-        raise SystemExit(f"UNet at step {ck['step']}/{STEPS['unet']}; pass --partial to export it anyway")
-    return ck["ema"], ck["step"]
-
-
 def stage_export(partial=False):
     d = Data()
     enc, dec, scale = load_vae()
-    te, ie = load_encoders(len(d.vocab))
-    unet = nets.UNet(UNET_CH, D, ZC)
-    sd, unet_step = unet_weights(partial)
-    unet.load_state_dict(sd)
+    m, unet_step = load_conditioned(len(d.vocab))
+    if unet_step < STEPS["unet"] and not partial:
+        raise SystemExit(f"UNet at step {unet_step}/{STEPS['unet']}; pass --partial to export it anyway")
+    te, ie, unet = m.te, m.ie, m.unet
     torch.manual_seed(SEED)
     untrained = nets.UNet(UNET_CH, D, ZC)
     b = {0: "batch"}
@@ -743,7 +780,7 @@ def stage_export(partial=False):
                                                                "output": "upscaled [B,3,2H,2W] in [0,1]", "trained_on": "32->64 px emoji artwork",
                                                                "params": nparams(up)})
     write_configs(len(d.vocab), scale, {"text_encoder": nparams(te), "image_encoder": nparams(ie), "unet": nparams(unet),
-                                        "vae_encoder": nparams(enc), "vae_decoder": nparams(dec)}, unet_step)
+                                        "vae_encoder": nparams(enc), "vae_decoder": nparams(dec)}, unet_step, load_ckpt("unet.pt")["logit_scale"])
     sizes = {}
     for root, _, files in os.walk(OUT):
         for f in files:
@@ -776,7 +813,7 @@ def fp16_weights(path):
     onnx.save(m, path)
 
 
-def write_configs(vocab_size, scale, params, unet_step):
+def write_configs(vocab_size, scale, params, unet_step, logit_scale):
     jsave(os.path.join(OUT, "model_index.json"), {
         "_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.25.0", "_name_or_path": "emoji-ld",
         "feature_extractor": [None, None], "requires_safety_checker": False, "safety_checker": [None, None],
@@ -815,6 +852,7 @@ def write_configs(vocab_size, scale, params, unet_step):
         "_class_name": "EmojiImageEncoder", "image_size": PIX, "hidden_size": D, "num_tokens": L,
         "input": "pixel_values RGB in [-1,1], alpha composited on white", "num_hidden_layers": 2,
         "image_embeds": "linear projection of the mean token; shares a contrastive space with text pooler_output",
+        "logit_scale": logit_scale,
         "params": params["image_encoder"]})
 
 
@@ -822,10 +860,8 @@ def write_configs(vocab_size, scale, params, unet_step):
 def stage_check():
     d = Data()
     enc, dec, scale = load_vae()
-    te, ie = load_encoders(len(d.vocab))
-    unet = nets.UNet(UNET_CH, D, ZC)
-    unet.load_state_dict(load_ckpt("unet.pt")["ema"])
-    unet.eval()
+    m, _ = load_conditioned(len(d.vocab))
+    te, ie, unet = m.te, m.ie, m.unet
     torch.manual_seed(SEED + 5)
     cdir = os.path.join(WORK, "check")
     os.makedirs(cdir, exist_ok=True)
@@ -857,12 +893,14 @@ def stage_check():
         case(nm, unet, "unet/model.onnx", ins, ["out_sample"])
     case("vae_encoder", VAEEncWrap(enc), "vae_encoder/model.onnx", {"sample": x}, ["latent_sample"])
     case("vae_decoder", dec, "vae_decoder/model.onnx", {"latent_sample": torch.randn(3, ZC, LAT, LAT) / scale}, ["sample"])
-    ev = d.meta["eval_indices"]
-    cm = nets.Classifier(len(ev))
-    cm.load_state_dict(torch.load(os.path.join(WORK, "classifier.pt")))
-    cm.eval()
-    case("classifier", cm, "eval/classifier.onnx", {"image": (x[:3] + 1) / 2}, ["logits"])
-    if os.path.exists(os.path.join(OUT, "upscaler", "model.onnx")):
+    # The classifier and the upscaler are checked when this run trained them (they do not depend on the
+    # stages above, so a run may keep the shipped ones).
+    if os.path.exists(os.path.join(WORK, "classifier.pt")):
+        cm = nets.Classifier(len(d.meta["eval_indices"]))
+        cm.load_state_dict(torch.load(os.path.join(WORK, "classifier.pt")))
+        cm.eval()
+        case("classifier", cm, "eval/classifier.onnx", {"image": (x[:3] + 1) / 2}, ["logits"])
+    if load_ckpt("upscaler.pt"):
         up = nets.Upscaler()
         up.load_state_dict(load_ckpt("upscaler.pt")["m"])
         up.eval()
@@ -903,10 +941,8 @@ def ddim_sample(unet, conds, weights, uncond, n, steps=20, g_scale=5.0, seed=0, 
 def stage_samples():
     d = Data()
     _, dec, scale = load_vae()
-    te, ie = load_encoders(len(d.vocab))
-    unet = nets.UNet(UNET_CH, D, ZC)
-    unet.load_state_dict(load_ckpt("unet.pt")["ema"])
-    unet.eval()
+    m, _ = load_conditioned(len(d.vocab))
+    te, ie, unet = m.te, m.ie, m.unet
 
     def txt(s):
         return te(torch.tensor([d.tok.frame(d.tok.ids(s))]))[0]
@@ -941,6 +977,51 @@ def stage_samples():
     return {"rows": names, "file": "samples/reference_sampler.png", "sampler": "DDIM 20 steps, guidance 5, recipe's PyTorch sampler"}
 
 
+# ------------------------------------------------------------------ stage: import
+def onnx_weights(path):
+    import onnx
+    from onnx import numpy_helper
+    return {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(path).graph.initializer}
+
+
+def load_from_onnx(module, path):
+    """Loads a module's weights from an ONNX file exported by this recipe (weights keep their names)."""
+    found = onnx_weights(path)
+    sd = module.state_dict()
+    missing = [k for k in sd if k not in found]
+    if missing:
+        raise SystemExit(f"{path}: {len(missing)} of {len(sd)} weights not found by name, e.g. {missing[:3]}")
+    module.load_state_dict({k: found[k].reshape(sd[k].shape) for k in sd})
+
+
+def stage_import():
+    """Reads the shipped model in OUT back into .work checkpoints (VAE, encoders, UNet: the exported EMA
+    weights become both the weights and the EMA; the optimizer starts fresh), so training continues in a
+    checkout that has only the repository."""
+    d = Data()
+    enc, dec = vae_models()
+    load_from_onnx(VAEEncWrap(enc), os.path.join(OUT, "vae_encoder", "model.onnx"))
+    load_from_onnx(dec, os.path.join(OUT, "vae_decoder", "model.onnx"))
+    vcfg = jload(os.path.join(OUT, "vae_decoder", "config.json"))
+    save_ckpt("vae.pt", {"enc": enc.state_dict(), "dec": dec.state_dict(), "step": STEPS["vae"],
+                         "scaling_factor": vcfg["scaling_factor"]})
+    with open(os.path.join(WORK, "vae.done"), "w") as f:
+        f.write(json.dumps({"imported_from": OUT}))
+    if os.path.exists(os.path.join(WORK, "latents.pt")):
+        os.remove(os.path.join(WORK, "latents.pt"))
+    m = Conditioned(len(d.vocab))
+    load_from_onnx(TextWrap(m.te), os.path.join(OUT, "text_encoder", "model.onnx"))
+    load_from_onnx(m.ie, os.path.join(OUT, "image_encoder", "model.onnx"))
+    load_from_onnx(m.unet, os.path.join(OUT, "unet", "model.onnx"))
+    step = jload(os.path.join(OUT, "unet", "config.json"))["trained_steps"]
+    logit_scale = jload(os.path.join(OUT, "image_encoder", "config.json")).get("logit_scale", math.log(1 / 0.07))
+    sd = m.state_dict()
+    save_ckpt("unet.pt", {"model": sd, "ema": {k: v.clone() for k, v in sd.items()}, "logit_scale": logit_scale,
+                          "step": step})
+    log(f"import: VAE and UNet (step {step}) from {OUT}")
+    return {"from": OUT, "unet_step": step}
+
+
 # ------------------------------------------------------------------ main
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
@@ -949,7 +1030,7 @@ def main():
     if not args:
         print(__doc__)
         return
-    stages = STAGES if args == ["all"] else args
+    stages = ALL if args == ["all"] else args
     for s in stages:
         if s not in STAGES:
             raise SystemExit(f"unknown stage {s}")
