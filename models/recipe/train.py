@@ -299,8 +299,7 @@ def vae_models():
 
 def stage_vae():
     d = Data()
-    if os.path.exists(os.path.join(WORK, "latents.pt")):  # made from the previous VAE
-        os.remove(os.path.join(WORK, "latents.pt"))
+    forget_latents()
     torch.manual_seed(SEED)
     enc, dec = vae_models()
     params = list(enc.parameters()) + list(dec.parameters())
@@ -459,27 +458,30 @@ class Conditioned(torch.nn.Module):
         self.te, self.ie = enc_models(vocab_size)
 
 
-def load_conditioned(vocab_size, ema=True):
-    """The trained UNet and encoders (EMA weights unless ema=False), in eval mode."""
+def load_conditioned(vocab_size):
+    """The trained UNet and encoders (EMA weights) in eval mode, their step and contrastive logit scale."""
     ck = load_ckpt("unet.pt")
     if ck is None:
         raise SystemExit("no UNet checkpoint")
     m = Conditioned(vocab_size)
-    m.load_state_dict(ck["ema"] if ema else ck["model"])
+    m.load_state_dict(ck["ema"])
     m.eval()
-    return m, ck["step"]
+    return m, ck["step"], ck["logit_scale"]
 
 
-def load_encoders(vocab_size):
-    m, _ = load_conditioned(vocab_size)
-    return m.te, m.ie
+LATENTS = os.path.join(WORK, "latents.pt")
+
+
+def forget_latents():
+    """The latent bank belongs to one VAE: called whenever vae.pt is replaced."""
+    if os.path.exists(LATENTS):
+        os.remove(LATENTS)
 
 
 def latent_bank(d):
     """VAE latents (posterior means, scaled) of every artwork: [N, 2 art sets, 4, 8, 8]."""
-    p = os.path.join(WORK, "latents.pt")
-    if os.path.exists(p):
-        return torch.load(p)
+    if os.path.exists(LATENTS):
+        return torch.load(LATENTS)
     enc, _, scale = load_vae()
     with torch.no_grad():
         lat = []
@@ -487,7 +489,7 @@ def latent_bank(d):
             lat.append(torch.cat([enc(d.images(np.arange(i, min(d.n, i + 256)), np.full(min(d.n, i + 256) - i, s)))[0]
                                   for i in range(0, d.n, 256)]) * scale)
     lat = torch.stack(lat, 1)
-    torch.save(lat, p)
+    torch.save(lat, LATENTS)
     return lat
 
 
@@ -578,10 +580,10 @@ def stage_unet():
             save_ckpt("unet.pt", {"model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.shadow,
                                   "logit_scale": logit_scale.item(), "step": step + 1})
             last = time.time()
-    tail = np.mean(losses[-200:], 0) if losses else [None, None]
-    em, _ = load_conditioned(len(d.vocab))
-    return {"steps": total, "batch": B, "lr": UNET_LR, "final_mse_avg_last_200": float(tail[0]) if losses else None,
-            "final_contrastive_avg_last_200": float(tail[1]) if losses else None,
+    tail = [float(v) for v in np.mean(losses[-200:], 0)] if losses else [None, None]
+    em, _, _ = load_conditioned(len(d.vocab))
+    return {"steps": total, "batch": B, "lr": UNET_LR, "final_mse_avg_last_200": tail[0],
+            "final_contrastive_avg_last_200": tail[1],
             "retrieval_over_all_concepts": retrieval(d, em.te, em.ie),
             "params": {"unet": nparams(em.unet), "text_encoder": nparams(em.te), "image_encoder": nparams(em.ie)},
             "cfg_drop": CFG_DROP, "p_text": P_TEXT, "contrastive_weight": CONTRASTIVE_W, "min_snr_gamma": 5.0,
@@ -747,7 +749,7 @@ class VAEEncWrap(torch.nn.Module):
 def stage_export(partial=False):
     d = Data()
     enc, dec, scale = load_vae()
-    m, unet_step = load_conditioned(len(d.vocab))
+    m, unet_step, logit_scale = load_conditioned(len(d.vocab))
     if unet_step < STEPS["unet"] and not partial:
         raise SystemExit(f"UNet at step {unet_step}/{STEPS['unet']}; pass --partial to export it anyway")
     te, ie, unet = m.te, m.ie, m.unet
@@ -780,7 +782,7 @@ def stage_export(partial=False):
                                                                "output": "upscaled [B,3,2H,2W] in [0,1]", "trained_on": "32->64 px emoji artwork",
                                                                "params": nparams(up)})
     write_configs(len(d.vocab), scale, {"text_encoder": nparams(te), "image_encoder": nparams(ie), "unet": nparams(unet),
-                                        "vae_encoder": nparams(enc), "vae_decoder": nparams(dec)}, unet_step, load_ckpt("unet.pt")["logit_scale"])
+                                        "vae_encoder": nparams(enc), "vae_decoder": nparams(dec)}, unet_step, logit_scale)
     sizes = {}
     for root, _, files in os.walk(OUT):
         for f in files:
@@ -860,7 +862,7 @@ def write_configs(vocab_size, scale, params, unet_step, logit_scale):
 def stage_check():
     d = Data()
     enc, dec, scale = load_vae()
-    m, _ = load_conditioned(len(d.vocab))
+    m, _, _ = load_conditioned(len(d.vocab))
     te, ie, unet = m.te, m.ie, m.unet
     torch.manual_seed(SEED + 5)
     cdir = os.path.join(WORK, "check")
@@ -941,7 +943,7 @@ def ddim_sample(unet, conds, weights, uncond, n, steps=20, g_scale=5.0, seed=0, 
 def stage_samples():
     d = Data()
     _, dec, scale = load_vae()
-    m, _ = load_conditioned(len(d.vocab))
+    m, _, _ = load_conditioned(len(d.vocab))
     te, ie, unet = m.te, m.ie, m.unet
 
     def txt(s):
@@ -1007,8 +1009,7 @@ def stage_import():
                          "scaling_factor": vcfg["scaling_factor"]})
     with open(os.path.join(WORK, "vae.done"), "w") as f:
         f.write(json.dumps({"imported_from": OUT}))
-    if os.path.exists(os.path.join(WORK, "latents.pt")):
-        os.remove(os.path.join(WORK, "latents.pt"))
+    forget_latents()
     m = Conditioned(len(d.vocab))
     load_from_onnx(TextWrap(m.te), os.path.join(OUT, "text_encoder", "model.onnx"))
     load_from_onnx(m.ie, os.path.join(OUT, "image_encoder", "model.onnx"))
