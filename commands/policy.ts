@@ -65,6 +65,24 @@ const SETTABLE = [
     type: ApplicationCommandOptionType.Integer,
     text: 'Most waiting jobs for the whole server',
   },
+  {
+    option: 'max_images',
+    field: 'maxImagePrompts',
+    type: ApplicationCommandOptionType.Integer,
+    text: 'Most image links or uploads per prompt (0-5)',
+  },
+  {
+    option: 'max_parts',
+    field: 'maxTextParts',
+    type: ApplicationCommandOptionType.Integer,
+    text: 'Most text parts per prompt, --no terms included (1-16)',
+  },
+  {
+    option: 'max_render_seconds',
+    field: 'maxRenderSeconds',
+    type: ApplicationCommandOptionType.Integer,
+    text: 'Longest a job may render, in seconds (5-3600)',
+  },
 ] as const satisfies ReadonlyArray<{ option: string; field: keyof GuildPolicy; type: number; text: string }>;
 
 export function describePolicy(policy: GuildPolicy): string {
@@ -74,6 +92,7 @@ export function describePolicy(policy: GuildPolicy): string {
     `lowest normalized weight: ${policy.minNormalizedWeight ?? 'no limit'}`,
     `banned words: ${policy.bannedWords.length ? policy.bannedWords.map((w) => `\`${w}\``).join(', ') : 'none'}`,
     `max steps ${policy.maxSteps} · max side ${policy.maxSide} px · max repeat ${policy.maxRepeat} · max jobs per command ${policy.maxJobsPerCommand}`,
+    `per prompt: ${policy.maxImagePrompts} images, ${policy.maxTextParts} text parts · a render stops after ${policy.maxRenderSeconds} s at most`,
     `per user: ${policy.maxQueuedPerUser} waiting, ${policy.maxRunningPerUser} running · server: ${policy.maxQueuedPerServer} waiting`,
   ].join('\n');
 }

@@ -60,6 +60,16 @@ export const configSchema = z.object({
     .int()
     .min(60)
     .default(7 * 24 * 3600),
+  /**
+   * How long an uploaded or linked image waits for its job to be queued; a queued job's inputs then live
+   * as long as its record (RESULT_TTL_SECONDS).
+   */
+  UPLOAD_TTL_SECONDS: z.coerce.number().int().min(60).default(900),
+  /** Memory cap of the private Redis (redis-server's maxmemory syntax: 512mb, 2gb); writes past it are refused. */
+  REDIS_MAXMEMORY: z
+    .string()
+    .regex(/^\d+(b|k|kb|m|mb|g|gb)?$/i, 'a size such as 512mb or 2gb')
+    .default('512mb'),
   /** Largest image accepted from an upload or a prompt URL, in bytes. */
   IMAGE_MAX_BYTES: z.coerce
     .number()
@@ -68,6 +78,8 @@ export const configSchema = z.object({
     .default(10 * 1024 * 1024),
   /** Time limit for fetching an image URL from a prompt, in milliseconds. */
   IMAGE_FETCH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Address /healthz and /metrics listen on; loopback unless a scraper elsewhere needs them. */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** Port for /healthz and /metrics (0: any free port; unset: off). */
   METRICS_PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).optional()),
   /** pino level. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import { DiscordAPIError, HTTPError } from '@discordjs/rest';
 import { ConfigError, configSchema, loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 
@@ -47,5 +48,36 @@ describe('logger', () => {
     expect(text).not.toContain('secret-token-123');
     expect(text).not.toContain('hunter2');
     expect(text).toContain('[redacted]');
+  });
+
+  test('a failed Discord request logs no interaction token and no request body', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info' }, sink);
+    const token = 'aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OmZha2V0b2tlbg';
+    const url = `https://discord.com/api/v10/webhooks/123456789012345678/${token}/messages/@original`;
+    const body = { files: [{ name: 'grid.png', data: Buffer.alloc(200_000, 7) }], body: { content: 'hi' } };
+    const apiError = new DiscordAPIError(
+      { code: 50027, message: 'Invalid Webhook Token' },
+      50027,
+      401,
+      'PATCH',
+      url,
+      body,
+    );
+    logger.warn({ jobId: 'j1', err: apiError }, 'delivery failed');
+    logger.error({ err: new HTTPError(500, 'Server Error', 'POST', url, body) }, `could not post to ${url}`);
+    logger.warn({ err: new Error('outer', { cause: apiError }) }, 'wrapped');
+    const text = lines.join('');
+    expect(text).not.toContain(token);
+    expect(text).not.toContain('7,7,7,7'); // the file bytes
+    expect(text.length).toBeLessThan(10_000);
+    expect(text).toContain('/webhooks/123456789012345678/[redacted]');
+    expect(text).toContain('Invalid Webhook Token');
   });
 });

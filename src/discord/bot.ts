@@ -5,7 +5,13 @@ import { readModelInfo } from '../jobs/model-info.js';
 import { serveMetrics } from '../metrics/http.js';
 import { botMetrics } from '../metrics/registry.js';
 import { openQueues } from '../queue/queues.js';
-import { bullConnection, connectCommands, whenReady } from '../store/connection.js';
+import {
+  bullConnection,
+  connectCommands,
+  outageLogger,
+  watchConnection,
+  whenReady,
+} from '../store/connection.js';
 import { openStores } from '../store/index.js';
 import type { BotContext } from './context.js';
 import { startDeliveryWorker, startProgressFollower } from './delivery.js';
@@ -38,9 +44,10 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     logger.debug({ err: error }, 'redis connection error'),
   );
   await whenReady(redis);
-  const stores = openStores(redis, config.RESULT_TTL_SECONDS);
+  watchConnection(redis, logger, 'bot');
+  const stores = openStores(redis, config.RESULT_TTL_SECONDS, undefined, config.UPLOAD_TTL_SECONDS);
   const connection = bullConnection(options.redisUrl);
-  const queues = openQueues(connection, (error) => logger.debug({ err: error }, 'queue connection error'));
+  const queues = openQueues(connection, outageLogger(logger, 'bot queues'));
 
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
@@ -73,11 +80,16 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const served =
     config.METRICS_PORT === undefined
       ? null
-      : await serveMetrics(config.METRICS_PORT, metrics.registry, async () => ({
-          ok: redis.status === 'ready' && client.isReady(),
-          redis: redis.status,
-          discord: client.isReady() ? 'ready' : 'connecting',
-        }));
+      : await serveMetrics(
+          config.METRICS_PORT,
+          metrics.registry,
+          async () => ({
+            ok: redis.status === 'ready' && client.isReady(),
+            redis: redis.status,
+            discord: client.isReady() ? 'ready' : 'connecting',
+          }),
+          config.METRICS_HOST,
+        );
   if (served) logger.info({ port: served.port }, 'metrics at /metrics, health at /healthz');
 
   return {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { BotMetrics } from '../metrics/registry.js';
 import { DELIVERY_QUEUE, type DeliveryJobData, RENDER_QUEUE } from '../queue/queues.js';
 import type { ProgressData } from '../queue/render-processor.js';
+import { outageLogger } from '../store/connection.js';
 import type { ImageStore } from '../store/image-store.js';
 import type { JobRecord, JobRecords } from '../store/job-records.js';
 import type { Keys } from '../store/keys.js';
@@ -81,7 +82,7 @@ export function startDeliveryWorker(
     },
     { connection, concurrency: 8 },
   );
-  worker.on('error', (error) => deps.logger.error({ err: error }, 'delivery worker error'));
+  worker.on('error', outageLogger(deps.logger, 'delivery worker'));
   worker.on('failed', (job, error) =>
     deps.logger.warn({ jobId: job?.data.jobId, err: error }, 'delivery failed'),
   );
@@ -109,6 +110,6 @@ export function startProgressFollower(deps: DeliveryDeps, connection: Connection
   });
   events.on('completed', ({ jobId }) => lastEdit.delete(jobId));
   events.on('failed', ({ jobId }) => lastEdit.delete(jobId));
-  events.on('error', (error) => deps.logger.warn({ err: error }, 'queue events error'));
+  events.on('error', outageLogger(deps.logger, 'progress follower'));
   return events;
 }

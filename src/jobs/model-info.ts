@@ -16,6 +16,12 @@ export interface ModelInfo {
   sizeMultiple: number;
   /** Whether image prompts steer the loop (an image encoder) or become init images (stock SD). */
   imagePrompts: 'encoder' | 'init-image';
+  /**
+   * Longest side an input image (link or upload) is kept at: what the image encoder reads, or an init
+   * image at the widest aspect ratio (4:1 at the native area is twice the native side). Anything larger
+   * would only cost Redis memory and worker decoding time.
+   */
+  inputSide: number;
 }
 
 /** Same default as the engine's pipeline when a model folder names no steps. */
@@ -29,5 +35,6 @@ export function readModelInfo(dir: string): ModelInfo {
     baseSize: config.sampleSize,
     sizeMultiple: config.vaeFactor * config.latentMultiple,
     imagePrompts: config.hasImageEncoder ? 'encoder' : 'init-image',
+    inputSide: Math.max(config.imageEncoderSize ?? 0, 2 * config.sampleSize),
   };
 }

@@ -12,6 +12,8 @@ export async function serveMetrics(
   port: number,
   registry: Registry,
   health: () => Promise<HealthReport>,
+  /** Loopback by default: queue sizes and worker names are nobody else's business. */
+  host = '127.0.0.1',
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer(async (req, res) => {
     try {
@@ -31,7 +33,7 @@ export async function serveMetrics(
       res.end(String(error));
     }
   });
-  await new Promise<void>((resolve) => server.listen(port, '0.0.0.0', resolve));
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return {
     server,
     port: (server.address() as AddressInfo).port,

@@ -11,7 +11,9 @@ export type PolicyRule =
   | 'max-size'
   | 'max-repeat'
   | 'max-jobs'
-  | 'max-queued';
+  | 'max-queued'
+  | 'max-image-prompts'
+  | 'max-text-parts';
 
 export interface Violation {
   rule: PolicyRule;
@@ -85,6 +87,23 @@ export function evaluatePolicy(
     violations.push({
       rule: 'banned-word',
       message: `"${match.found}" is not allowed on this server (banned word: ${match.word}). Rephrase without it.`,
+    });
+  }
+
+  const imageCount = job.prompts.filter((p) => p.kind === 'image').length;
+  if (imageCount > policy.maxImagePrompts) {
+    violations.push({
+      rule: 'max-image-prompts',
+      message: `This prompt has ${imageCount} images; this server allows at most ${policy.maxImagePrompts} per prompt. Use fewer image links.`,
+    });
+  }
+  const textCount = job.prompts.length - imageCount;
+  if (textCount > policy.maxTextParts) {
+    violations.push({
+      rule: 'max-text-parts',
+      message:
+        `This prompt has ${textCount} text parts (\`::\` parts and --no terms); this server allows at most ` +
+        `${policy.maxTextParts}. Each part makes every step slower, so merge some of them.`,
     });
   }
 

@@ -1,6 +1,17 @@
 import { z } from 'zod';
 
 /**
+ * Hard ceilings no server can raise, because they bound what one job costs a worker. Every prompt part
+ * (text or image) is one more row per image in each batched UNet call: a job of n parts runs 4 x (1 + n)
+ * rows a step, so 16 parts cost about 8.5x a one-part prompt (measured in bench/job-cost.ts).
+ */
+export const POLICY_CEILINGS = Object.freeze({
+  imagePrompts: 5,
+  textParts: 16,
+  renderSeconds: 3600,
+});
+
+/**
  * A server's rules, as admins set them with /policy. Stored per guild in Redis (the bot validates with
  * this schema on the way in and out, so an old record gains new fields with their defaults).
  */
@@ -28,6 +39,15 @@ export const guildPolicySchema = z.object({
   maxQueuedPerServer: z.int().min(1).max(100000).default(200),
   /** Most jobs of one user running at once; further ones wait their turn (Midjourney: 3). */
   maxRunningPerUser: z.int().min(1).max(100).default(3),
+  /** Most image links or uploads in one prompt. */
+  maxImagePrompts: z.int().min(0).max(POLICY_CEILINGS.imagePrompts).default(5),
+  /** Most text parts in one prompt, `--no` terms included. */
+  maxTextParts: z.int().min(1).max(POLICY_CEILINGS.textParts).default(8),
+  /**
+   * Longest a render may run, in seconds. Workers that have measured their own speed stop a job sooner,
+   * at a few times the time its size, steps and parts should take (see src/queue/render-deadline.ts).
+   */
+  maxRenderSeconds: z.int().min(5).max(POLICY_CEILINGS.renderSeconds).default(300),
 });
 
 export type GuildPolicy = z.infer<typeof guildPolicySchema>;

@@ -8,7 +8,7 @@ import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { serveMetrics } from '../metrics/http.js';
 import { workerMetrics } from '../metrics/registry.js';
-import { bullConnection, connectBlocking } from '../store/connection.js';
+import { bullConnection, connectBlocking, outageLogger, watchConnection } from '../store/connection.js';
 import { openStores } from '../store/index.js';
 import { createEngineRenderer } from './engine-renderer.js';
 import { openQueues, RENDER_QUEUE, type RenderJobData } from './queues.js';
@@ -25,12 +25,14 @@ if (!config.REDIS_URL) {
 const exitNow = () => process.exit(0);
 process.once('SIGINT', exitNow).once('SIGTERM', exitNow).once('disconnect', exitNow);
 
-const redis = connectBlocking(config.REDIS_URL, (error) =>
-  logger.debug({ err: error }, 'redis connection error'),
+const redis = watchConnection(
+  connectBlocking(config.REDIS_URL, (error) => logger.debug({ err: error }, 'redis connection error')),
+  logger,
+  'worker',
 );
-const stores = openStores(redis, config.RESULT_TTL_SECONDS);
+const stores = openStores(redis, config.RESULT_TTL_SECONDS, undefined, config.UPLOAD_TTL_SECONDS);
 const connection = bullConnection(config.REDIS_URL);
-const queues = openQueues(connection, (error) => logger.debug({ err: error }, 'queue connection error'));
+const queues = openQueues(connection, outageLogger(logger, 'worker queues'));
 const started = performance.now();
 const renderer = await createEngineRenderer({
   modelDir: config.MODEL_DIR,
@@ -53,7 +55,7 @@ const worker = new Worker<RenderJobData>(RENDER_QUEUE, createRenderProcessor(dep
   stalledInterval: Math.max(500, Math.round(config.JOB_LOCK_MS / 2)),
   maxStalledCount: 2,
 });
-worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
+worker.on('error', outageLogger(logger, 'render worker'));
 worker.on('failed', (job: Job<RenderJobData> | undefined, error) => {
   logger.warn({ jobId: job?.data.jobId, err: error }, 'render failed');
   onRenderFailed(deps, job, error).catch((e) => logger.error({ err: e }, 'could not report a failed job'));
@@ -62,11 +64,16 @@ worker.on('failed', (job: Job<RenderJobData> | undefined, error) => {
 if (config.METRICS_PORT !== undefined) {
   const index = Number(process.env.WORKER_INDEX ?? 0);
   const port = config.METRICS_PORT === 0 ? 0 : config.METRICS_PORT + 1 + index;
-  const served = await serveMetrics(port, metrics.registry, async () => ({
-    ok: redis.status === 'ready' && worker.isRunning(),
-    redis: redis.status,
-    worker: workerName,
-  }));
+  const served = await serveMetrics(
+    port,
+    metrics.registry,
+    async () => ({
+      ok: redis.status === 'ready' && worker.isRunning(),
+      redis: redis.status,
+      worker: workerName,
+    }),
+    config.METRICS_HOST,
+  );
   logger.info({ port: served.port }, 'metrics at /metrics, health at /healthz');
 }
 process.send?.({ type: 'ready' });

@@ -48,3 +48,45 @@ export function bullConnection(url: string): ConnectionOptions {
     maxRetriesPerRequest: null,
   };
 }
+
+interface ConnectionLogger {
+  warn(details: object, message: string): void;
+  info(details: object, message: string): void;
+  debug(details: object, message: string): void;
+}
+
+/**
+ * Logs a connection's outages once each: a warning when a ready connection is lost, info when it is back.
+ * The errors ioredis raises while it retries stay at debug, so a Redis restart is two lines, not hundreds.
+ */
+export function watchConnection(redis: Redis, logger: ConnectionLogger, component: string): Redis {
+  let state: 'starting' | 'up' | 'down' = redis.status === 'ready' ? 'up' : 'starting';
+  let lostAt = 0;
+  redis.on('ready', () => {
+    if (state === 'down') {
+      logger.info({ component, downSeconds: (Date.now() - lostAt) / 1000 }, 'redis connection back');
+    }
+    state = 'up';
+  });
+  redis.on('close', () => {
+    if (state !== 'up') return;
+    state = 'down';
+    lostAt = Date.now();
+    logger.warn({ component }, 'redis connection lost; retrying');
+  });
+  return redis;
+}
+
+/**
+ * An error listener for BullMQ queues and workers (which make their own connections): the first error of
+ * an outage is a warning, the rest are debug until `quietMs` has passed without one.
+ */
+export function outageLogger(logger: ConnectionLogger, component: string, quietMs = 30_000) {
+  let last = 0;
+  return (error: Error) => {
+    const now = Date.now();
+    if (now - last > quietMs) logger.warn({ component, err: error }, 'redis unreachable');
+    else logger.debug({ component, err: error }, 'redis still unreachable');
+    last = now;
+  };
+}

@@ -15,12 +15,17 @@ export interface Stores {
   settings: SettingsStore;
 }
 
-export function openStores(redis: Redis, ttlSeconds: number, prefix?: string): Stores {
+export function openStores(
+  redis: Redis,
+  ttlSeconds: number,
+  prefix?: string,
+  uploadTtlSeconds?: number,
+): Stores {
   const keys = new Keys(prefix);
   return {
     keys,
     records: new JobRecords(redis, keys, ttlSeconds),
-    images: new ImageStore(redis, keys, ttlSeconds),
+    images: new ImageStore(redis, keys, ttlSeconds, uploadTtlSeconds),
     caps: new JobCaps(redis, keys),
     policies: new PolicyStore(redis, keys),
     settings: new SettingsStore(redis, keys),

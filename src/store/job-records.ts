@@ -69,6 +69,17 @@ export class JobRecords {
       .exec();
   }
 
+  /** Takes back records of a command that could not be queued. */
+  async remove(records: readonly Pick<JobRecord, 'id' | 'userId'>[]): Promise<void> {
+    if (records.length === 0) return;
+    const multi = this.redis.multi();
+    for (const record of records) {
+      multi.del(this.keys.job(record.id));
+      multi.zrem(this.keys.userJobs(record.userId), record.id);
+    }
+    await multi.exec();
+  }
+
   async get(id: string): Promise<JobRecord | null> {
     const raw = await this.redis.get(this.keys.job(id));
     return raw ? (JSON.parse(raw) as JobRecord) : null;

@@ -136,3 +136,38 @@ describe('the policy schema', () => {
     expect(guildPolicySchema.safeParse({ minNormalizedWeight: 1 }).success).toBe(false);
   });
 });
+
+describe('bounds on what one prompt costs', () => {
+  const parts = (n: number) => Array.from({ length: n }, (_, i) => `part${i}::1`).join(' ');
+  const links = (n: number) => Array.from({ length: n }, (_, i) => `https://example.com/${i}.png`).join(' ');
+
+  test('eight text parts pass by default, nine are refused with the count and the limit', () => {
+    expect(rules(parts(8))).toEqual([]);
+    const [violation] = evaluatePolicy(parsePrompt(parts(9)), DEFAULT_POLICY);
+    expect(violation?.rule).toBe('max-text-parts');
+    expect(violation?.message).toContain('9 text parts');
+    expect(violation?.message).toContain('at most 8');
+  });
+
+  test('--no terms count as text parts', () => {
+    expect(rules(`${parts(6)} --no a, b`)).toEqual([]);
+    expect(rules(`${parts(6)} --no a, b, c`)).toEqual(['max-text-parts']);
+  });
+
+  test('the 860-part prompt of a flood is refused before anything runs', () => {
+    expect(rules(`${'p::1 '.repeat(860)}--q 2`)).toContain('max-text-parts');
+  });
+
+  test('five image links pass, six are refused; a server may allow fewer', () => {
+    expect(rules(`${links(5)} cat`)).toEqual([]);
+    expect(rules(`${links(6)} cat`)).toEqual(['max-image-prompts']);
+    expect(rules(`${links(2)} cat`, policy({ maxImagePrompts: 1 }))).toEqual(['max-image-prompts']);
+  });
+
+  test('no server can raise the limits past their ceilings', () => {
+    expect(() => policy({ maxImagePrompts: 6 })).toThrow();
+    expect(() => policy({ maxTextParts: 17 })).toThrow();
+    expect(() => policy({ maxRenderSeconds: 3601 })).toThrow();
+    expect(policy({ maxTextParts: 16 }).maxTextParts).toBe(16);
+  });
+});
