@@ -1,6 +1,6 @@
 import { ApplicationCommandOptionType, type Attachment } from 'discord.js';
 import { type Command, startJobs } from '../src/discord/command.js';
-import { fetchImage } from '../src/discord/fetch-image.js';
+import { storeInputImage } from '../src/discord/input-images.js';
 import { newJobId } from '../src/discord/submit.js';
 import { UserError } from '../src/discord/user-error.js';
 import { renormalize } from '../src/jobs/derive.js';
@@ -63,7 +63,8 @@ export const blend: Command = {
       DIMENSIONS[interaction.options.getString('dimensions') ?? 'square'] ?? DIMENSIONS['square']!;
     const settings = await ctx.settings.get(interaction.user.id);
 
-    const refs = attachments.map(() => `upload:${newJobId()}`);
+    const ids = attachments.map(() => newJobId());
+    const refs = ids.map((id) => `upload:${id}`);
     const { prompts, weightSum } = renormalize(
       refs.map((url) => ({ kind: 'image' as const, url, weight: 1 })),
     );
@@ -78,12 +79,7 @@ export const blend: Command = {
     const job = { id: newJobId(), kind: 'blend' as const, description };
     await startJobs(ctx, interaction, [job], async () => {
       for (const [i, attachment] of attachments.entries()) {
-        const bytes = await fetchImage(attachment.url, {
-          maxBytes: ctx.config.IMAGE_MAX_BYTES,
-          timeoutMs: ctx.config.IMAGE_FETCH_TIMEOUT_MS,
-          trustedHosts: ctx.trustedImageHosts,
-        });
-        await ctx.images.putUpload(refs[i]!.slice('upload:'.length), bytes);
+        await storeInputImage(ctx, attachment.url, { name: attachment.name, id: ids[i]! });
       }
     });
   },

@@ -1,7 +1,7 @@
 import { ApplicationCommandOptionType } from 'discord.js';
 import { type Command, startJobs } from '../src/discord/command.js';
 import type { BotContext } from '../src/discord/context.js';
-import { fetchImage } from '../src/discord/fetch-image.js';
+import { storeInputImage } from '../src/discord/input-images.js';
 import type { PlannedJob } from '../src/discord/submit.js';
 import { newJobId } from '../src/discord/submit.js';
 import { UserError } from '../src/discord/user-error.js';
@@ -74,18 +74,11 @@ export const imagine: Command = {
       links.length === 0
         ? undefined
         : async () => {
+            // One at a time, each filed under the jobs as soon as it is stored, so a later failure
+            // leaves nothing behind (startJobs drops the uploads of jobs it could not queue).
             const inputs: Record<string, string> = {};
-            for (const link of links) {
-              const bytes = await fetchImage(link, {
-                maxBytes: ctx.config.IMAGE_MAX_BYTES,
-                timeoutMs: ctx.config.IMAGE_FETCH_TIMEOUT_MS,
-                trustedHosts: ctx.trustedImageHosts,
-              });
-              const id = newJobId();
-              await ctx.images.putUpload(id, bytes);
-              inputs[link] = `upload:${id}`;
-            }
             for (const job of planned) job.inputs = inputs;
+            for (const link of links) inputs[link] = `upload:${await storeInputImage(ctx, link)}`;
           };
     await startJobs(ctx, interaction, planned, prepare);
   },

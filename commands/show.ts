@@ -23,8 +23,17 @@ export const show: Command = {
     if (!JOB_ID_PATTERN.test(jobId))
       throw new UserError(`\`${jobId.slice(0, 64)}\` is not a job id (12 letters and digits).`);
     const record = await ctx.records.get(jobId);
-    if (!record || record.reply.guildId !== interaction.guildId)
-      throw new UserError(`No job \`${jobId}\` on this server (it may have expired).`);
+    // Your own jobs anywhere on this server; someone else's only in the channel it was made in, so
+    // /show cannot carry a job into a channel its maker never posted to. In DMs, only your own.
+    const own = record?.userId === interaction.user.id;
+    const visible =
+      record &&
+      record.reply.guildId === interaction.guildId &&
+      (own || (interaction.guildId !== null && record.reply.channelId === interaction.channelId));
+    if (!record || !visible)
+      throw new UserError(
+        `No job \`${jobId}\` ${interaction.guildId ? 'of yours on this server, or made in this channel' : 'of yours'} (it may have expired).`,
+      );
     if (record.status !== 'done')
       throw new UserError(`Job \`${jobId}\` is ${record.status}; nothing to show yet.`);
     const message = await finalMessageFor(ctx, record);

@@ -1,4 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
 /**
@@ -94,8 +96,19 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Reads and validates the environment; the message names every bad variable and why. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads and validates the environment; the message names every bad variable and why. The process's
+ * own environment is first completed from `./.env` when there is one (variables already set win).
+ */
+export function loadConfig(env?: NodeJS.ProcessEnv): Config {
+  if (!env) {
+    if (existsSync('.env')) {
+      for (const [key, value] of Object.entries(parseEnv(readFileSync('.env', 'utf8')))) {
+        if (process.env[key] === undefined) process.env[key] = value;
+      }
+    }
+    return loadConfig(process.env);
+  }
   const result = configSchema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);

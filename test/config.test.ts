@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { DiscordAPIError, HTTPError } from '@discordjs/rest';
 import { ConfigError, configSchema, loadConfig } from '../src/config.js';
@@ -19,6 +21,27 @@ describe('configuration', () => {
     } catch (error) {
       expect((error as Error).message).toContain('DEVICE');
       expect((error as Error).message).toContain('REDIS_URL');
+    }
+  });
+
+  test('loadConfig() completes the environment from ./.env; variables already set win', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latentbot-env-'));
+    writeFileSync(join(dir, '.env'), 'SANDBOX_PORT=9123\nMODEL_DIR=from-file\n');
+    const cwd = process.cwd();
+    const saved = { SANDBOX_PORT: process.env.SANDBOX_PORT, MODEL_DIR: process.env.MODEL_DIR };
+    process.env.MODEL_DIR = 'from-environment';
+    delete process.env.SANDBOX_PORT;
+    try {
+      process.chdir(dir);
+      const config = loadConfig();
+      expect(config.SANDBOX_PORT).toBe(9123);
+      expect(config.MODEL_DIR).toBe('from-environment');
+    } finally {
+      process.chdir(cwd);
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
     }
   });
 

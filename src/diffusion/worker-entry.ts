@@ -4,8 +4,8 @@ import { DiffusionPipeline } from './pipeline.js';
 import { runJob } from './run-job.js';
 import type { FromWorker, SerializedError, ToWorker, WorkerData } from './worker-protocol.js';
 
+if (!parentPort) throw new Error('worker-entry must run in a worker thread');
 const port = parentPort;
-if (!port) throw new Error('worker-entry must run in a worker thread');
 const data = workerData as WorkerData;
 
 function serialize(error: unknown): SerializedError {
@@ -18,50 +18,54 @@ function serialize(error: unknown): SerializedError {
 
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
-let pipeline: DiffusionPipeline;
-try {
-  pipeline = await DiffusionPipeline.fromPretrained(data.modelDir, data.options);
-  post({ type: 'ready', defaults: pipeline.defaults });
-} catch (error) {
+// A model that does not load is reported once, as a message, and the thread then ends on its own: an
+// uncaught throw here would race the message with an 'error' event carrying a plain, untyped Error.
+const pipeline = await DiffusionPipeline.fromPretrained(data.modelDir, data.options).catch((error) => {
   post({ type: 'failed', error: serialize(error) });
   port.close();
-  throw error;
+  return null;
+});
+if (pipeline) {
+  post({ type: 'ready', defaults: pipeline.defaults });
+  serve(pipeline);
 }
 
-let queue = Promise.resolve();
-/** Jobs sent and not finished (queued or running), so a cancel can reach either. */
-const running = new Map<number, AbortController>();
-port.on('message', (message: ToWorker) => {
-  if (message.type === 'close') {
-    queue = queue.then(async () => {
-      await pipeline.dispose();
-      post({ type: 'closed' });
-      port.close();
-    });
-    return;
-  }
-  if (message.type === 'cancel') {
-    running.get(message.id)?.abort();
-    return;
-  }
-  const { id, job, inputs } = message;
-  const controller = new AbortController();
-  running.set(id, controller);
-  queue = queue.then(async () => {
-    try {
-      const output = await runJob(pipeline, job, inputs, {
-        modelName: data.modelName,
-        onProgress: (progress) => post({ type: 'progress', id, progress }),
-        signal: controller.signal,
+function serve(pipeline: DiffusionPipeline): void {
+  let queue = Promise.resolve();
+  /** Jobs sent and not finished (queued or running), so a cancel can reach either. */
+  const running = new Map<number, AbortController>();
+  port.on('message', (message: ToWorker) => {
+    if (message.type === 'close') {
+      queue = queue.then(async () => {
+        await pipeline.dispose();
+        post({ type: 'closed' });
+        port.close();
       });
-      const buffers = [output.grid, ...output.images.map((i) => i.png)]
-        .filter((b): b is Uint8Array => b !== null)
-        .map((b) => b.buffer as ArrayBuffer);
-      post({ type: 'done', id, output }, [...new Set(buffers)]);
-    } catch (error) {
-      post({ type: 'error', id, error: serialize(error) });
-    } finally {
-      running.delete(id);
+      return;
     }
+    if (message.type === 'cancel') {
+      running.get(message.id)?.abort();
+      return;
+    }
+    const { id, job, inputs } = message;
+    const controller = new AbortController();
+    running.set(id, controller);
+    queue = queue.then(async () => {
+      try {
+        const output = await runJob(pipeline, job, inputs, {
+          modelName: data.modelName,
+          onProgress: (progress) => post({ type: 'progress', id, progress }),
+          signal: controller.signal,
+        });
+        const buffers = [output.grid, ...output.images.map((i) => i.png)]
+          .filter((b): b is Uint8Array => b !== null)
+          .map((b) => b.buffer as ArrayBuffer);
+        post({ type: 'done', id, output }, [...new Set(buffers)]);
+      } catch (error) {
+        post({ type: 'error', id, error: serialize(error) });
+      } finally {
+        running.delete(id);
+      }
+    });
   });
-});
+}

@@ -44,6 +44,7 @@ export class DiffusionWorker {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private closing: Promise<void> | null = null;
+  private exited: DiffusionWorkerError | null = null;
 
   private constructor(
     private readonly worker: Worker,
@@ -51,9 +52,23 @@ export class DiffusionWorker {
   ) {
     worker.on('message', (message: FromWorker) => this.onMessage(message));
     worker.on('error', (error) => this.failAll(error));
-    worker.on('exit', (code) =>
-      this.failAll(new DiffusionWorkerError(`inference thread exited with code ${code}`)),
-    );
+    worker.on('exit', (code) => {
+      this.exited = new DiffusionWorkerError(`inference thread exited with code ${code}`);
+      this.failAll(this.exited);
+    });
+  }
+
+  /** False once the thread has ended (crashed, terminated or closed): nothing more can run on it. */
+  get alive(): boolean {
+    return this.exited === null && this.closing === null;
+  }
+
+  /**
+   * Ends the thread at once, in the middle of a step if need be (a job past its deadline); its jobs fail
+   * with DiffusionWorkerError. Native memory of its sessions goes with the thread.
+   */
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
   }
 
   static async start(
@@ -101,6 +116,8 @@ export class DiffusionWorker {
     signal?: AbortSignal,
   ): Promise<JobOutput> {
     if (this.closing) return Promise.reject(new DiffusionWorkerError('the worker is closed'));
+    // Posting to an ended thread would wait forever for an answer.
+    if (this.exited) return Promise.reject(this.exited);
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = this.nextId++;
     return new Promise<JobOutput>((resolve, reject) => {

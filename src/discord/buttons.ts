@@ -20,11 +20,19 @@ import { UserError } from './user-error.js';
 
 const TAMPERED = 'This button was not made by this bot, or its id was altered; nothing was done.';
 
-/** The job a button points at, if it exists, is finished and belongs to this server. */
-async function targetOf(ctx: BotContext, button: ButtonAction, guildId: string | null): Promise<JobRecord> {
+/**
+ * The job a button points at, if it exists, is finished and belongs to this server; in direct messages,
+ * where there is no server to share, only to the user who made it.
+ */
+async function targetOf(
+  ctx: BotContext,
+  button: ButtonAction,
+  where: { guildId: string | null; userId: string },
+): Promise<JobRecord> {
   const record = await ctx.records.get(button.jobId);
   if (!record) throw new UserError('That job has expired or never existed; start again with /imagine.');
-  if (record.reply.guildId !== guildId) throw new UserError(TAMPERED);
+  if (record.reply.guildId !== where.guildId) throw new UserError(TAMPERED);
+  if (where.guildId === null && record.userId !== where.userId) throw new UserError(TAMPERED);
   if (record.status !== 'done' || !record.result) throw new UserError('That job has not finished yet.');
   if ('index' in button && button.index > record.result.count) throw new UserError(TAMPERED);
   return record;
@@ -90,7 +98,7 @@ function typedPrompt(record: JobRecord): string {
 export async function handleButton(ctx: BotContext, interaction: ButtonInteraction): Promise<void> {
   const button = parseButton(interaction.customId);
   if (!button) throw new UserError(TAMPERED);
-  const record = await targetOf(ctx, button, interaction.guildId);
+  const record = await targetOf(ctx, button, { guildId: interaction.guildId, userId: interaction.user.id });
   const isVariation =
     button.action === 'variation' || button.action === 'vary-strong' || button.action === 'vary-subtle';
   if (isVariation && (await ctx.settings.get(interaction.user.id)).remix) {
@@ -114,7 +122,7 @@ export async function handleButton(ctx: BotContext, interaction: ButtonInteracti
 export async function handleRemixModal(ctx: BotContext, interaction: ModalSubmitInteraction): Promise<void> {
   const button = parseRemixModal(interaction.customId);
   if (!button) throw new UserError(TAMPERED);
-  const record = await targetOf(ctx, button, interaction.guildId);
+  const record = await targetOf(ctx, button, { guildId: interaction.guildId, userId: interaction.user.id });
   let remixed: JobDescription;
   try {
     remixed = parsePrompt(interaction.fields.getTextInputValue('prompt'));

@@ -5,6 +5,7 @@ import type {
   RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { BotContext } from './context.js';
+import { uploadIdsOf } from './input-images.js';
 import { queuedMessage } from './messages.js';
 import { admit, draftRecords, enqueueRecords, type PlannedJob, type Requester, release } from './submit.js';
 
@@ -74,6 +75,7 @@ export async function startJobs(
   } finally {
     await guard.settle();
   }
+  let answered = false;
   try {
     const records = draftRecords(who, planned);
     const [first, ...rest] = records;
@@ -86,13 +88,21 @@ export async function startJobs(
     }
     if (interaction.deferred) await interaction.editReply(queuedMessage(first));
     else await interaction.reply(queuedMessage(first));
+    answered = true;
     for (const record of rest) {
       const message = await interaction.followUp(queuedMessage(record));
       record.reply.messageId = message.id;
     }
     await enqueueRecords(ctx, records);
   } catch (error) {
+    // Nothing of a command that did not get queued stays behind: its queue places, its uploads, and
+    // the "queued" message that would otherwise wait forever.
     await release(ctx, who, planned);
+    await ctx.images.dropUploads(uploadIdsOf(planned)).catch(() => {});
+    if (answered) await interaction.deleteReply().catch(() => {});
     throw error;
   }
+  await ctx.images
+    .keepUploads(uploadIdsOf(planned))
+    .catch((error) => ctx.logger.warn({ err: error }, 'could not extend the life of uploads'));
 }

@@ -9,6 +9,14 @@ const UNAVAILABLE = 'The job queue is unavailable right now; nothing was queued.
 const INTERNAL =
   'Something went wrong on our side; nothing was queued. Try again, and tell an admin if it keeps happening.';
 
+const STORAGE_FULL =
+  "The bot's storage is full right now; nothing was queued. Try again later, and tell an admin if it keeps happening.";
+
+/** Redis under `maxmemory` with `noeviction` refuses writes with this error. */
+function isRedisFull(error: unknown): boolean {
+  return /^OOM command not allowed/i.test((error as Error)?.message ?? '');
+}
+
 function isRedisDown(error: unknown): boolean {
   const message = (error as Error)?.message ?? '';
   return /enableOfflineQueue|Connection is closed|ECONNREFUSED|Stream isn't writeable|max retries per request/i.test(
@@ -26,6 +34,12 @@ async function answerError(ctx: BotContext, interaction: Interaction, error: unk
   let content: string;
   if (error instanceof UserError) {
     content = error.message;
+  } else if (isRedisFull(error)) {
+    content = STORAGE_FULL;
+    ctx.logger.warn(
+      { err: error, userId: interaction.user.id },
+      'redis is full (maxmemory): command refused',
+    );
   } else if (isRedisDown(error)) {
     content = UNAVAILABLE;
     ctx.logger.warn({ err: error, userId: interaction.user.id }, 'redis unavailable');

@@ -96,17 +96,32 @@ export function draftRecords(who: Requester, planned: PlannedJob[]): JobRecord[]
   });
 }
 
-/** Stores the records and adds them to the render queue (the render job's id is the record's id). */
+/**
+ * Stores the records and adds them to the render queue (the render job's id is the record's id), all or
+ * nothing: the queue takes them in one transaction, and when Redis refuses (out of memory, gone) the
+ * records written so far are taken back.
+ */
 export async function enqueueRecords(ctx: BotContext, records: JobRecord[]): Promise<void> {
-  for (const record of records) {
-    record.enqueuedAt = Date.now();
-    await ctx.records.create(record);
-    const priority = priorityFor(record.description.params.mode);
-    await ctx.queues.render.add(
-      record.kind,
-      { jobId: record.id },
-      { ...renderJobOptions, jobId: record.id, ...(priority ? { priority } : {}) },
+  try {
+    for (const record of records) {
+      record.enqueuedAt = Date.now();
+      await ctx.records.create(record);
+    }
+    await ctx.queues.render.addBulk(
+      records.map((record) => {
+        const priority = priorityFor(record.description.params.mode);
+        return {
+          name: record.kind,
+          data: { jobId: record.id },
+          opts: { ...renderJobOptions, jobId: record.id, ...(priority ? { priority } : {}) },
+        };
+      }),
     );
+  } catch (error) {
+    await ctx.records.remove(records).catch(() => {});
+    throw error;
+  }
+  for (const record of records) {
     ctx.logger.info(
       { jobId: record.id, kind: record.kind, userId: record.userId, guildId: record.reply.guildId },
       'job queued',

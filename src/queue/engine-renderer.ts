@@ -3,7 +3,13 @@ import { GenerationRequestError } from '../diffusion/request.js';
 import { DiffusionWorker } from '../diffusion/worker.js';
 import { ImageInputError } from '../images/errors.js';
 import type { JobRecord } from '../store/job-records.js';
-import { BadInputError, type RenderedJob, type Renderer, type RenderProgress } from './renderer.js';
+import {
+  BadInputError,
+  DeadlineError,
+  type RenderedJob,
+  type Renderer,
+  type RenderProgress,
+} from './renderer.js';
 
 export interface EngineRendererOptions {
   modelDir: string;
@@ -13,22 +19,34 @@ export interface EngineRendererOptions {
 
 /**
  * The queue's Renderer on the diffusion engine. The engine runs in its own thread (DiffusionWorker),
- * so this process's event loop keeps BullMQ's lock renewals going while a job denoises.
+ * so this process's event loop keeps BullMQ's lock renewals going while a job denoises. A thread that
+ * died (its job fails and is retried) or was ended at a deadline is replaced before the next job.
  */
 export async function createEngineRenderer(options: EngineRendererOptions): Promise<Renderer> {
-  const worker = await DiffusionWorker.start(options.modelDir, {
-    device: options.device,
-    ...(options.threads > 0 ? { threads: options.threads } : {}),
-  });
+  const start = () =>
+    DiffusionWorker.start(options.modelDir, {
+      device: options.device,
+      ...(options.threads > 0 ? { threads: options.threads } : {}),
+    });
+  let worker = await start();
+  const current = async () => {
+    if (!worker.alive) worker = await start();
+    return worker;
+  };
   return {
     async render(
       record: JobRecord,
       inputs: ReadonlyMap<string, Buffer>,
       onProgress: (p: RenderProgress) => void,
+      signal?: AbortSignal,
     ): Promise<RenderedJob> {
+      const thread = await current();
       let output: Awaited<ReturnType<DiffusionWorker['run']>>;
+      const stop = () => void thread.terminate();
+      signal?.addEventListener('abort', stop, { once: true });
       try {
-        output = await worker.run(
+        if (signal?.aborted) throw signal.reason;
+        output = await thread.run(
           record.description,
           { seed: record.description.params.seed, images: Object.fromEntries(inputs) },
           (progress) =>
@@ -40,9 +58,13 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
             }),
         );
       } catch (error) {
+        if (signal?.aborted)
+          throw new DeadlineError(String((signal.reason as Error)?.message ?? signal.reason));
         if (error instanceof ImageInputError || error instanceof GenerationRequestError)
           throw new BadInputError(error.message);
         throw error;
+      } finally {
+        signal?.removeEventListener('abort', stop);
       }
       const images = [...output.images]
         .sort((a, b) => a.index - b.index)
@@ -56,6 +78,6 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
         notes: output.notes,
       };
     },
-    close: () => worker.close(),
+    close: () => (worker.alive ? worker.close() : Promise.resolve()),
   };
 }

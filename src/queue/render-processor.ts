@@ -6,7 +6,8 @@ import type { JobCaps } from '../store/job-caps.js';
 import type { JobRecord, JobRecords } from '../store/job-records.js';
 import type { PolicyStore } from '../store/policies.js';
 import { type DeliveryJobData, deliveryJobId, deliveryJobOptions, type RenderJobData } from './queues.js';
-import { BadInputError, type Renderer, type RenderProgress } from './renderer.js';
+import { type ModelShape, WorkRate, workUnits } from './render-deadline.js';
+import { BadInputError, DeadlineError, type Renderer, type RenderProgress } from './renderer.js';
 
 /** Progress as it travels through BullMQ to the bot (JSON: the preview PNG as base64). */
 export interface ProgressData {
@@ -29,6 +30,8 @@ export interface RenderProcessorDeps {
   /** Least time between two progress previews sent to the bot. */
   previewIntervalMs?: number;
   metrics?: WorkerMetrics;
+  /** The model's steps and sizes, to size each job's deadline; without it the policy's cap applies alone. */
+  model?: ModelShape;
 }
 
 /** Every image reference a job needs, resolved to bytes; an expired one is bad input, not a retry. */
@@ -50,6 +53,7 @@ async function resolveInputs(record: JobRecord, images: ImageStore): Promise<Map
 
 export function createRenderProcessor(deps: RenderProcessorDeps): Processor<RenderJobData> {
   const previewInterval = deps.previewIntervalMs ?? 700;
+  const rate = new WorkRate();
 
   return async (job: Job<RenderJobData>, token?: string) => {
     const pickedAt = Date.now();
@@ -88,24 +92,41 @@ export function createRenderProcessor(deps: RenderProcessorDeps): Processor<Rend
         ...(deps.workerName ? { worker: deps.workerName } : {}),
       });
       const inputs = await resolveInputs(record, deps.images);
+      const units = deps.model ? workUnits(record.description, deps.model) : 0;
+      const deadlineSeconds = deps.model
+        ? rate.deadlineSeconds(units, policy.maxRenderSeconds)
+        : policy.maxRenderSeconds;
+      const deadline = new AbortController();
+      const timer = setTimeout(
+        () => deadline.abort(new Error(`past its deadline of ${Math.round(deadlineSeconds)} s`)),
+        deadlineSeconds * 1000,
+      );
       const started = performance.now();
       let lastPreview = 0;
       let lastStep = started;
-      const rendered = await deps.renderer.render(record, inputs, (progress) => {
-        const now = performance.now();
-        if (progress.stage === 'denoise') {
-          if (progress.step > 1) metrics?.stepSeconds.observe((now - lastStep) / 1000);
-          lastStep = now;
-        }
-        const last = progress.step === progress.total;
-        const withPreview = progress.preview && (now - lastPreview >= previewInterval || last);
-        if (withPreview) lastPreview = now;
-        const data: ProgressData = { stage: progress.stage, step: progress.step, total: progress.total };
-        if (withPreview && progress.preview) data.preview = progress.preview.toString('base64');
-        job
-          .updateProgress(data as unknown as object)
-          .catch((error) => log.debug({ err: error }, 'progress lost'));
-      });
+      const rendered = await deps.renderer
+        .render(
+          record,
+          inputs,
+          (progress) => {
+            const now = performance.now();
+            if (progress.stage === 'denoise') {
+              if (progress.step > 1) metrics?.stepSeconds.observe((now - lastStep) / 1000);
+              lastStep = now;
+            }
+            const last = progress.step === progress.total;
+            const withPreview = progress.preview && (now - lastPreview >= previewInterval || last);
+            if (withPreview) lastPreview = now;
+            const data: ProgressData = { stage: progress.stage, step: progress.step, total: progress.total };
+            if (withPreview && progress.preview) data.preview = progress.preview.toString('base64');
+            job
+              .updateProgress(data as unknown as object)
+              .catch((error) => log.debug({ err: error }, 'progress lost'));
+          },
+          deadline.signal,
+        )
+        .finally(() => clearTimeout(timer));
+      if (units > 0) rate.observe(units, (performance.now() - started) / 1000);
       const slots = new Map<string, Buffer>(rendered.images.map((png, i) => [String(i), png] as const));
       if (rendered.grid) slots.set('grid', rendered.grid);
       await deps.images.putJobImages(record.id, slots);
@@ -128,6 +149,14 @@ export function createRenderProcessor(deps: RenderProcessorDeps): Processor<Rend
       if (error instanceof BadInputError) {
         metrics?.failures.inc({ reason: 'bad-input' });
         throw new UnrecoverableError(error.message);
+      }
+      if (error instanceof DeadlineError) {
+        metrics?.failures.inc({ reason: 'deadline' });
+        log.warn({ err: error }, 'render stopped at its deadline; inference thread replaced');
+        throw new UnrecoverableError(
+          `this job ran ${error.message} (a few times what its size, steps and prompt parts take here) ` +
+            'and was stopped. Try a lower --q, a squarer --ar or fewer parts.',
+        );
       }
       metrics?.failures.inc({ reason: 'error' });
       throw error;

@@ -21,12 +21,19 @@ export interface RenderedJob {
 
 /** The model, as the queue worker sees it. Implemented over the diffusion engine in src/queue/engine-renderer.ts. */
 export interface Renderer {
+  /** Aborting `signal` stops the render at once (the engine's thread is replaced) with DeadlineError. */
   render(
     record: JobRecord,
     inputs: ReadonlyMap<string, Buffer>,
     onProgress: (progress: RenderProgress) => void,
+    signal?: AbortSignal,
   ): Promise<RenderedJob>;
   close(): Promise<void>;
+}
+
+/** A render stopped because it ran past its deadline: not retried, the user is told why. */
+export class DeadlineError extends Error {
+  override readonly name = 'DeadlineError';
 }
 
 /** Input that can never render (not an image, too large...): the job fails at once, without retries. */

@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { type Job, Worker } from 'bullmq';
 import { loadConfig } from '../config.js';
+import { readModelInfo } from '../jobs/model-info.js';
 import { createLogger } from '../logger.js';
 import { serveMetrics } from '../metrics/http.js';
 import { workerMetrics } from '../metrics/registry.js';
@@ -46,7 +47,8 @@ logger.info(
 
 const workerName = `${hostname()}/${process.pid}`;
 const metrics = workerMetrics({ worker: workerName });
-const deps = { ...stores, renderer, delivery: queues.delivery, logger, workerName, metrics };
+const model = readModelInfo(config.MODEL_DIR);
+const deps = { ...stores, renderer, delivery: queues.delivery, logger, workerName, metrics, model };
 const worker = new Worker<RenderJobData>(RENDER_QUEUE, createRenderProcessor(deps), {
   connection,
   concurrency: 1,

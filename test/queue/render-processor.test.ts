@@ -1,5 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import pino from 'pino';
+import type { GuildPolicy } from '../../src/policy/index.js';
 import { parsePrompt } from '../../src/prompt/index.js';
 import {
   type DeliveryJobData,
@@ -8,7 +9,7 @@ import {
   renderJobOptions,
 } from '../../src/queue/queues.js';
 import { createRenderProcessor, onRenderFailed } from '../../src/queue/render-processor.js';
-import { BadInputError, type Renderer } from '../../src/queue/renderer.js';
+import { BadInputError, DeadlineError, type Renderer } from '../../src/queue/renderer.js';
 import { bullConnection } from '../../src/store/connection.js';
 import { openStores } from '../../src/store/index.js';
 import type { JobRecord } from '../../src/store/job-records.js';
@@ -23,11 +24,12 @@ afterAll(async () => redis?.stop());
 const png = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
 
 /** Renders with a stand-in model whose failures the test scripts, through the real queue and Redis. */
-async function runOne(renderer: Renderer, id: string) {
+async function runOne(renderer: Renderer, id: string, policy: Partial<GuildPolicy> = {}) {
   const connection = bullConnection(redis.server.url);
   const prefix = `t-${id}`;
   const queues = openQueues(connection, () => {}, prefix);
   const stores = openStores(redis.client, 60, prefix);
+  await stores.policies.update('g', policy);
   const logger = pino({ level: 'silent' });
   const record: JobRecord = {
     id,
@@ -121,3 +123,33 @@ test('a transient fault is retried and the job is delivered once, done', async (
   expect(delivery).toEqual({ jobId: 'transient001', outcome: 'done' });
   expect(record).toMatchObject({ status: 'done', result: { count: 4 } });
 });
+
+test('a render past the deadline is stopped through its signal, not retried, and the user is told why', async () => {
+  let calls = 0;
+  let aborted = false;
+  const renderer: Renderer = {
+    render(_record, _inputs, _onProgress, signal) {
+      calls++;
+      // A render that would never end on its own: only the deadline's signal stops it.
+      return new Promise((_resolve, reject) =>
+        signal?.addEventListener('abort', () => {
+          aborted = true;
+          reject(new DeadlineError(String((signal.reason as Error).message)));
+        }),
+      );
+    },
+    close: async () => {},
+  };
+  const started = Date.now();
+  const { delivery, attempts, record, queued } = await runOne(renderer, 'deadline0001', {
+    maxRenderSeconds: 5,
+  });
+  expect(aborted).toBe(true);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(5000);
+  expect(calls).toBe(1);
+  expect(attempts).toBe(1);
+  expect(delivery.outcome).toBe('failed');
+  expect(record?.error).toContain('past its deadline of 5 s');
+  expect(record?.error).toContain('Try a lower --q');
+  expect(queued).toBe(0);
+}, 20_000);

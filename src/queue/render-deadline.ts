@@ -1,0 +1,53 @@
+/**
+ * How long a render may take. Each worker learns its own speed from the jobs it finishes (seconds per
+ * unit of UNet work: rows x steps x area), and gives a job a few times what it should take. Until it has
+ * measured anything, and never beyond, the server's `maxRenderSeconds` applies.
+ */
+import { dimensionsFor } from '../jobs/dimensions.js';
+import type { JobDescription } from '../jobs/spec.js';
+import { stepsFor } from '../policy/evaluate.js';
+
+/** A job may take this many times its expected time... */
+export const DEADLINE_FACTOR = 4;
+/** ...plus this much for what does not scale with the work (thread start, decoding, PNGs)... */
+export const DEADLINE_SLACK_SECONDS = 5;
+/** ...and never less than this. */
+export const MIN_DEADLINE_SECONDS = 10;
+
+export interface ModelShape {
+  baseSteps: number;
+  baseSize: number;
+  sizeMultiple: number;
+}
+
+/**
+ * UNet work of a job, in units of one row of one step at the model's native size. A grid of four runs
+ * (1 + parts) rows per image per step (the unconditioned row and one per prompt part); an upscale is
+ * one pass.
+ */
+export function workUnits(job: JobDescription, model: ModelShape): number {
+  if (job.parents.some((p) => p.role === 'upscale')) return 1;
+  const size = dimensionsFor(job.params.aspect, model.baseSize, model.sizeMultiple);
+  const area = (size.width * size.height) / (model.baseSize * model.baseSize);
+  const steps = stepsFor(job, model.baseSteps) * Math.min(1, Math.max(0.01, job.params.stop / 100));
+  return 4 * (1 + job.prompts.length) * steps * area;
+}
+
+export class WorkRate {
+  private secondsPerUnit: number | null = null;
+
+  /** Learns from a finished job (a moving average, so one slow job does not set the pace). */
+  observe(units: number, seconds: number): void {
+    if (!(units > 0) || !(seconds > 0)) return;
+    const rate = seconds / units;
+    this.secondsPerUnit = this.secondsPerUnit === null ? rate : 0.7 * this.secondsPerUnit + 0.3 * rate;
+  }
+
+  /** Seconds the job may run. */
+  deadlineSeconds(units: number, maxSeconds: number): number {
+    if (this.secondsPerUnit === null) return maxSeconds;
+    const expected = this.secondsPerUnit * units;
+    const allowed = DEADLINE_FACTOR * expected + DEADLINE_SLACK_SECONDS;
+    return Math.min(maxSeconds, Math.max(MIN_DEADLINE_SECONDS, allowed));
+  }
+}

@@ -1,0 +1,44 @@
+import { parsePrompt } from '../../src/prompt/index.js';
+import {
+  DEADLINE_FACTOR,
+  DEADLINE_SLACK_SECONDS,
+  MIN_DEADLINE_SECONDS,
+  WorkRate,
+  workUnits,
+} from '../../src/queue/render-deadline.js';
+
+const model = { baseSteps: 20, baseSize: 32, sizeMultiple: 8 };
+
+test('work grows with prompt parts, steps and area; an upscale is one pass', () => {
+  const one = workUnits(parsePrompt('cat'), model);
+  expect(one).toBe(4 * 2 * 20);
+  expect(workUnits(parsePrompt('cat:: dog:: hat'), model)).toBe(2 * one);
+  expect(workUnits(parsePrompt('cat --q 2'), model)).toBe(2 * one);
+  expect(workUnits(parsePrompt('cat --stop 50'), model)).toBe(one / 2);
+  expect(workUnits(parsePrompt('cat --ar 2:1'), model)).toBeGreaterThan(0.9 * one);
+  const upscale = { ...parsePrompt('cat'), parents: [{ jobId: 'j', index: 0, role: 'upscale' as const }] };
+  expect(workUnits(upscale, model)).toBe(1);
+});
+
+test('a worker that has measured nothing allows the server maximum', () => {
+  expect(new WorkRate().deadlineSeconds(1000, 300)).toBe(300);
+});
+
+test('once measured, a job gets a few times its expected time, within the floor and the server cap', () => {
+  const rate = new WorkRate();
+  rate.observe(160, 0.32); // a one-part grid in 0.32 s
+  const units = workUnits(parsePrompt(`${'p::1 '.repeat(16)}--q 2`), model);
+  const expected = (0.32 / 160) * units;
+  expect(rate.deadlineSeconds(units, 300)).toBeCloseTo(DEADLINE_FACTOR * expected + DEADLINE_SLACK_SECONDS);
+  expect(rate.deadlineSeconds(160, 300)).toBe(MIN_DEADLINE_SECONDS);
+  expect(rate.deadlineSeconds(1e9, 300)).toBe(300);
+});
+
+test('one slow job moves the estimate only part of the way', () => {
+  const rate = new WorkRate();
+  rate.observe(100, 1);
+  rate.observe(100, 11);
+  const seconds = rate.deadlineSeconds(10_000, 1e6);
+  expect(seconds).toBeGreaterThan(DEADLINE_FACTOR * 100 * 1.5);
+  expect(seconds).toBeLessThan(DEADLINE_FACTOR * 100 * 11);
+});
