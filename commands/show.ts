@@ -1,6 +1,7 @@
 import { ApplicationCommandOptionType } from 'discord.js';
 import type { Command } from '../src/discord/command.js';
 import { finalMessageFor } from '../src/discord/delivery.js';
+import { mayShow } from '../src/discord/job-access.js';
 import { UserError } from '../src/discord/user-error.js';
 import { JOB_ID_PATTERN } from '../src/jobs/custom-ids.js';
 
@@ -23,14 +24,12 @@ export const show: Command = {
     if (!JOB_ID_PATTERN.test(jobId))
       throw new UserError(`\`${jobId.slice(0, 64)}\` is not a job id (12 letters and digits).`);
     const record = await ctx.records.get(jobId);
-    // Your own jobs anywhere on this server; someone else's only in the channel it was made in, so
-    // /show cannot carry a job into a channel its maker never posted to. In DMs, only your own.
-    const own = record?.userId === interaction.user.id;
-    const visible =
-      record &&
-      record.reply.guildId === interaction.guildId &&
-      (own || (interaction.guildId !== null && record.reply.channelId === interaction.channelId));
-    if (!record || !visible)
+    const place = {
+      guildId: interaction.guildId,
+      channelId: interaction.channelId,
+      userId: interaction.user.id,
+    };
+    if (!record || !mayShow(record, place))
       throw new UserError(
         `No job \`${jobId}\` ${interaction.guildId ? 'of yours on this server, or made in this channel' : 'of yours'} (it may have expired).`,
       );

@@ -15,6 +15,7 @@ import { jobImageRef } from '../store/image-store.js';
 import type { JobRecord } from '../store/job-records.js';
 import { startJobs } from './command.js';
 import type { BotContext } from './context.js';
+import { mayUseButtons } from './job-access.js';
 import { newJobId, type PlannedJob } from './submit.js';
 import { UserError } from './user-error.js';
 
@@ -27,12 +28,16 @@ const TAMPERED = 'This button was not made by this bot, or its id was altered; n
 async function targetOf(
   ctx: BotContext,
   button: ButtonAction,
-  where: { guildId: string | null; userId: string },
+  interaction: ButtonInteraction | ModalSubmitInteraction,
 ): Promise<JobRecord> {
   const record = await ctx.records.get(button.jobId);
   if (!record) throw new UserError('That job has expired or never existed; start again with /imagine.');
-  if (record.reply.guildId !== where.guildId) throw new UserError(TAMPERED);
-  if (where.guildId === null && record.userId !== where.userId) throw new UserError(TAMPERED);
+  const place = {
+    guildId: interaction.guildId,
+    channelId: interaction.channelId,
+    userId: interaction.user.id,
+  };
+  if (!mayUseButtons(record, place)) throw new UserError(TAMPERED);
   if (record.status !== 'done' || !record.result) throw new UserError('That job has not finished yet.');
   if ('index' in button && button.index > record.result.count) throw new UserError(TAMPERED);
   return record;
@@ -98,7 +103,7 @@ function typedPrompt(record: JobRecord): string {
 export async function handleButton(ctx: BotContext, interaction: ButtonInteraction): Promise<void> {
   const button = parseButton(interaction.customId);
   if (!button) throw new UserError(TAMPERED);
-  const record = await targetOf(ctx, button, { guildId: interaction.guildId, userId: interaction.user.id });
+  const record = await targetOf(ctx, button, interaction);
   const isVariation =
     button.action === 'variation' || button.action === 'vary-strong' || button.action === 'vary-subtle';
   if (isVariation && (await ctx.settings.get(interaction.user.id)).remix) {
@@ -122,7 +127,7 @@ export async function handleButton(ctx: BotContext, interaction: ButtonInteracti
 export async function handleRemixModal(ctx: BotContext, interaction: ModalSubmitInteraction): Promise<void> {
   const button = parseRemixModal(interaction.customId);
   if (!button) throw new UserError(TAMPERED);
-  const record = await targetOf(ctx, button, { guildId: interaction.guildId, userId: interaction.user.id });
+  const record = await targetOf(ctx, button, interaction);
   let remixed: JobDescription;
   try {
     remixed = parsePrompt(interaction.fields.getTextInputValue('prompt'));
