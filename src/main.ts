@@ -99,7 +99,8 @@ async function main(): Promise<void> {
   });
   cleanups.unshift(() => bot.close());
   await workersReady;
-  process.stdout.write(`\nSandbox ready (no DISCORD_TOKEN set): open ${discord.origin}/\n\n`);
+  // The address carries the page key (like a Jupyter token): the page API answers nothing without it.
+  process.stdout.write(`\nSandbox ready (no DISCORD_TOKEN set): open ${discord.pageUrl}\n\n`);
 }
 
 let stopping = false;

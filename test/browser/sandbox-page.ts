@@ -6,7 +6,10 @@
  * the finished grid, V2 making a variation, the variation's lineage drawn with both generations and
  * their images, /blend with two uploaded PNGs, the ephemeral refusal of a weight sum below zero seen
  * only by its user, /settings turning remix on and V1 opening the remix modal, and Bob's tab following
- * every public message live. Screenshots go to docs/screenshots/. Exits non-zero on any failure.
+ * every public message live. Also: the page takes its key from the printed address (a tab without it
+ * is refused), under a Content-Security-Policy that nothing on the page violates (a violation is a
+ * console error, and console errors fail the run). Screenshots go to docs/screenshots/. Exits non-zero
+ * on any failure.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -118,8 +121,11 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
   try {
     const ada = await context.newPage();
     watch(ada, 'ada');
-    await ada.goto(sandbox.url);
+    const served = await ada.goto(sandbox.url);
+    assert.match(served?.headers()['content-security-policy'] ?? '', /script-src 'self'/);
     await ada.locator('body.ready').waitFor();
+    // The page keeps the key for the tab and takes it out of the address bar.
+    assert.equal(new URL(ada.url()).searchParams.get('key'), null);
     await pickUser(ada, 'Ada (admin)');
 
     // A second tab of the same browser: the user choice is per tab (sessionStorage).
@@ -131,6 +137,15 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     await ada.bringToFront();
     assert.equal(await ada.getByLabel('Viewing as').locator('option:checked').textContent(), 'Ada (admin)');
     assert.equal(await bob.getByLabel('Viewing as').locator('option:checked').textContent(), 'Bob');
+
+    step('a tab opened without the key is refused and says where the address is');
+    const stranger = await context.newPage();
+    await stranger.goto(`${sandbox.origin}/`);
+    await stranger
+      .getByRole('alert')
+      .filter({ hasText: 'printed when it started' })
+      .waitFor({ timeout: UI_MS });
+    await stranger.close();
 
     step('the command picker lists the deployed commands; /policy only for the moderator');
     await ada.getByRole('textbox', { name: 'Message' }).fill('/');
@@ -244,7 +259,10 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     await ada.locator(`article.flash[data-message-id="${gridId}"]`).waitFor({ timeout: UI_MS });
 
     step('the lineage routes: JSON with image paths, PNGs, 404 for unknown ids');
-    const lineage = (await (await ada.request.get(`${sandbox.url}lineage/${variationJob}`)).json()) as {
+    const keyed = { headers: { 'x-sandbox-key': sandbox.key } };
+    const lineage = (await (
+      await ada.request.get(`${sandbox.origin}/lineage/${variationJob}`, keyed)
+    ).json()) as {
       root: string;
       nodes: Array<{
         jobId: string;
@@ -262,11 +280,14 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
       lineage.nodes[0]?.parents.map((p) => [p.role, p.index]),
       [['variation-strong', 1]],
     );
-    const png = await ada.request.get(`${sandbox.url}${lineage.nodes[1]?.image?.slice(1)}`);
+    const png = await ada.request.get(`${sandbox.origin}${lineage.nodes[1]?.image}`);
     assert.equal(png.status(), 200);
     assert.equal(png.headers()['content-type'], 'image/png');
-    assert.equal((await ada.request.get(`${sandbox.url}lineage/zzzzzzzzzzzz`)).status(), 404);
-    assert.equal((await ada.request.get(`${sandbox.url}images/zzzzzzzzzzzz/grid`)).status(), 404);
+    assert.equal((await ada.request.get(`${sandbox.origin}/lineage/zzzzzzzzzzzz`, keyed)).status(), 404);
+    assert.equal((await ada.request.get(`${sandbox.origin}/images/zzzzzzzzzzzz/grid`)).status(), 404);
+    // Without the page key the lineage is refused; so is the page API.
+    assert.equal((await ada.request.get(`${sandbox.origin}/lineage/${variationJob}`)).status(), 401);
+    assert.equal((await ada.request.get(`${sandbox.origin}/sandbox/state`)).status(), 401);
 
     step('/blend with two uploaded PNGs (Bob)');
     await bob.bringToFront();

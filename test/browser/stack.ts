@@ -19,7 +19,12 @@ export function modelDir(): string {
 }
 
 export interface RunningSandbox {
+  /** The printed page address, key included (`http://127.0.0.1:PORT/?key=…`). */
   url: string;
+  /** `http://127.0.0.1:PORT`, for requests of the test's own. */
+  origin: string;
+  /** The page key, sent as `X-Sandbox-Key` by requests of the test's own. */
+  key: string;
   logFile: string;
   stop(): Promise<void>;
   /** Removes the data folder (Redis, log); kept after a failure for a look at the log. */
@@ -66,8 +71,11 @@ export async function startSandbox(timeoutMs = 120_000): Promise<RunningSandbox>
       reject(new Error(`src/main.ts exited with ${code} before it was ready; see ${logFile}`));
     });
   });
+  const address = new URL(url);
   return {
     url,
+    origin: address.origin,
+    key: address.searchParams.get('key') ?? '',
     logFile,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -588,17 +588,21 @@ test('the page API: snapshot, event stream, and actions as a user', async () => 
   handlers.set('info', async (i) => {
     if (i.isChatInputCommand()) await i.reply(`info for ${i.user.username}`);
   });
-  const state = (await (await fetch(`${d.origin}/sandbox/state`)).json()) as {
+  const key = { 'x-sandbox-key': d.pageKey };
+  const state = (await (await fetch(`${d.origin}/sandbox/state`, { headers: key })).json()) as {
     users: { username: string }[];
   };
   expect(state.users.map((u) => u.username)).toEqual(expect.arrayContaining(['ada', 'bob', 'cy']));
 
   const types = 'interaction.create,interaction.response,message.create';
-  const stream = await fetch(`${d.origin}/sandbox/events?after=${d.seq}&types=${types}`);
+  // EventSource cannot send headers, so the stream takes the key in its query.
+  const stream = await fetch(
+    `${d.origin}/sandbox/events?after=${d.seq}&types=${types}&key=${encodeURIComponent(d.pageKey)}`,
+  );
   const reader = stream.body!.getReader();
   const acted = await fetch(`${d.origin}/sandbox/commands`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...key },
     body: JSON.stringify({ name: 'info', user: 'cy', channel: 'general' }),
   });
   const { interactionId } = (await acted.json()) as { interactionId: string };
@@ -622,7 +626,7 @@ test('the page API: snapshot, event stream, and actions as a user', async () => 
   const created = messages.find((e) => e.type === 'message.create')?.message;
   expect(created?.interactionId).toBe(interactionId);
   const history = (await (
-    await fetch(`${d.origin}/sandbox/messages/${created?.id}/history`)
+    await fetch(`${d.origin}/sandbox/messages/${created?.id}/history`, { headers: key })
   ).json()) as MessageView[];
   expect(history.map((m) => m.content)).toEqual(['info for cy']);
 });

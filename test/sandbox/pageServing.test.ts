@@ -46,6 +46,8 @@ test('index.html at /, files by extension, the hook first, nothing outside the f
   expect((await fetch(`${d.origin}/missing.js`)).status).toBe(404);
   expect(await rawGet('/../../etc/passwd')).toBe(404);
   expect(await rawGet('/%2e%2e/%2e%2e/etc/passwd')).toBe(404);
-  // The API keeps its own paths.
-  expect((await fetch(`${d.origin}/sandbox/state`)).status).toBe(200);
+  // The API keeps its own paths (and needs the page key).
+  expect((await fetch(`${d.origin}/sandbox/state`, { headers: { 'x-sandbox-key': d.pageKey } })).status).toBe(
+    200,
+  );
 });

@@ -1,7 +1,7 @@
 /**
  * Runs the loopback Discord on its own, for a bot started as a separate process or for the sandbox
- * page:  `npx tsx src/sandbox/discord/cli.ts [--port 8787]`. Prints one JSON line with the addresses
- * and the bot token, then serves until SIGINT/SIGTERM.
+ * page:  `npx tsx src/sandbox/discord/cli.ts [--port 8787]`. Prints one JSON line with the addresses,
+ * the bot token and the page key (`pageUrl` carries it), then serves until SIGINT/SIGTERM.
  *
  * Environment: SANDBOX_DISCORD_PORT, SANDBOX_DISCORD_APP_ID, SANDBOX_DISCORD_TOKEN (fixed credentials
  * so a bot's configuration can stay the same between runs).
@@ -34,6 +34,8 @@ process.stdout.write(
     cdnBase: discord.cdnBase,
     gatewayUrl: discord.gatewayUrl,
     pageApi: `${discord.origin}/sandbox`,
+    pageUrl: discord.pageUrl,
+    pageKey: discord.pageKey,
     applicationId: discord.application.id,
     token: discord.application.token,
     guilds: snapshot.guilds.map((g) => ({ id: g.id, name: g.name, channels: g.channels })),

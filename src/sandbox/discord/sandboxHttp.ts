@@ -12,13 +12,18 @@
  *   POST /sandbox/selects        {user, messageId, customId, values}
  *   POST /sandbox/modals         {user, customId, values}
  *
- * Everything is JSON with permissive CORS, so the page can be served from anywhere on the machine.
+ * Everything is JSON, for the page on the server's own origin only (no CORS). Every route needs the
+ * page key (`X-Sandbox-Key`, or `?key=` on a GET: EventSource sends no headers); the server has
+ * already refused foreign Host and Origin headers. Files from the page must be PNG, JPEG, WebP or GIF
+ * by their bytes, whatever type they claim.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { OptionValue } from './commandOptions.js';
+import { sniffContentType } from './attachments.js';
+import type { OptionValue, SandboxFile } from './commandOptions.js';
 import type { SandboxEvent } from './events.js';
 import type { InteractionTiming } from './interactions.js';
 import type { MessageView } from './messages.js';
+import { PAGE_KEY_HEADER, PAGE_KEY_PARAM } from './pageGuard.js';
 import type { LoopbackDiscord } from './server.js';
 import { Permission } from './world.js';
 
@@ -45,11 +50,20 @@ export interface SandboxSnapshot {
   interactions: InteractionTiming[];
 }
 
-const CORS = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'GET, POST, OPTIONS',
-  'access-control-allow-headers': 'content-type, last-event-id',
-};
+/** What the page may upload, by magic bytes. */
+const PAGE_IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/gif']);
+/** Declared types that say nothing about the file (the bytes decide). */
+const GENERIC_TYPES = new Set(['', 'application/octet-stream']);
+
+/** A refusal with its own status (anything else thrown while handling is a 400). */
+class PageApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** Largest JSON body the page API accepts (uploads arrive base64-encoded). */
 const MAX_BODY_BYTES = 40 * 1024 * 1024;
@@ -108,9 +122,16 @@ export class SandboxHttp {
     this.#streams.clear();
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, CORS).end();
+  /** `authorized`: the request carries the page key (checked by the server's guard). */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, authorized: boolean): Promise<void> {
+    if (!authorized) {
+      // Refused before the body is read or anything is looked up.
+      const sent = typeof req.headers[PAGE_KEY_HEADER] === 'string' || url.searchParams.has(PAGE_KEY_PARAM);
+      json(res, sent ? 403 : 401, {
+        error: sent
+          ? 'Wrong page key: open the address the sandbox printed when it started.'
+          : 'The page API needs the page key: open the address the sandbox printed when it started.',
+      });
       return;
     }
     try {
@@ -131,7 +152,9 @@ export class SandboxHttp {
       if (req.method === 'POST') return json(res, 200, await this.#act(path, await readJson(req)));
       json(res, 404, { error: `no sandbox route ${req.method} ${path}` });
     } catch (error) {
-      json(res, 400, { error: error instanceof Error ? error.message : String(error) });
+      json(res, error instanceof PageApiError ? error.status : 400, {
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 
@@ -144,11 +167,7 @@ export class SandboxHttp {
     };
     switch (path) {
       case '/sandbox/uploads': {
-        const stored = d.upload({
-          filename: str('filename'),
-          data: Buffer.from(str('base64'), 'base64'),
-          contentType: optionalString(body['contentType']),
-        });
+        const stored = d.upload(pageImage(str('filename'), str('base64'), body['contentType']));
         return d.core.files.apiAttachment(stored, true);
       }
       case '/sandbox/commands': {
@@ -216,11 +235,7 @@ export class SandboxHttp {
         const file = value as Record<string, unknown>;
         if (typeof file['filename'] !== 'string' || typeof file['base64'] !== 'string')
           throw new Error(`option ${name}: bad file`);
-        options[name] = {
-          filename: file['filename'],
-          data: Buffer.from(file['base64'], 'base64'),
-          contentType: optionalString(file['contentType']),
-        };
+        options[name] = pageImage(file['filename'], file['base64'], file['contentType']);
       }
     }
     return options;
@@ -232,7 +247,6 @@ export class SandboxHttp {
     const after = Number(typeof lastId === 'string' ? lastId : (url.searchParams.get('after') ?? 0)) || 0;
     const types = url.searchParams.get('types')?.split(',');
     res.writeHead(200, {
-      ...CORS,
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
@@ -253,15 +267,25 @@ export class SandboxHttp {
   }
 }
 
-function optionalString(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
+/**
+ * A file from the page, accepted only when its bytes are a PNG, JPEG, WebP or GIF; it is stored with
+ * the type its bytes show. A declared type other than that (say `text/html`) is refused as well.
+ */
+function pageImage(filename: string, base64: string, declared: unknown): SandboxFile {
+  const data = Buffer.from(base64, 'base64');
+  const sniffed = sniffContentType(data);
+  if (sniffed === undefined || !PAGE_IMAGE_TYPES.has(sniffed))
+    throw new PageApiError(415, `${filename}: only PNG, JPEG, WebP and GIF images can be uploaded`);
+  const claimed = typeof declared === 'string' ? (declared.split(';')[0]?.trim().toLowerCase() ?? '') : '';
+  if (!GENERIC_TYPES.has(claimed) && claimed !== sniffed)
+    throw new PageApiError(415, `${filename}: declared as ${claimed}, but its bytes are ${sniffed}`);
+  return { filename, data, contentType: sniffed };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res
     .writeHead(status, {
-      ...CORS,
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(text),
     })

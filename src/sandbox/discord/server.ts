@@ -1,11 +1,12 @@
 /**
  * `startLoopbackDiscord()`: a Discord-compatible server on 127.0.0.1 (REST under `/api`, CDN under
  * `/cdn` and `/media`, gateway at `/gateway`, sandbox page API under `/sandbox`) plus the in-process
- * test driver and observation API.
+ * test driver and observation API. Only loopback Host names and its own Origin are answered, and the
+ * page API needs the per-run key of `pageUrl` (see pageGuard.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { StoredAttachment } from './attachments.js';
+import { type StoredAttachment, sniffContentType } from './attachments.js';
 import { channelRoutes } from './channelRoutes.js';
 import { AdjustableClock, type Clock } from './clock.js';
 import type { SandboxFile } from './commandOptions.js';
@@ -26,6 +27,7 @@ import { interactionRoutes } from './interactionRoutes.js';
 import type { InteractionTiming, ShownModal } from './interactions.js';
 import { DEFAULT_LIMITS, type DiscordLimits } from './limits.js';
 import type { AttachmentView, MessageView } from './messages.js';
+import { newPageKey, PageGuard } from './pageGuard.js';
 import { DEFAULT_RATE_LIMITS, type InjectedRateLimit, type RateLimitOptions } from './rateLimits.js';
 import { type RequestRecord, RestHandler } from './restHandler.js';
 import { Router } from './router.js';
@@ -52,10 +54,21 @@ export interface LoopbackDiscordOptions {
   staticDir?: string;
   /**
    * Another handler for those paths, asked before `staticDir`; it returns true when it answered.
-   * Lets a page be served by its own code (a dev server proxy, generated HTML).
+   * Lets a page be served by its own code (a dev server proxy, generated HTML). `page.authorized` says
+   * whether the request carries the page key: a hook that serves data (not page files) refuses without.
    */
-  onRequest?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
+  onRequest?: (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    page: { authorized: boolean },
+  ) => boolean | Promise<boolean>;
+  /** The page key (default: 32 random bytes per start). */
+  pageKey?: string;
 }
+
+/** Types `/cdn` and `/media` serve inline, by the bytes; anything else is a download. */
+const INLINE_IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/gif']);
 
 export class LoopbackDiscord {
   readonly core: SandboxCore;
@@ -65,10 +78,13 @@ export class LoopbackDiscord {
   readonly #gateway: Gateway;
   readonly #page: SandboxHttp;
   readonly #options: LoopbackDiscordOptions;
+  readonly #pageKey: string;
   #origin = '';
+  #guard: PageGuard | null = null;
 
   private constructor(options: LoopbackDiscordOptions) {
     this.#options = options;
+    this.#pageKey = options.pageKey ?? newPageKey();
     const log = options.log ?? ((line: string) => console.warn(line));
     this.core = new SandboxCore({
       world: options.world ?? {},
@@ -94,6 +110,12 @@ export class LoopbackDiscord {
     this.#page = new SandboxHttp(this);
     this.#server = createServer((req, res) => void this.#route(req, res));
     this.#server.on('upgrade', (req, socket, head) => {
+      const refusal = this.#guard ? this.#guard.refuse(req.headers) : { status: 503, reason: 'not started' };
+      if (refusal) {
+        const text = refusal.status === 503 ? 'Service Unavailable' : 'Forbidden';
+        socket.end(`HTTP/1.1 ${refusal.status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        return;
+      }
       if (new URL(req.url ?? '/', 'http://sandbox.invalid').pathname === '/gateway') {
         this.#gateway.handleUpgrade(req, socket, head);
       } else {
@@ -111,7 +133,18 @@ export class LoopbackDiscord {
     });
     const { port } = discord.#server.address() as AddressInfo;
     discord.#origin = `http://${host}:${port}`;
+    discord.#guard = new PageGuard(port, discord.#pageKey);
     return discord;
+  }
+
+  /** The page's address with its key, e.g. `http://127.0.0.1:PORT/?key=…`: what a person opens. */
+  get pageUrl(): string {
+    return `${this.#origin}/?key=${encodeURIComponent(this.#pageKey)}`;
+  }
+
+  /** The key the page API (`/sandbox/*`) requires, as `X-Sandbox-Key` or `?key=` on a GET. */
+  get pageKey(): string {
+    return this.#pageKey;
   }
 
   /** `http://127.0.0.1:PORT/api`: pass as `rest.api` (discord.js appends `/v10`). */
@@ -309,18 +342,37 @@ export class LoopbackDiscord {
   }
 
   async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const guard = this.#guard;
+    const refusal = guard ? guard.refuse(req.headers) : { status: 503, reason: 'not started' };
+    if (!guard || refusal) {
+      // Before anything is read or recorded: a foreign Host or Origin changes nothing.
+      res
+        .writeHead(refusal?.status ?? 503, {
+          'content-type': 'text/plain; charset=utf-8',
+          'x-content-type-options': 'nosniff',
+          connection: 'close',
+        })
+        .end(`${refusal?.reason ?? 'not started'}\n`);
+      return;
+    }
+    res.setHeader('x-content-type-options', 'nosniff');
+    // The page's address carries the key; no link on it may pass that address on.
+    res.setHeader('referrer-policy', 'no-referrer');
     const url = new URL(req.url ?? '/', this.#origin || 'http://127.0.0.1');
     if (RestHandler.handles(url.pathname)) return this.#rest.handle(req, res, url);
     if (url.pathname.startsWith('/cdn/') || url.pathname.startsWith('/media/'))
       return this.#serveFile(url, res);
-    if (url.pathname.startsWith('/sandbox/')) return this.#page.handle(req, res, url);
-    if (this.#options.onRequest && (await this.#options.onRequest(req, res, url))) return;
+    if (url.pathname.startsWith('/sandbox/')) return this.#page.handle(req, res, url, guard.hasKey(req, url));
+    res.setHeader('content-security-policy', guard.pageContentSecurityPolicy());
+    const page = { authorized: guard.hasKey(req, url) };
+    if (this.#options.onRequest && (await this.#options.onRequest(req, res, url, page))) return;
     if (this.#options.staticDir && (await serveStatic(this.#options.staticDir, req, res, url))) return;
     if (url.pathname === '/') {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
       res.end(
         `Loopback Discord\nREST ${this.apiBase}/v10\nGateway ${this.gatewayUrl}\nState ${this.#origin}/sandbox/state\n` +
-          `Events ${this.#origin}/sandbox/events\nNo page is served here yet (staticDir / onRequest).\n`,
+          `Events ${this.#origin}/sandbox/events\nThe page API needs the key of the printed page address.\n` +
+          'No page is served here yet (staticDir / onRequest).\n',
       );
       return;
     }
@@ -335,12 +387,17 @@ export class LoopbackDiscord {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
       return;
     }
+    // What the bytes are, not what the uploader said: only real images are shown; the rest downloads.
+    const sniffed = sniffContentType(stored.data);
+    const inline = sniffed !== undefined && INLINE_IMAGE_TYPES.has(sniffed);
     res.writeHead(200, {
-      'content-type': stored.contentType,
+      'content-type': inline ? sniffed : 'application/octet-stream',
+      'content-disposition': inline ? 'inline' : `attachment; filename="${stored.filename}"`,
       'content-length': stored.size,
+      'x-content-type-options': 'nosniff',
+      // Opened on its own, nothing in a stored file may run.
+      'content-security-policy': "default-src 'none'; sandbox",
       'cache-control': 'public, max-age=31536000, immutable',
-      // The sandbox page may load images from another origin (a dev server).
-      'access-control-allow-origin': '*',
     });
     res.end(Buffer.from(stored.data.buffer, stored.data.byteOffset, stored.data.byteLength));
   }

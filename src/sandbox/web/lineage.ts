@@ -6,6 +6,9 @@
  *   GET /images/:jobId/:slot   a stored PNG: slot 0-3 or `grid` of a job, or `upload` for an uploaded image
  *
  * Read-only: the page draws an image's family tree from this; every change still goes through Discord.
+ * `/lineage` is page API: it needs the page key like `/sandbox/*` (the server says whether the request
+ * carries it). `/images` answers without the key, as `/cdn` does: `<img>` sends no headers, and a job id
+ * is only learnt from a message or a lineage answer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -179,12 +182,16 @@ export async function readLineage(stores: Pick<Stores, 'records'>, jobId: string
 /** The `onRequest` hook: answers the two routes above and returns false for everything else. */
 export function lineageRoutes(
   stores: Pick<Stores, 'records' | 'images'>,
-): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> {
-  return async (req, res, url) => {
+): (req: IncomingMessage, res: ServerResponse, url: URL, page: { authorized: boolean }) => Promise<boolean> {
+  return async (req, res, url, page) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const lineage = LINEAGE_ROUTE.exec(url.pathname);
     const image = IMAGE_ROUTE.exec(url.pathname);
     if (!lineage && !image) return false;
+    if (lineage && !page.authorized) {
+      send(res, 401, 'application/json', JSON.stringify({ error: 'the lineage needs the page key' }));
+      return true;
+    }
     try {
       if (lineage) {
         const found = await readLineage(stores, lineage[1]!);

@@ -7,6 +7,8 @@ export function h(tag, props = {}, ...children) {
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || value === null || value === false) continue;
     if (key === 'class') element.className = value;
+    // Through the CSSOM: the page's Content-Security-Policy refuses style attributes written as markup.
+    else if (key === 'style') element.style.cssText = String(value);
     else if (key === 'dataset') Object.assign(element.dataset, value);
     else if (key.startsWith('on')) element.addEventListener(key.slice(2), value);
     else if (key in element && typeof value !== 'string') element[key] = value;
