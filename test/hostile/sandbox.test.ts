@@ -535,6 +535,8 @@ describe('the page itself, with the right Host, Origin and key, still works', ()
     ])
       expect(csp).toContain(part);
     expect(csp).toContain(d.origin);
+    // Chromium rejects (and reports) an IPv6 literal as a CSP source.
+    expect(csp).not.toContain('[::1]');
     expect(answer.headers['referrer-policy']).toBe('no-referrer');
     expect(answer.headers['x-content-type-options']).toBe('nosniff');
   });

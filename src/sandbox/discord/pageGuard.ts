@@ -76,7 +76,8 @@ export class PageGuard {
 
   /** The policy for the page's own files: scripts, styles and connections from this origin only. */
   pageContentSecurityPolicy(): string {
-    const origins = this.origins.join(' ');
+    // CSP sources cannot name an IPv6 literal; a page opened as [::1] still has 'self'.
+    const origins = this.origins.filter((origin) => !origin.includes('[')).join(' ');
     return [
       "default-src 'none'",
       "script-src 'self'",
