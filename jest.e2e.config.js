@@ -4,7 +4,7 @@ import base from './jest.config.js';
 /** @type {import('jest').Config} */
 export default {
   ...base,
-  testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts'],
+  testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts', '<rootDir>/test/hostile/**/*.e2e.test.ts'],
   testPathIgnorePatterns: ['/node_modules/'],
   maxWorkers: 1,
   testTimeout: 120000,

@@ -26,7 +26,11 @@ async function main(): Promise<void> {
   if (!redisUrl) {
     let redis: LocalRedis;
     try {
-      redis = await startLocalRedis({ dataDir: join(config.DATA_DIR, 'redis') });
+      redis = await startLocalRedis({
+        dataDir: join(config.DATA_DIR, 'redis'),
+        maxMemory: config.REDIS_MAXMEMORY,
+        log: logger,
+      });
     } catch (error) {
       if (error instanceof RedisServerMissing) {
         process.stderr.write(`${error.message}\n`);
@@ -36,7 +40,10 @@ async function main(): Promise<void> {
     }
     cleanups.unshift(() => redis.stop());
     redisUrl = redis.url;
-    logger.info({ redis: redis.url, data: join(config.DATA_DIR, 'redis') }, 'private redis-server started');
+    logger.info(
+      { redis: redis.url, data: join(config.DATA_DIR, 'redis'), maxmemory: config.REDIS_MAXMEMORY },
+      'private redis-server started',
+    );
   } else {
     logger.info({ redis: redactUrl(redisUrl) }, 'using REDIS_URL');
   }

@@ -97,8 +97,11 @@ export async function startJobs(
   } catch (error) {
     // Nothing of a command that did not get queued stays behind: its queue places, its uploads, and
     // the "queued" message that would otherwise wait forever.
-    await release(ctx, who, planned);
-    await ctx.images.dropUploads(uploadIdsOf(planned)).catch(() => {});
+    // Best effort: the cause is what the member must hear, not a failure of the cleanup.
+    const cleanupFailed = (cleanupError: unknown) =>
+      ctx.logger.warn({ err: cleanupError }, 'could not undo a command that was not queued');
+    await release(ctx, who, planned).catch(cleanupFailed);
+    await ctx.images.dropUploads(uploadIdsOf(planned)).catch(cleanupFailed);
     if (answered) await interaction.deleteReply().catch(() => {});
     throw error;
   }

@@ -12,9 +12,11 @@ const INTERNAL =
 const STORAGE_FULL =
   "The bot's storage is full right now; nothing was queued. Try again later, and tell an admin if it keeps happening.";
 
-/** Redis under `maxmemory` with `noeviction` refuses writes with this error. */
+/** Redis over `maxmemory` with `noeviction` refuses writes (and whole transactions) with this error. */
 function isRedisFull(error: unknown): boolean {
-  return /^OOM command not allowed/i.test((error as Error)?.message ?? '');
+  const oom = (e: unknown) => /OOM command not allowed/i.test((e as Error)?.message ?? '');
+  const queued = (error as { previousErrors?: unknown[] })?.previousErrors ?? [];
+  return oom(error) || queued.some(oom);
 }
 
 function isRedisDown(error: unknown): boolean {

@@ -74,11 +74,15 @@ export class JobCaps {
     return { ok: false, scope: status === 0 ? 'user' : 'guild', userQueued: user, guildQueued: guild };
   }
 
-  /** Frees the queue place of a job that started, finished or could not be queued. */
+  /**
+   * Frees the queue place of a job that started, finished or could not be queued. A pipeline, not a
+   * transaction: Redis over its `maxmemory` refuses every MULTI, and freeing places is what must still
+   * work then (both removals are idempotent, so their order or a half-done pair does not matter).
+   */
   async releaseQueued(guildId: string | null, userId: string, jobId: string): Promise<void> {
     const scope = guildId ?? 'dm';
     await this.redis
-      .multi()
+      .pipeline()
       .zrem(this.keys.queuedByUser(scope, userId), jobId)
       .zrem(this.keys.queuedByGuild(scope), jobId)
       .exec();

@@ -69,10 +69,10 @@ export class JobRecords {
       .exec();
   }
 
-  /** Takes back records of a command that could not be queued. */
+  /** Takes back records of a command that could not be queued (a pipeline: it must work in an out-of-memory Redis, which refuses MULTI). */
   async remove(records: readonly Pick<JobRecord, 'id' | 'userId'>[]): Promise<void> {
     if (records.length === 0) return;
-    const multi = this.redis.multi();
+    const multi = this.redis.pipeline();
     for (const record of records) {
       multi.del(this.keys.job(record.id));
       multi.zrem(this.keys.userJobs(record.userId), record.id);
