@@ -71,7 +71,7 @@ export const configSchema = z.object({
   REDIS_MAXMEMORY: z
     .string()
     .regex(/^\d+(b|k|kb|m|mb|g|gb)?$/i, 'a size such as 512mb or 2gb')
-    .default('512mb'),
+    .default('1gb'),
   /** Largest image accepted from an upload or a prompt URL, in bytes. */
   IMAGE_MAX_BYTES: z.coerce
     .number()

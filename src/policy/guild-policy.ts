@@ -3,7 +3,7 @@ import { z } from 'zod';
 /**
  * Hard ceilings no server can raise, because they bound what one job costs a worker. Every prompt part
  * (text or image) is one more row per image in each batched UNet call: a job of n parts runs 4 x (1 + n)
- * rows a step, so 16 parts cost about 8.5x a one-part prompt (measured in bench/job-cost.ts).
+ * rows a step, so 16 parts cost about 7x a one-part prompt (measured by `npm run bench:job-cost`).
  */
 export const POLICY_CEILINGS = Object.freeze({
   imagePrompts: 5,
