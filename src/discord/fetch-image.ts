@@ -1,92 +1,209 @@
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import type { Agent } from 'undici';
+import { fetch } from 'undici';
 import { decodeImage } from '../images/decode.js';
 import { ImageInputError } from '../images/errors.js';
+import { isAllowedAddress, isIpLiteral, RefusedAddressError } from '../net/address-policy.js';
+import { createGuardedAgent, type Resolver, TrustedHosts } from '../net/guarded-agent.js';
 import { UserError } from './user-error.js';
+
+export type { Resolver } from '../net/guarded-agent.js';
 
 export interface FetchLimits {
   maxBytes: number;
+  /** One limit for the whole fetch of a link: DNS, connecting, every redirect and the whole body. */
   timeoutMs: number;
-  /** Hosts allowed even though they resolve to private addresses (the sandbox's own CDN). */
+  /** Hosts allowed although they are on private addresses (the sandbox's own CDN), each for its exact host:port. */
   trustedHosts: readonly string[];
 }
 
-function isPrivateAddress(address: string): boolean {
-  if (isIP(address) === 6) {
-    const a = address.toLowerCase();
-    if (a.startsWith('::ffff:')) return isPrivateAddress(a.slice(7));
-    return a === '::1' || a === '::' || a.startsWith('fc') || a.startsWith('fd') || a.startsWith('fe80');
+export interface FetchOptions {
+  /** Resolves host names at connect time (tests supply one; the system resolver otherwise). */
+  resolve?: Resolver;
+}
+
+const MAX_REDIRECTS = 3;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+export const DEFAULT_MAX_CONCURRENT_FETCHES = 4;
+
+/** A counting semaphore: at most `limit` holders at once, the rest wait in turn. */
+class Slots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private limit: number) {}
+
+  setLimit(limit: number): void {
+    this.limit = limit;
+    this.drain();
   }
-  const [a = 0, b = 0] = address.split('.').map(Number);
-  return (
-    a === 10 ||
-    a === 127 ||
-    a === 0 ||
-    (a === 169 && b === 254) ||
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    (a === 100 && b >= 64 && b <= 127)
-  );
+
+  async acquire(): Promise<() => void> {
+    if (this.active < this.limit) this.active++;
+    // A released slot is handed straight to the first waiter (drain counts it), so none can jump the queue.
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.active--;
+      this.drain();
+    };
+  }
+
+  private drain(): void {
+    while (this.active < this.limit && this.waiting.length > 0) {
+      this.active++;
+      this.waiting.shift()!();
+    }
+  }
+}
+
+const slots = new Slots(DEFAULT_MAX_CONCURRENT_FETCHES);
+
+/**
+ * How many links this process fetches at once (default 4), so that a flood of prompts cannot open
+ * hundreds of sockets; the others wait their turn, and their time limit starts when their turn comes.
+ */
+export function configureImageFetching(options: { maxConcurrent?: number }): void {
+  if (options.maxConcurrent !== undefined) {
+    if (!Number.isInteger(options.maxConcurrent) || options.maxConcurrent < 1) {
+      throw new RangeError(`maxConcurrent must be a positive integer, not ${options.maxConcurrent}`);
+    }
+    slots.setLimit(options.maxConcurrent);
+  }
 }
 
 /**
  * Downloads an image a user pointed at (a prompt link or an attachment), within a byte and a time limit,
- * and proves it decodes as an image of acceptable size before anything is queued. Links to private
- * addresses are refused so a prompt cannot make the bot probe its own network.
+ * and proves it decodes as an image of acceptable size before anything is queued.
+ *
+ * Links are refused when they lead to a special-purpose address (loopback, private, link-local, ... see
+ * src/net/address-policy.ts), however the address is written and whatever a name resolves to: the check
+ * runs at connect time on the address the socket connects to, on every redirect hop, so nothing on such an
+ * address ever sees a connection. Every failure is the link's: a UserError naming the link.
  */
-export async function fetchImage(url: string, limits: FetchLimits): Promise<Buffer> {
-  // Redirects are followed by hand so that every hop passes the private-address check.
-  let current = url;
-  let response: Response | null = null;
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    await refusePrivate(current, limits);
-    try {
-      response = await fetch(current, { signal: AbortSignal.timeout(limits.timeoutMs), redirect: 'manual' });
-    } catch (error) {
-      const reason =
-        (error as Error).name === 'TimeoutError'
-          ? `took longer than ${limits.timeoutMs / 1000} s`
-          : 'could not be fetched';
-      throw new UserError(`The image at ${url} ${reason}.`);
-    }
-    const location = response.headers.get('location');
-    if (response.status < 300 || response.status >= 400 || !location) break;
-    current = new URL(location, current).toString();
-    response = null;
+export async function fetchImage(
+  url: string,
+  limits: FetchLimits,
+  options: FetchOptions = {},
+): Promise<Buffer> {
+  const first = parseLink(url, url);
+  const release = await slots.acquire();
+  const signal = AbortSignal.timeout(limits.timeoutMs);
+  const trusted = new TrustedHosts(limits.trustedHosts);
+  const agent = createGuardedAgent({
+    trusted,
+    ...(options.resolve ? { resolve: options.resolve } : {}),
+  });
+  try {
+    const bytes = await download(url, first, { limits, trusted, agent, signal });
+    await checkImage(bytes, url, limits.maxBytes);
+    return bytes;
+  } finally {
+    // Every socket of this fetch is closed before its slot goes to the next one.
+    await agent.destroy().catch(() => {});
+    release();
   }
-  if (!response) throw new UserError(`The image at ${url} redirects too many times.`);
-  if (!response.ok || !response.body) {
-    throw new UserError(`The image at ${url} could not be fetched (HTTP ${response.status}).`);
-  }
-  const declared = Number(response.headers.get('content-length') ?? '0');
-  if (declared > limits.maxBytes) throw new UserError(tooLarge(url, declared, limits.maxBytes));
-
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body) {
-    size += chunk.length;
-    if (size > limits.maxBytes) throw new UserError(tooLarge(url, size, limits.maxBytes));
-    chunks.push(Buffer.from(chunk));
-  }
-  const bytes = Buffer.concat(chunks);
-  await checkImage(bytes, url, limits.maxBytes);
-  return bytes;
 }
 
-const MAX_REDIRECTS = 3;
+interface Hop {
+  limits: FetchLimits;
+  trusted: TrustedHosts;
+  agent: Agent;
+  signal: AbortSignal;
+}
 
-async function refusePrivate(url: string, limits: FetchLimits): Promise<void> {
-  const parsed = new URL(url);
+async function download(url: string, first: URL, { limits, trusted, agent, signal }: Hop): Promise<Buffer> {
+  let current = first;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    // An address written in the link is judged before anything else (the agent judges it again, and every
+    // resolved name, when it connects).
+    if (!trusted.has(current) && isIpLiteral(current.hostname) && !isAllowedAddress(current.hostname)) {
+      throw new UserError(refusedMessage(url));
+    }
+    let response: Awaited<ReturnType<typeof fetch>>;
+    try {
+      response = await fetch(current, {
+        dispatcher: agent,
+        signal,
+        redirect: 'manual',
+        headers: { accept: 'image/*' },
+      });
+    } catch (error) {
+      throw linkFailure(url, error, signal, limits);
+    }
+    if (REDIRECTS.has(response.status)) {
+      const location = response.headers.get('location');
+      await response.body?.cancel().catch(() => {});
+      if (!location)
+        throw new UserError(`The image at ${url} answered HTTP ${response.status} without a location.`);
+      current = parseLink(new URL(location, current).toString(), url);
+      continue;
+    }
+    if (!response.ok || !response.body) {
+      await response.body?.cancel().catch(() => {});
+      throw new UserError(`The image at ${url} answered HTTP ${response.status}.`);
+    }
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > limits.maxBytes) {
+      await response.body.cancel().catch(() => {});
+      throw new UserError(tooLarge(url, declared, limits.maxBytes));
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of response.body) {
+        size += chunk.length;
+        if (size > limits.maxBytes) throw new UserError(tooLarge(url, size, limits.maxBytes));
+        chunks.push(Buffer.from(chunk));
+      }
+    } catch (error) {
+      if (error instanceof UserError) {
+        await response.body.cancel().catch(() => {});
+        throw error;
+      }
+      if (signal.aborted) throw new UserError(tookTooLong(url, limits));
+      throw new UserError(`The image at ${url} stopped sending before the image was complete.`);
+    }
+    return Buffer.concat(chunks);
+  }
+  throw new UserError(`The image at ${url} redirects too many times.`);
+}
+
+/** Parses a link (or a redirect's target), refusing anything but http and https. */
+function parseLink(link: string, original: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(link);
+  } catch {
+    throw new UserError(`${original} is not a valid link.`);
+  }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new UserError(`Image links must be http or https: ${url}`);
+    throw new UserError(`Image links must be http or https: ${original}`);
   }
-  if (limits.trustedHosts.includes(parsed.host)) return;
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-  const addresses = isIP(host) ? [{ address: host }] : await lookup(host, { all: true }).catch(() => []);
-  if (addresses.length === 0) throw new UserError(`Could not find the host of ${url}.`);
-  if (addresses.some(({ address }) => isPrivateAddress(address))) {
-    throw new UserError(`Image links to private network addresses are not fetched: ${url}`);
+  return parsed;
+}
+
+/** Why a request failed, as the link's fault; a refused address says no more than that it was refused. */
+function linkFailure(url: string, error: unknown, signal: AbortSignal, limits: FetchLimits): UserError {
+  const causes: unknown[] = [];
+  for (let e: unknown = error; e instanceof Error && causes.length < 8; e = e.cause) causes.push(e);
+  if (causes.some((e) => e instanceof RefusedAddressError)) {
+    return new UserError(refusedMessage(url));
   }
+  if (signal.aborted) return new UserError(tookTooLong(url, limits));
+  const codes = causes.map((e) => (e as NodeJS.ErrnoException).code);
+  if (codes.some((c) => c === 'ENOTFOUND' || c === 'EAI_AGAIN' || c === 'EAI_NONAME' || c === 'ENODATA')) {
+    return new UserError(`Could not find the host of ${url}.`);
+  }
+  return new UserError(`The image at ${url} could not be reached.`);
+}
+
+function refusedMessage(url: string): string {
+  return `Image links to private network addresses are not fetched: ${url}`;
+}
+
+function tookTooLong(url: string, limits: FetchLimits): string {
+  return `The image at ${url} took longer than ${limits.timeoutMs / 1000} s.`;
 }
 
 /** Proves the bytes are an image within the limits (a decompression bomb fails here, unrendered). */

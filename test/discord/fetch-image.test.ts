@@ -29,7 +29,7 @@ beforeAll(async () => {
       res.writeHead(302, { location: '/ok.png' });
       res.end();
     } else if (req.url === '/slow.png') {
-      setTimeout(() => res.end(png), 2000);
+      setTimeout(() => res.end(png), 2000).unref();
     } else {
       res.writeHead(404);
       res.end();
