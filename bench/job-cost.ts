@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { DiffusionWorker } from '../src/diffusion/worker.js';
 import { prepareInputImage } from '../src/images/input-image.js';
-import { readModelInfo } from '../src/jobs/model-info.js';
+import { readModelInfo } from '../src/model/info.js';
 import { DEFAULT_POLICY, POLICY_CEILINGS } from '../src/policy/guild-policy.js';
 import { parsePrompt } from '../src/prompt/parse.js';
 import { openStores } from '../src/store/index.js';

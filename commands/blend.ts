@@ -3,8 +3,8 @@ import { type Command, startJobs } from '../src/discord/command.js';
 import { storeInputImage } from '../src/discord/input-images.js';
 import { newJobId } from '../src/discord/submit.js';
 import { UserError } from '../src/discord/user-error.js';
-import { renormalize } from '../src/jobs/derive.js';
 import type { AspectRatio, JobDescription } from '../src/jobs/spec.js';
+import { weighPrompts } from '../src/jobs/weights.js';
 import { DEFAULT_PARAMS } from '../src/prompt/index.js';
 
 const DIMENSIONS: Record<string, AspectRatio> = {
@@ -65,7 +65,7 @@ export const blend: Command = {
 
     const ids = attachments.map(() => newJobId());
     const refs = ids.map((id) => `upload:${id}`);
-    const { prompts, weightSum } = renormalize(
+    const { prompts, weightSum } = weighPrompts(
       refs.map((url) => ({ kind: 'image' as const, url, weight: 1 })),
     );
     const description: JobDescription = {

@@ -9,6 +9,7 @@ import {
   StringSelectMenuBuilder,
 } from 'discord.js';
 import type { Command } from '../src/discord/command.js';
+import { defineComponent } from '../src/discord/component.js';
 import type { BotContext } from '../src/discord/context.js';
 import { UserError } from '../src/discord/user-error.js';
 import type { UserSettings } from '../src/store/user-settings.js';
@@ -53,10 +54,7 @@ export function settingsView(
 }
 
 /** A press on one of the settings controls: store the change, redraw the same ephemeral message. */
-export async function handleSettingsComponent(
-  ctx: BotContext,
-  interaction: MessageComponentInteraction,
-): Promise<void> {
+async function changeSetting(ctx: BotContext, interaction: MessageComponentInteraction): Promise<void> {
   const userId = interaction.user.id;
   const current = await ctx.settings.get(userId);
   let change: Partial<UserSettings>;
@@ -88,3 +86,13 @@ export const settings: Command = {
     });
   },
 };
+
+/** The /settings menus and the remix toggle (`set:` ids). */
+export const settingsControls = defineComponent({
+  name: 'settings controls',
+  parse: (interaction) =>
+    (interaction.isButton() || interaction.isStringSelectMenu()) && interaction.customId.startsWith('set:')
+      ? interaction
+      : null,
+  run: (ctx, _interaction, control) => changeSetting(ctx, control),
+});

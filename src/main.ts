@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { commandDefinitions, commands, components } from '../commands/index.js';
 import { loadConfig } from './config.js';
 import { startBot } from './discord/bot.js';
 import { deployCommands } from './discord/deploy.js';
@@ -16,6 +17,7 @@ import { type LocalRedis, RedisServerMissing, startLocalRedis } from './store/lo
 const config = loadConfig();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'main' });
 const cleanups: Array<() => Promise<void>> = [];
+const handlers = { commands, components };
 
 async function main(): Promise<void> {
   if (!existsSync(join(config.MODEL_DIR, 'unet', 'model.onnx'))) {
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
     const bot = await startBot({
       config,
       logger,
+      handlers,
       redisUrl,
       token: config.DISCORD_TOKEN,
       ...(api ? { rest: { api, cdn: config.DISCORD_CDN ?? api.replace(/\/api\/?$/, '/cdn') } } : {}),
@@ -90,15 +93,19 @@ async function main(): Promise<void> {
   );
   cleanups.unshift(() => discord.close());
   const guild = discord.core.world.guilds[0];
-  await deployCommands({
-    token: discord.application.token,
-    applicationId: discord.application.id,
-    api: discord.apiBase,
-    ...(guild ? { guildId: guild.id } : {}),
-  });
+  await deployCommands(
+    {
+      token: discord.application.token,
+      applicationId: discord.application.id,
+      api: discord.apiBase,
+      ...(guild ? { guildId: guild.id } : {}),
+    },
+    commandDefinitions(),
+  );
   const bot = await startBot({
     config,
     logger,
+    handlers,
     redisUrl,
     token: discord.application.token,
     rest: { api: discord.apiBase, cdn: discord.cdnBase },

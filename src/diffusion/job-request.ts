@@ -20,8 +20,9 @@
 import { type DecodeLimits, decodeImage } from '../images/decode.js';
 import { ImageInputError } from '../images/errors.js';
 import type { RawImage } from '../images/raw-image.js';
-import { dimensionsFor } from '../jobs/dimensions.js';
 import type { JobDescription } from '../jobs/spec.js';
+import { dimensionsFor } from '../model/dimensions.js';
+import { stepsForQuality } from '../model/steps.js';
 import type { ModelDefaults } from './pipeline.js';
 import type { Condition, GenerationRequest, InitImage } from './request.js';
 import type { SchedulerName } from './schedulers/index.js';
@@ -51,10 +52,6 @@ export function parentKey(jobId: string, index: number): string {
 
 export function guidanceForStylize(stylize: number, modelGuidance: number): number {
   return 1 + (modelGuidance - 1) * Math.sqrt(Math.max(0, stylize) / 100);
-}
-
-export function stepsForQuality(quality: number, modelSteps: number): number {
-  return Math.max(1, Math.round(modelSteps * quality));
 }
 
 async function imageFor(inputs: JobInputs, key: string): Promise<RawImage> {

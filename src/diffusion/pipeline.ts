@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { resizeBy, resizeCover } from '../images/decode.js';
 import { composeGrid } from '../images/grid.js';
 import { type RawImage, rawImage } from '../images/raw-image.js';
+import { type ModelConfig, readModelConfig } from '../model/config.js';
+import { DEFAULT_STEPS } from '../model/steps.js';
 import { Backend, type BackendOptions, type ModelSession } from './backend.js';
-import { type ModelConfig, readModelConfig } from './config.js';
 import { combineGuidance } from './guidance.js';
 import {
   cropBorder,
@@ -115,7 +116,7 @@ export class DiffusionPipeline {
     const { config } = this.parts;
     const scheduler = schedulerFromConfigName(config.defaults.scheduler);
     return {
-      steps: config.defaults.steps ?? 20,
+      steps: config.defaults.steps ?? DEFAULT_STEPS,
       guidanceScale: config.defaults.guidanceScale ?? 7.5,
       scheduler,
       size: config.sampleSize,

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ModelFolderError } from './config.js';
+import { ModelFolderError } from '../model/config.js';
 
 export interface PromptTokenizer {
   /** Sequence length the text encoder expects (model_max_length). */

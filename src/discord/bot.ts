@@ -1,9 +1,9 @@
 import { Client, Events, GatewayIntentBits } from 'discord.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { readModelInfo } from '../jobs/model-info.js';
 import { serveMetrics } from '../metrics/http.js';
 import { botMetrics } from '../metrics/registry.js';
+import { readModelInfo } from '../model/info.js';
 import { openQueues } from '../queue/queues.js';
 import {
   bullConnection,
@@ -17,11 +17,13 @@ import type { BotContext } from './context.js';
 import { startDeliveryWorker, startProgressFollower } from './delivery.js';
 import { MessageUpdater } from './message-updater.js';
 import { Outbox } from './outbox.js';
-import { attachRouter } from './router.js';
+import { attachRouter, type InteractionHandlers } from './router.js';
 
 export interface BotOptions {
   config: Config;
   logger: Logger;
+  /** The slash commands and component handlers (commands/index.ts), given by the composition root. */
+  handlers: InteractionHandlers;
   redisUrl: string;
   token: string;
   /** Point discord.js at a Discord-compatible server (the sandbox) instead of discord.com. */
@@ -63,7 +65,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     model: readModelInfo(config.MODEL_DIR),
     trustedImageHosts: options.trustedImageHosts ?? [],
   };
-  attachRouter(client, context);
+  attachRouter(client, context, options.handlers);
 
   const outbox = new Outbox(client.rest);
   const updater = new MessageUpdater((jobId, error) =>

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { ModelInfo } from '../jobs/model-info.js';
 import type { BotMetrics } from '../metrics/registry.js';
+import type { ModelInfo } from '../model/info.js';
 import type { Queues } from '../queue/queues.js';
 import type { ImageStore } from '../store/image-store.js';
 import type { JobCaps } from '../store/job-caps.js';

@@ -1,6 +1,5 @@
 import { REST } from '@discordjs/rest';
-import { Routes } from 'discord.js';
-import { commands } from '../../commands/index.js';
+import { type RESTPostAPIChatInputApplicationCommandsJSONBody, Routes } from 'discord.js';
 
 export interface DeployTarget {
   token: string;
@@ -11,10 +10,12 @@ export interface DeployTarget {
   api?: string;
 }
 
-/** Registers every slash command, replacing what was registered before. Returns how many. */
-export async function deployCommands(target: DeployTarget): Promise<number> {
+/** Registers these slash commands, replacing what was registered before. Returns how many. */
+export async function deployCommands(
+  target: DeployTarget,
+  body: readonly RESTPostAPIChatInputApplicationCommandsJSONBody[],
+): Promise<number> {
   const rest = new REST({ version: '10', ...(target.api ? { api: target.api } : {}) }).setToken(target.token);
-  const body = [...commands.values()].map((command) => command.definition);
   const route = target.guildId
     ? Routes.applicationGuildCommands(target.applicationId, target.guildId)
     : Routes.applicationCommands(target.applicationId);

@@ -1,7 +1,6 @@
 import { type Client, Events, type Interaction, MessageFlags } from 'discord.js';
-import { commands } from '../../commands/index.js';
-import { handleSettingsComponent } from '../../commands/settings.js';
-import { handleButton, handleRemixModal } from './buttons.js';
+import type { Command } from './command.js';
+import type { ComponentHandler } from './component.js';
 import type { BotContext } from './context.js';
 import { UserError } from './user-error.js';
 
@@ -67,17 +66,26 @@ async function answerError(ctx: BotContext, interaction: Interaction, error: unk
   }
 }
 
-async function route(ctx: BotContext, interaction: Interaction): Promise<void> {
+/** What the bot answers: its slash commands by name, and its component handlers, asked in turn. */
+export interface InteractionHandlers {
+  commands: ReadonlyMap<string, Command>;
+  components: readonly ComponentHandler[];
+}
+
+const NOT_OURS = 'That control was not made by this bot, or its id was altered; nothing was done.';
+
+async function route(
+  ctx: BotContext,
+  handlers: InteractionHandlers,
+  interaction: Interaction,
+): Promise<void> {
   if (interaction.isChatInputCommand()) {
-    const command = commands.get(interaction.commandName);
+    const command = handlers.commands.get(interaction.commandName);
     if (!command) throw new UserError(`Unknown command /${interaction.commandName}.`);
     await command.execute(ctx, interaction);
-  } else if (interaction.isButton() || interaction.isStringSelectMenu()) {
-    if (interaction.customId.startsWith('set:')) await handleSettingsComponent(ctx, interaction);
-    else if (interaction.isButton()) await handleButton(ctx, interaction);
-    else throw new UserError('That control was not made by this bot; nothing was done.');
-  } else if (interaction.isModalSubmit()) {
-    await handleRemixModal(ctx, interaction);
+  } else if (interaction.isButton() || interaction.isStringSelectMenu() || interaction.isModalSubmit()) {
+    for (const handler of handlers.components) if (await handler.handle(ctx, interaction)) return;
+    throw new UserError(NOT_OURS);
   }
 }
 
@@ -88,10 +96,10 @@ function kindOf(interaction: Interaction): string {
   return 'component';
 }
 
-export function attachRouter(client: Client, ctx: BotContext): void {
+export function attachRouter(client: Client, ctx: BotContext, handlers: InteractionHandlers): void {
   client.on(Events.InteractionCreate, (interaction) => {
     const started = performance.now();
-    route(ctx, interaction)
+    route(ctx, handlers, interaction)
       .then(() => ctx.metrics?.interactions.inc({ kind: kindOf(interaction), outcome: 'ok' }))
       .catch((error) => answerError(ctx, interaction, error))
       .finally(() => {

@@ -1,21 +1,5 @@
-import { normalizeWeights } from '../prompt/weights.js';
-import type { ImagePrompt, JobDescription, ParentRole, TextPrompt, WeightedPrompt } from './spec.js';
-
-/** Recomputes normalized weights after prompts were added or removed. */
-export function renormalize(
-  prompts: ReadonlyArray<Omit<TextPrompt, 'normalized'> | Omit<ImagePrompt, 'normalized'>>,
-): {
-  prompts: WeightedPrompt[];
-  weightSum: number;
-} {
-  const normalized = normalizeWeights(prompts.map((p) => p.weight));
-  return {
-    prompts: prompts.map(
-      (p, i) => ({ ...p, normalized: Number(normalized[i]!.toPrecision(12)) }) as WeightedPrompt,
-    ),
-    weightSum: Number(prompts.reduce((sum, p) => sum + p.weight, 0).toPrecision(12)),
-  };
-}
+import type { JobDescription, ParentRole, TextPrompt } from './spec.js';
+import { weighPrompts } from './weights.js';
 
 /**
  * A variation: the chosen image becomes a weighted image prompt beside the parent's text (or a remixed
@@ -32,7 +16,7 @@ export function deriveVariation(
   const base = remixed ?? parent;
   const texts = base.prompts.filter((p): p is TextPrompt => p.kind === 'text');
   const image = { kind: 'image' as const, url: source.ref, weight: base.params.iw > 0 ? base.params.iw : 1 };
-  const { prompts, weightSum } = renormalize([image, ...texts.map(({ normalized: _, ...p }) => p)]);
+  const { prompts, weightSum } = weighPrompts([image, ...texts.map(({ normalized: _, ...p }) => p)]);
   return {
     ...base,
     prompts,

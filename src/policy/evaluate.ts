@@ -1,5 +1,6 @@
-import { dimensionsFor } from '../jobs/dimensions.js';
 import type { JobDescription } from '../jobs/spec.js';
+import { dimensionsFor } from '../model/dimensions.js';
+import { DEFAULT_STEPS, stepsForQuality } from '../model/steps.js';
 import { findBannedWords } from './banned-words.js';
 import type { GuildPolicy } from './guild-policy.js';
 
@@ -36,7 +37,7 @@ export interface PolicyContext {
 }
 
 export const DEFAULT_CONTEXT: Readonly<PolicyContext> = Object.freeze({
-  baseSteps: 20,
+  baseSteps: DEFAULT_STEPS,
   baseSize: 512,
   sizeMultiple: 8,
   queued: 0,
@@ -44,7 +45,7 @@ export const DEFAULT_CONTEXT: Readonly<PolicyContext> = Object.freeze({
 });
 
 export function stepsFor(job: JobDescription, baseSteps: number): number {
-  return Math.max(1, Math.round(baseSteps * job.params.quality));
+  return stepsForQuality(job.params.quality, baseSteps);
 }
 
 const show = (n: number) => String(Number(n.toPrecision(6)));

@@ -1,11 +1,11 @@
-import type { ImagePrompt, JobDescription, TextPrompt, WeightedPrompt } from '../jobs/spec.js';
+import type { JobDescription } from '../jobs/spec.js';
+import { type WrittenPrompt, weighPrompts, ZeroWeightsError } from '../jobs/weights.js';
 import { PromptError } from './errors.js';
 import { looksLikeUrl, validateImageUrl } from './image-urls.js';
 import { splitMultiPrompt } from './multiprompt.js';
 import { applyParameters, splitParameters } from './parameters.js';
 import { DEFAULT_MAX_PERMUTATIONS, expandPermutations } from './permutations.js';
 import { normalizeSyntax } from './syntax-width.js';
-import { normalizeWeights } from './weights.js';
 
 /** Discord's limit for a slash command's string option. */
 export const MAX_PROMPT_LENGTH = 6000;
@@ -75,18 +75,22 @@ function parseNormalized(prompt: string): JobDescription {
 
   // --iw is the weight of the images together against the text, so it is shared among them.
   const imageWeight = urls.length > 0 ? params.iw / urls.length : 0;
-  const written: Array<Omit<TextPrompt, 'normalized'> | Omit<ImagePrompt, 'normalized'>> = [
+  const written: WrittenPrompt[] = [
     ...urls.map((url) => ({ kind: 'image' as const, url, weight: imageWeight })),
     ...parts.map((part) => ({ kind: 'text' as const, text: part.text, weight: part.weight })),
     ...params.no.map((term) => ({ kind: 'text' as const, text: term, weight: NO_WEIGHT })),
   ];
-  const normalized = normalizeWeights(written.map((p) => p.weight));
-  const prompts = written.map((p, i) => ({ ...p, normalized: tidy(normalized[i]!) }) as WeightedPrompt);
+  let weighed: ReturnType<typeof weighPrompts>;
+  try {
+    weighed = weighPrompts(written);
+  } catch (error) {
+    if (error instanceof ZeroWeightsError) throw new PromptError('bad-weight', error.message, '::0');
+    throw error;
+  }
 
   return {
     prompt: prompt.trim(),
-    prompts,
-    weightSum: tidy(written.reduce((sum, p) => sum + p.weight, 0)),
+    ...weighed,
     params,
     parents: [],
     notes: ignoredSelectors(params),
@@ -114,7 +118,3 @@ function ignoredSelectors(params: JobDescription['params']): string[] {
 }
 
 /** Rounds away binary noise (0.6 + -0.5 = 0.09999999999999998) so equal prompts give equal JSON. */
-function tidy(value: number): number {
-  const rounded = Number(value.toPrecision(12));
-  return rounded === 0 ? 0 : rounded;
-}

@@ -8,6 +8,17 @@ export interface RenderJobData {
   jobId: string;
 }
 
+/** Where a render is: encoding the prompts, denoising step by step, decoding the images. */
+export type ProgressStage = 'encode' | 'denoise' | 'decode';
+
+/** Progress as it travels through BullMQ to the bot (JSON: the preview PNG as base64). */
+export interface ProgressData {
+  stage: ProgressStage;
+  step: number;
+  total: number;
+  preview?: string;
+}
+
 export type DeliveryJobData =
   | { jobId: string; outcome: 'done' }
   | { jobId: string; outcome: 'failed'; message: string };

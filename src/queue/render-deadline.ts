@@ -3,9 +3,10 @@
  * unit of UNet work: rows x steps x area), and gives a job a few times what it should take. Until it has
  * measured anything, and never beyond, the server's `maxRenderSeconds` applies.
  */
-import { dimensionsFor } from '../jobs/dimensions.js';
+
 import type { JobDescription } from '../jobs/spec.js';
-import { stepsFor } from '../policy/evaluate.js';
+import { dimensionsFor } from '../model/dimensions.js';
+import { stepsForQuality } from '../model/steps.js';
 
 /** A job may take this many times its expected time... */
 export const DEADLINE_FACTOR = 4;
@@ -29,7 +30,8 @@ export function workUnits(job: JobDescription, model: ModelShape): number {
   if (job.parents.some((p) => p.role === 'upscale')) return 1;
   const size = dimensionsFor(job.params.aspect, model.baseSize, model.sizeMultiple);
   const area = (size.width * size.height) / (model.baseSize * model.baseSize);
-  const steps = stepsFor(job, model.baseSteps) * Math.min(1, Math.max(0.01, job.params.stop / 100));
+  const steps =
+    stepsForQuality(job.params.quality, model.baseSteps) * Math.min(1, Math.max(0.01, job.params.stop / 100));
   return 4 * (1 + job.prompts.length) * steps * area;
 }
 

@@ -5,17 +5,15 @@ import type { ImageStore } from '../store/image-store.js';
 import type { JobCaps } from '../store/job-caps.js';
 import type { JobRecord, JobRecords } from '../store/job-records.js';
 import type { PolicyStore } from '../store/policies.js';
-import { type DeliveryJobData, deliveryJobId, deliveryJobOptions, type RenderJobData } from './queues.js';
+import {
+  type DeliveryJobData,
+  deliveryJobId,
+  deliveryJobOptions,
+  type ProgressData,
+  type RenderJobData,
+} from './queues.js';
 import { type ModelShape, WorkRate, workUnits } from './render-deadline.js';
-import { BadInputError, DeadlineError, type Renderer, type RenderProgress } from './renderer.js';
-
-/** Progress as it travels through BullMQ to the bot (JSON: the preview PNG as base64). */
-export interface ProgressData {
-  stage: RenderProgress['stage'];
-  step: number;
-  total: number;
-  preview?: string;
-}
+import { BadInputError, DeadlineError, type Renderer } from './renderer.js';
 
 export interface RenderProcessorDeps {
   records: JobRecords;

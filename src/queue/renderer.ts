@@ -1,8 +1,9 @@
 import type { JobRecord } from '../store/job-records.js';
+import type { ProgressStage } from './queues.js';
 
 /** What a worker reports while it renders; `preview` is a small PNG of the grid forming. */
 export interface RenderProgress {
-  stage: 'encode' | 'denoise' | 'decode' | 'upscale';
+  stage: ProgressStage;
   step: number;
   total: number;
   preview?: Buffer;

@@ -5,10 +5,10 @@
 import { hostname } from 'node:os';
 import { type Job, Worker } from 'bullmq';
 import { loadConfig } from '../config.js';
-import { readModelInfo } from '../jobs/model-info.js';
 import { createLogger } from '../logger.js';
 import { serveMetrics } from '../metrics/http.js';
 import { workerMetrics } from '../metrics/registry.js';
+import { readModelInfo } from '../model/info.js';
 import { bullConnection, connectBlocking, outageLogger, watchConnection } from '../store/connection.js';
 import { openStores } from '../store/index.js';
 import { createEngineRenderer } from './engine-renderer.js';

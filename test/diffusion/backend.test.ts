@@ -5,7 +5,7 @@ import {
   parseDevice,
   UnknownDeviceError,
 } from '../../src/diffusion/backend.js';
-import { readModelConfig } from '../../src/diffusion/config.js';
+import { readModelConfig } from '../../src/model/config.js';
 import { MODELS } from './helpers.js';
 
 test('an unknown device is an error that lists the valid ones', () => {

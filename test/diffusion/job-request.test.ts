@@ -1,9 +1,9 @@
 /** @jest-environment ./test/diffusion/onnx-environment.cjs */
+
 import sharp from 'sharp';
 import {
   guidanceForStylize,
   parametersText,
-  stepsForQuality,
   taskFromJob,
   VARIATION_STRENGTH,
 } from '../../src/diffusion/job-request.js';
@@ -12,6 +12,7 @@ import { runJob } from '../../src/diffusion/run-job.js';
 import { ImageInputError } from '../../src/images/errors.js';
 import { readTextChunks } from '../../src/images/png.js';
 import type { JobDescription } from '../../src/jobs/spec.js';
+import { stepsForQuality } from '../../src/model/steps.js';
 import { parsePrompt } from '../../src/prompt/parse.js';
 import { loadFixture } from './helpers.js';
 

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { schedulerConfigSchema } from '../../src/diffusion/config.js';
 import { DdimScheduler } from '../../src/diffusion/schedulers/ddim.js';
 import {
   createScheduler,
   parseSchedulerName,
   UnknownSchedulerError,
 } from '../../src/diffusion/schedulers/index.js';
+import { schedulerConfigSchema } from '../../src/model/config.js';
 
 /** Reference trajectories written by scripts/make-scheduler-fixtures.py (numpy, diffusers' formulas). */
 interface Case {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { commandDefinitions } from '../../commands/index.js';
 import { deployCommands } from '../../src/discord/deploy.js';
 import {
   type LoopbackDiscord,
@@ -59,12 +60,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     log: () => {},
   });
   const guild = discord.core.world.guilds[0]!;
-  await deployCommands({
-    token: discord.application.token,
-    applicationId: discord.application.id,
-    api: discord.apiBase,
-    guildId: guild.id,
-  });
+  await deployCommands(
+    {
+      token: discord.application.token,
+      applicationId: discord.application.id,
+      api: discord.apiBase,
+      guildId: guild.id,
+    },
+    commandDefinitions(),
+  );
 
   const env = {
     ...process.env,

@@ -1,5 +1,5 @@
 /** DDIM (Song et al. 2020), as diffusers' DDIMScheduler: eta = 0 deterministic, eta = 1 DDPM-like. */
-import type { SchedulerConfig } from '../config.js';
+import type { SchedulerConfig } from '../../model/config.js';
 import { alphasCumprod, spacedTimesteps } from './schedule.js';
 import type { Scheduler, StepResult } from './scheduler.js';
 

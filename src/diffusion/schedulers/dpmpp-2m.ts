@@ -4,7 +4,7 @@
  * use_karras_sigmas=True, lower_order_final=True, final_sigmas_type='zero'). Samples stay in VP form
  * (x = alpha x0 + sigma eps), so the UNet input is not rescaled. Karras sigmas replace the spacing rule.
  */
-import type { SchedulerConfig } from '../config.js';
+import type { SchedulerConfig } from '../../model/config.js';
 import { alphasCumprod, linspace, roundHalfEven, sigmasFromAlphas } from './schedule.js';
 import type { Scheduler, StepResult } from './scheduler.js';
 

@@ -1,5 +1,5 @@
 /** Euler ancestral (Karras et al. 2022, k-diffusion), as diffusers' EulerAncestralDiscreteScheduler. */
-import type { SchedulerConfig } from '../config.js';
+import type { SchedulerConfig } from '../../model/config.js';
 import { alphasCumprod, interpolateAt, sigmasFromAlphas, spacedTimesteps } from './schedule.js';
 import type { Scheduler, StepResult } from './scheduler.js';
 

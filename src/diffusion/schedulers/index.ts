@@ -1,4 +1,4 @@
-import type { SchedulerConfig } from '../config.js';
+import type { SchedulerConfig } from '../../model/config.js';
 import { DdimScheduler } from './ddim.js';
 import { DpmSolverMultistepScheduler } from './dpmpp-2m.js';
 import { EulerAncestralScheduler } from './euler-ancestral.js';

@@ -1,5 +1,5 @@
 /** Noise schedule and timestep spacing shared by the samplers (diffusers' formulas, in float64). */
-import type { SchedulerConfig } from '../config.js';
+import type { SchedulerConfig } from '../../model/config.js';
 
 export function alphasCumprod(config: SchedulerConfig): Float64Array {
   const n = config.num_train_timesteps;

@@ -18,14 +18,35 @@
  * by their bytes, whatever type they claim.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sniffContentType } from './attachments.js';
+import { type StoredAttachment, sniffContentType } from './attachments.js';
 import type { OptionValue, SandboxFile } from './commandOptions.js';
+import type { SandboxCore } from './core.js';
+import type {
+  ButtonPress,
+  CommandInvocation,
+  InteractionHandle,
+  ModalSubmission,
+  SelectChoice,
+} from './driver.js';
 import type { SandboxEvent } from './events.js';
 import type { InteractionTiming } from './interactions.js';
 import type { MessageView } from './messages.js';
 import { PAGE_KEY_HEADER, PAGE_KEY_PARAM } from './pageGuard.js';
-import type { LoopbackDiscord } from './server.js';
 import { Permission } from './world.js';
+
+/** What the page API needs of the server, kept narrow so this module does not depend on server.ts. */
+export interface SandboxSurface {
+  readonly core: SandboxCore;
+  messages(channel: string, options?: { viewer?: string }): MessageView[];
+  history(id: string): MessageView[];
+  events(after?: number): SandboxEvent[];
+  subscribe(listener: (event: SandboxEvent) => void): () => void;
+  upload(file: SandboxFile, channel?: string): StoredAttachment;
+  invokeCommand(invocation: CommandInvocation): InteractionHandle;
+  pressButton(press: ButtonPress): InteractionHandle;
+  selectOption(choice: SelectChoice): InteractionHandle;
+  submitModal(submission: ModalSubmission): InteractionHandle;
+}
 
 export interface SandboxSnapshot {
   seq: number;
@@ -71,7 +92,7 @@ const MAX_BODY_BYTES = 40 * 1024 * 1024;
 export class SandboxHttp {
   readonly #streams = new Set<ServerResponse>();
 
-  constructor(private readonly discord: LoopbackDiscord) {}
+  constructor(private readonly discord: SandboxSurface) {}
 
   snapshot(): SandboxSnapshot {
     const { core } = this.discord;

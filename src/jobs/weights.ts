@@ -1,4 +1,9 @@
-import { PromptError } from './errors.js';
+import type { ImagePrompt, TextPrompt, WeightedPrompt } from './spec.js';
+
+/** Every weight is 0: nothing would steer the image. */
+export class ZeroWeightsError extends Error {
+  override readonly name = 'ZeroWeightsError';
+}
 
 /**
  * How far normalized weights may add up in magnitude (sum of |normalized|). Four single prompts' worth of
@@ -23,9 +28,30 @@ export const MAX_GUIDANCE_MASS = 4;
 export function normalizeWeights(weights: readonly number[]): number[] {
   const sum = weights.reduce((a, b) => a + b, 0);
   const mass = weights.reduce((a, b) => a + Math.abs(b), 0);
-  if (mass === 0) {
-    throw new PromptError('bad-weight', 'all weights are 0, so nothing would steer the image', '::0');
-  }
+  if (mass === 0) throw new ZeroWeightsError('all weights are 0, so nothing would steer the image');
   const divisor = Math.max(Math.abs(sum), mass / MAX_GUIDANCE_MASS);
   return weights.map((weight) => weight / divisor);
+}
+
+/** Rounds away float noise (so 1/3 prints as 0.333333333333) and turns -0 into 0. */
+function tidy(value: number): number {
+  const rounded = Number(value.toPrecision(12));
+  return rounded === 0 ? 0 : rounded;
+}
+
+export type WrittenPrompt = Omit<TextPrompt, 'normalized'> | Omit<ImagePrompt, 'normalized'>;
+
+/**
+ * The one place prompts get their normalized weights and their sum: the parser, /blend and every
+ * derived job (variations, remixes) go through it.
+ */
+export function weighPrompts(written: readonly WrittenPrompt[]): {
+  prompts: WeightedPrompt[];
+  weightSum: number;
+} {
+  const normalized = normalizeWeights(written.map((p) => p.weight));
+  return {
+    prompts: written.map((p, i) => ({ ...p, normalized: tidy(normalized[i]!) }) as WeightedPrompt),
+    weightSum: tidy(written.reduce((sum, p) => sum + p.weight, 0)),
+  };
 }

@@ -1,4 +1,8 @@
-import type { AspectRatio } from './spec.js';
+/** Width and height of an aspect ratio, e.g. 3:2 (only their ratio matters). */
+export interface AspectRatio {
+  width: number;
+  height: number;
+}
 
 export interface Dimensions {
   width: number;

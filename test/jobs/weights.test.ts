@@ -1,5 +1,5 @@
+import { MAX_GUIDANCE_MASS, normalizeWeights } from '../../src/jobs/weights.js';
 import { parsePrompt } from '../../src/prompt/index.js';
-import { MAX_GUIDANCE_MASS, normalizeWeights } from '../../src/prompt/weights.js';
 
 const normalized = (prompt: string) => parsePrompt(prompt).prompts.map((p) => p.normalized);
 

@@ -1,4 +1,4 @@
-import { readModelInfo } from '../../src/jobs/model-info.js';
+import { readModelInfo } from '../../src/model/info.js';
 
 test('the shipped model: sizes and steps as the engine reads them', () => {
   const info = readModelInfo('models/emoji-ld');

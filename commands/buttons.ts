@@ -7,17 +7,18 @@ import {
   TextInputBuilder,
   TextInputStyle,
 } from 'discord.js';
-import { type ButtonAction, encodeRemixModal, parseButton, parseRemixModal } from '../jobs/custom-ids.js';
-import { deriveReroll, deriveUpscale, deriveVariation } from '../jobs/derive.js';
-import type { JobDescription } from '../jobs/spec.js';
-import { PromptError, parsePrompt } from '../prompt/index.js';
-import { jobImageRef } from '../store/image-store.js';
-import type { JobRecord } from '../store/job-records.js';
-import { startJobs } from './command.js';
-import type { BotContext } from './context.js';
-import { mayUseButtons } from './job-access.js';
-import { newJobId, type PlannedJob } from './submit.js';
-import { UserError } from './user-error.js';
+import { startJobs } from '../src/discord/command.js';
+import { defineComponent } from '../src/discord/component.js';
+import type { BotContext } from '../src/discord/context.js';
+import { mayUseButtons } from '../src/discord/job-access.js';
+import { newJobId, type PlannedJob } from '../src/discord/submit.js';
+import { UserError } from '../src/discord/user-error.js';
+import { type ButtonAction, encodeRemixModal, parseButton, parseRemixModal } from '../src/jobs/custom-ids.js';
+import { deriveReroll, deriveUpscale, deriveVariation } from '../src/jobs/derive.js';
+import type { JobDescription } from '../src/jobs/spec.js';
+import { PromptError, parsePrompt } from '../src/prompt/index.js';
+import { jobImageRef } from '../src/store/image-store.js';
+import type { JobRecord } from '../src/store/job-records.js';
 
 const TAMPERED = 'This button was not made by this bot, or its id was altered; nothing was done.';
 
@@ -100,9 +101,11 @@ function typedPrompt(record: JobRecord): string {
   );
 }
 
-export async function handleButton(ctx: BotContext, interaction: ButtonInteraction): Promise<void> {
-  const button = parseButton(interaction.customId);
-  if (!button) throw new UserError(TAMPERED);
+async function pressButton(
+  ctx: BotContext,
+  interaction: ButtonInteraction,
+  button: ButtonAction,
+): Promise<void> {
   const record = await targetOf(ctx, button, interaction);
   const isVariation =
     button.action === 'variation' || button.action === 'vary-strong' || button.action === 'vary-subtle';
@@ -124,9 +127,11 @@ export async function handleButton(ctx: BotContext, interaction: ButtonInteracti
   await startJobs(ctx, interaction, [plan(record, button)]);
 }
 
-export async function handleRemixModal(ctx: BotContext, interaction: ModalSubmitInteraction): Promise<void> {
-  const button = parseRemixModal(interaction.customId);
-  if (!button) throw new UserError(TAMPERED);
+async function submitRemix(
+  ctx: BotContext,
+  interaction: ModalSubmitInteraction,
+  button: ButtonAction,
+): Promise<void> {
   const record = await targetOf(ctx, button, interaction);
   let remixed: JobDescription;
   try {
@@ -138,3 +143,17 @@ export async function handleRemixModal(ctx: BotContext, interaction: ModalSubmit
   }
   await startJobs(ctx, interaction, [plan(record, button, remixed)]);
 }
+
+/** U1-U4, V1-V4, 🔄 and the buttons under an upscale (`u:2:<jobId>`-style ids, see src/jobs/custom-ids.ts). */
+export const jobButtons = defineComponent({
+  name: 'job buttons',
+  parse: (interaction) => (interaction.isButton() ? parseButton(interaction.customId) : null),
+  run: (ctx, interaction, button) => pressButton(ctx, interaction as ButtonInteraction, button),
+});
+
+/** The remix form a variation opens in remix mode. */
+export const remixForm = defineComponent({
+  name: 'remix form',
+  parse: (interaction) => (interaction.isModalSubmit() ? parseRemixModal(interaction.customId) : null),
+  run: (ctx, interaction, button) => submitRemix(ctx, interaction as ModalSubmitInteraction, button),
+});

@@ -1,8 +1,9 @@
 import { basename } from 'node:path';
-import { readModelConfig } from '../diffusion/config.js';
+import { readModelConfig } from './config.js';
+import { DEFAULT_STEPS } from './steps.js';
 
 /**
- * What the bot needs to know about the model without loading it: enough to judge steps and sizes
+ * What the bot, the policy and the workers need to know about the model without loading it: enough to judge steps and sizes
  * against a server's policy and to describe the model to users. Read from the same configuration files,
  * by the same reader, as the engine uses, so the bot's limits match what the workers generate.
  */
@@ -24,14 +25,11 @@ export interface ModelInfo {
   inputSide: number;
 }
 
-/** Same default as the engine's pipeline when a model folder names no steps. */
-const ENGINE_DEFAULT_STEPS = 20;
-
 export function readModelInfo(dir: string): ModelInfo {
   const config = readModelConfig(dir);
   return {
     name: basename(dir.replace(/\/+$/, '')),
-    baseSteps: config.defaults.steps ?? ENGINE_DEFAULT_STEPS,
+    baseSteps: config.defaults.steps ?? DEFAULT_STEPS,
     baseSize: config.sampleSize,
     sizeMultiple: config.vaeFactor * config.latentMultiple,
     imagePrompts: config.hasImageEncoder ? 'encoder' : 'init-image',
