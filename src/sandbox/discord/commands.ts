@@ -2,7 +2,7 @@
  * Deployed application commands, global and per guild, as `PUT /applications/{app}/commands` stores
  * them. The driver checks invocations against them and the sandbox page lists them.
  */
-import { DiscordApiError, type FieldError } from './apiError.js';
+import { DiscordApiError, type FieldError } from './api-error.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 
 export type ApiCommand = Record<string, unknown> & { id: string; name: string; type: number };

@@ -10,7 +10,7 @@ import { type Gateway, GUILD_MESSAGES_INTENT } from './gateway.js';
 import { InteractionRegistry } from './interactions.js';
 import type { DiscordLimits } from './limits.js';
 import { type MessageChange, MessageStore, type NewMessage, type StoredMessage } from './messages.js';
-import { RateLimiter, type RateLimitOptions } from './rateLimits.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limits.js';
 import { SnowflakeGenerator } from './snowflake.js';
 import { World, type WorldSpec } from './world.js';
 

@@ -7,13 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { StoredAttachment } from './attachments.js';
-import { buildCommandOptions, type OptionValue, type SandboxFile } from './commandOptions.js';
+import { buildCommandOptions, type OptionValue, type SandboxFile } from './command-options.js';
 import type { ApiCommand } from './commands.js';
 import type { SandboxCore } from './core.js';
 import type { InteractionKind, InteractionView } from './events.js';
 import { type InteractionRecord, InteractionType, type ShownModal } from './interactions.js';
+import { ComponentType } from './message-validation.js';
 import type { StoredMessage } from './messages.js';
-import { ComponentType } from './messageValidation.js';
 import { Permission, type SandboxChannel, type SandboxUser } from './world.js';
 
 export interface CommandInvocation {

@@ -1,7 +1,7 @@
 /**
  * The sandbox's observable history. Every state change is one JSON-serialisable event with a sequence
  * number, kept in order, emitted on an EventEmitter and replayable from any sequence number, so a test
- * can await it and a web page can mirror the channel from an event stream (see `sandboxHttp.ts`).
+ * can await it and a web page can mirror the channel from an event stream (see `sandbox-http.ts`).
  */
 import { EventEmitter } from 'node:events';
 import type { MessageView } from './messages.js';

@@ -4,11 +4,11 @@
  * follow-ups and edits for 15 minutes. Also the source of the "inject → first response" timings.
  */
 import { performance } from 'node:perf_hooks';
-import { DiscordApiError, ErrorCode } from './apiError.js';
+import { DiscordApiError, ErrorCode } from './api-error.js';
 import type { Clock } from './clock.js';
 import type { EventLog, InteractionKind, InteractionView } from './events.js';
 import type { DiscordLimits } from './limits.js';
-import type { ModalInput } from './messageValidation.js';
+import type { ModalInput } from './message-validation.js';
 import type { SandboxChannel, SandboxUser } from './world.js';
 
 export const InteractionType = {

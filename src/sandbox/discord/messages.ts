@@ -4,7 +4,7 @@
  * Discord client does.
  */
 import type { AttachmentStore, StoredAttachment } from './attachments.js';
-import { MessageFlag } from './messageValidation.js';
+import { MessageFlag } from './message-validation.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 import type { SandboxUser, World } from './world.js';
 

@@ -3,7 +3,7 @@
  * token is required, and which parameters form the rate-limit bucket (Discord's "major parameters").
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ParsedBody } from './requestBody.js';
+import type { ParsedBody } from './request-body.js';
 
 export interface RouteContext {
   method: string;

@@ -2,15 +2,15 @@
  * `startLoopbackDiscord()`: a Discord-compatible server on 127.0.0.1 (REST under `/api`, CDN under
  * `/cdn` and `/media`, gateway at `/gateway`, sandbox page API under `/sandbox`) plus the in-process
  * test driver and observation API. Only loopback Host names and its own Origin are answered, and the
- * page API needs the per-run key of `pageUrl` (see pageGuard.ts).
+ * page API needs the per-run key of `pageUrl` (see page-guard.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type StoredAttachment, sniffContentType } from './attachments.js';
-import { channelRoutes } from './channelRoutes.js';
+import { channelRoutes } from './channel-routes.js';
 import { AdjustableClock, type Clock } from './clock.js';
-import type { SandboxFile } from './commandOptions.js';
-import { commandRoutes } from './commandRoutes.js';
+import type { SandboxFile } from './command-options.js';
+import { commandRoutes } from './command-routes.js';
 import { SandboxCore } from './core.js';
 import {
   type ButtonPress,
@@ -22,17 +22,17 @@ import {
 } from './driver.js';
 import type { SandboxEvent, WaitOptions } from './events.js';
 import { Gateway } from './gateway.js';
-import { infoRoutes } from './infoRoutes.js';
-import { interactionRoutes } from './interactionRoutes.js';
+import { infoRoutes } from './info-routes.js';
+import { interactionRoutes } from './interaction-routes.js';
 import type { InteractionTiming, ShownModal } from './interactions.js';
 import { DEFAULT_LIMITS, type DiscordLimits } from './limits.js';
 import type { AttachmentView, MessageView } from './messages.js';
-import { newPageKey, PageGuard } from './pageGuard.js';
-import { DEFAULT_RATE_LIMITS, type InjectedRateLimit, type RateLimitOptions } from './rateLimits.js';
-import { type RequestRecord, RestHandler } from './restHandler.js';
+import { newPageKey, PageGuard } from './page-guard.js';
+import { DEFAULT_RATE_LIMITS, type InjectedRateLimit, type RateLimitOptions } from './rate-limits.js';
+import { type RequestRecord, RestHandler } from './rest-handler.js';
 import { Router } from './router.js';
-import { SandboxHttp, type SandboxSnapshot } from './sandboxHttp.js';
-import { serveStatic } from './staticFiles.js';
+import { SandboxHttp, type SandboxSnapshot } from './sandbox-http.js';
+import { serveStatic } from './static-files.js';
 import type { WorldSpec } from './world.js';
 
 export interface LoopbackDiscordOptions {

@@ -6,9 +6,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { DiscordApiError, ErrorCode } from './apiError.js';
+import { DiscordApiError, ErrorCode } from './api-error.js';
 import type { SandboxCore } from './core.js';
-import { type ParsedBody, parseBody } from './requestBody.js';
+import { type ParsedBody, parseBody } from './request-body.js';
 import type { Router } from './router.js';
 
 export interface RequestRecord {

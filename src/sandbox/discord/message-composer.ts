@@ -3,17 +3,17 @@
  * the files on the CDN. Attachment rules follow Discord: `attachments[].id` names an upload by its
  * `files[n]` index or an existing attachment to keep; an edit without `attachments` keeps the old ones.
  */
-import { DiscordApiError, ErrorCode } from './apiError.js';
+import { DiscordApiError, ErrorCode } from './api-error.js';
 import type { StoredAttachment } from './attachments.js';
 import type { SandboxCore } from './core.js';
-import type { MessageChange } from './messages.js';
 import {
   MessageFlag,
   type MessageInput,
   readMessageInput,
   validateMessageInput,
-} from './messageValidation.js';
-import type { UploadedFile } from './requestBody.js';
+} from './message-validation.js';
+import type { MessageChange } from './messages.js';
+import type { UploadedFile } from './request-body.js';
 
 /** Flags a bot may set itself; LOADING and EPHEMERAL are decided by the interaction flow. */
 const SETTABLE_FLAGS =

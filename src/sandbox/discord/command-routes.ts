@@ -1,5 +1,5 @@
 /** Application command deployment, global and per guild; every change is published as an event. */
-import { DiscordApiError, ErrorCode } from './apiError.js';
+import { DiscordApiError, ErrorCode } from './api-error.js';
 import type { SandboxCore } from './core.js';
 import type { RouteContext, RouteDefinition } from './router.js';
 

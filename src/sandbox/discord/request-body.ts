@@ -2,7 +2,7 @@
  * Reads REST request bodies: JSON, or multipart/form-data with `files[n]` parts and a `payload_json`
  * part (in any order), which is how discord.js sends messages with attachments.
  */
-import { DiscordApiError, ErrorCode } from './apiError.js';
+import { DiscordApiError, ErrorCode } from './api-error.js';
 
 export interface UploadedFile {
   /** The part's field name, e.g. `files[0]`. */

@@ -1,13 +1,13 @@
 /** The sandbox's rule modules on their own: limits, error bodies, rate-limit buckets, image headers, routing. */
-import { DiscordApiError } from '../../src/sandbox/discord/apiError.js';
+import { DiscordApiError } from '../../src/sandbox/discord/api-error.js';
 import { AttachmentStore, imageSize, sniffContentType } from '../../src/sandbox/discord/attachments.js';
 import { DEFAULT_LIMITS } from '../../src/sandbox/discord/limits.js';
 import {
   readMessageInput,
   validateMessageInput,
   validateModal,
-} from '../../src/sandbox/discord/messageValidation.js';
-import { RateLimiter } from '../../src/sandbox/discord/rateLimits.js';
+} from '../../src/sandbox/discord/message-validation.js';
+import { RateLimiter } from '../../src/sandbox/discord/rate-limits.js';
 import { Router } from '../../src/sandbox/discord/router.js';
 import { SnowflakeGenerator } from '../../src/sandbox/discord/snowflake.js';
 import { solidPng } from './png.js';

@@ -2,13 +2,13 @@
  * Routes that answer interactions: the initial-response callback and the interaction webhook
  * (`@original` edits, follow-ups). None of them carries the bot token; the interaction token is the key.
  */
-import { DiscordApiError } from './apiError.js';
+import { DiscordApiError } from './api-error.js';
 import type { SandboxCore } from './core.js';
 import { CallbackType, type InteractionRecord, InteractionType } from './interactions.js';
-import { composeEdit, composeNew, readInput } from './messageComposer.js';
+import { composeEdit, composeNew, readInput } from './message-composer.js';
+import { assertNotEmpty, MessageFlag, validateModal } from './message-validation.js';
 import { MessageType, type StoredMessage } from './messages.js';
-import { assertNotEmpty, MessageFlag, validateModal } from './messageValidation.js';
-import type { UploadedFile } from './requestBody.js';
+import type { UploadedFile } from './request-body.js';
 import type { RouteContext, RouteDefinition, RouteResult } from './router.js';
 
 type Json = Record<string, unknown>;

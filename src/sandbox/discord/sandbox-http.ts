@@ -19,7 +19,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type StoredAttachment, sniffContentType } from './attachments.js';
-import type { OptionValue, SandboxFile } from './commandOptions.js';
+import type { OptionValue, SandboxFile } from './command-options.js';
 import type { SandboxCore } from './core.js';
 import type {
   ButtonPress,
@@ -31,7 +31,7 @@ import type {
 import type { SandboxEvent } from './events.js';
 import type { InteractionTiming } from './interactions.js';
 import type { MessageView } from './messages.js';
-import { PAGE_KEY_HEADER, PAGE_KEY_PARAM } from './pageGuard.js';
+import { PAGE_KEY_HEADER, PAGE_KEY_PARAM } from './page-guard.js';
 import { Permission } from './world.js';
 
 /** What the page API needs of the server, kept narrow so this module does not depend on server.ts. */

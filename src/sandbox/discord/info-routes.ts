@@ -1,5 +1,5 @@
 /** Read-only routes: gateway discovery, the bot user and application, guilds, members and roles. */
-import { DiscordApiError, ErrorCode } from './apiError.js';
+import { DiscordApiError, ErrorCode } from './api-error.js';
 import type { SandboxCore } from './core.js';
 import type { RouteContext, RouteDefinition } from './router.js';
 import type { SandboxGuild } from './world.js';

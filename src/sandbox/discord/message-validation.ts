@@ -3,7 +3,7 @@
  * `Invalid Form Body` errors (code 50035, nested `errors`) Discord sends, so bots fail in tests the way
  * they would fail in production.
  */
-import { DiscordApiError, ErrorCode, type FieldError } from './apiError.js';
+import { DiscordApiError, ErrorCode, type FieldError } from './api-error.js';
 import type { DiscordLimits } from './limits.js';
 
 /** Message flags that matter here. */

@@ -1,9 +1,9 @@
 /** Channel routes the bot calls with its token: reading channels, posting and editing its own messages. */
-import { DiscordApiError, ErrorCode } from './apiError.js';
+import { DiscordApiError, ErrorCode } from './api-error.js';
 import type { SandboxCore } from './core.js';
-import { composeEdit, composeNew, readInput } from './messageComposer.js';
+import { composeEdit, composeNew, readInput } from './message-composer.js';
+import { assertNotEmpty } from './message-validation.js';
 import { MessageType, type StoredMessage } from './messages.js';
-import { assertNotEmpty } from './messageValidation.js';
 import type { RouteContext, RouteDefinition } from './router.js';
 import type { SandboxChannel } from './world.js';
 
