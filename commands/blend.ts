@@ -1,8 +1,8 @@
 import { ApplicationCommandOptionType, type Attachment } from 'discord.js';
 import { type Command, startJobs } from '../src/discord/command.js';
 import { storeInputImage } from '../src/discord/input-images.js';
-import { newJobId } from '../src/discord/submit.js';
 import { UserError } from '../src/discord/user-error.js';
+import { newJobId, uploadRef } from '../src/jobs/refs.js';
 import type { AspectRatio, JobDescription } from '../src/jobs/spec.js';
 import { weighPrompts } from '../src/jobs/weights.js';
 import { DEFAULT_PARAMS } from '../src/prompt/index.js';
@@ -64,7 +64,7 @@ export const blend: Command = {
     const settings = await ctx.settings.get(interaction.user.id);
 
     const ids = attachments.map(() => newJobId());
-    const refs = ids.map((id) => `upload:${id}`);
+    const refs = ids.map(uploadRef);
     const { prompts, weightSum } = weighPrompts(
       refs.map((url) => ({ kind: 'image' as const, url, weight: 1 })),
     );

@@ -11,13 +11,13 @@ import { startJobs } from '../src/discord/command.js';
 import { defineComponent } from '../src/discord/component.js';
 import type { BotContext } from '../src/discord/context.js';
 import { mayUseButtons } from '../src/discord/job-access.js';
-import { newJobId, type PlannedJob } from '../src/discord/submit.js';
+import type { PlannedJob } from '../src/discord/submit.js';
 import { UserError } from '../src/discord/user-error.js';
 import { type ButtonAction, encodeRemixModal, parseButton, parseRemixModal } from '../src/jobs/custom-ids.js';
 import { deriveReroll, deriveUpscale, deriveVariation } from '../src/jobs/derive.js';
+import { type ImageSlot, jobImageRef, newJobId } from '../src/jobs/refs.js';
 import type { JobDescription } from '../src/jobs/spec.js';
 import { PromptError, parsePrompt } from '../src/prompt/index.js';
-import { jobImageRef } from '../src/store/image-store.js';
 import type { JobRecord } from '../src/store/job-records.js';
 
 const TAMPERED = 'This button was not made by this bot, or its id was altered; nothing was done.';
@@ -47,7 +47,7 @@ async function targetOf(
 /** The image a variation or upscale starts from: a grid cell, or the single image of an upscale. */
 function sourceOf(record: JobRecord, button: ButtonAction): { jobId: string; index: number; ref: string } {
   const index = 'index' in button ? button.index - 1 : 0;
-  return { jobId: record.id, index, ref: jobImageRef(record.id, index) };
+  return { jobId: record.id, index, ref: jobImageRef(record.id, index as ImageSlot) };
 }
 
 function plan(record: JobRecord, button: ButtonAction, remixed?: JobDescription): PlannedJob {

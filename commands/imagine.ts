@@ -3,36 +3,20 @@ import { type Command, startJobs } from '../src/discord/command.js';
 import type { BotContext } from '../src/discord/context.js';
 import { storeInputImage } from '../src/discord/input-images.js';
 import type { PlannedJob } from '../src/discord/submit.js';
-import { newJobId } from '../src/discord/submit.js';
 import { UserError } from '../src/discord/user-error.js';
+import { newJobId, uploadRef } from '../src/jobs/refs.js';
 import type { JobDescription } from '../src/jobs/spec.js';
 import { PromptError, parseImagine } from '../src/prompt/index.js';
 import type { UserSettings } from '../src/store/user-settings.js';
 
-/** Adds the user's /settings defaults for what the prompt leaves unsaid. */
-export function withUserDefaults(prompt: string, settings: UserSettings): string {
-  let text = prompt;
-  if (!/(^|\s)--(s|stylize)(\s|$)/i.test(text)) text += ` --s ${settings.stylize}`;
-  if (!/(^|\s)--(q|quality)(\s|$)/i.test(text)) text += ` --q ${settings.quality}`;
-  return text;
-}
-
-function parseOrRefuse(prompt: string): JobDescription[] {
+function parseOrRefuse(prompt: string, settings: UserSettings): JobDescription[] {
   try {
-    return parseImagine(prompt);
+    return parseImagine(prompt, { defaults: { stylize: settings.stylize, quality: settings.quality } });
   } catch (error) {
     if (error instanceof PromptError)
       throw new UserError(`Your prompt was not understood: ${error.message}.`);
     throw error;
   }
-}
-
-/** The typed prompt without the defaults added from /settings (what the messages show). */
-function shownPrompt(description: JobDescription, typed: string, added: string): JobDescription {
-  return {
-    ...description,
-    prompt: description.prompt.endsWith(added) ? description.prompt.slice(0, -added.length).trim() : typed,
-  };
 }
 
 export const imagine: Command = {
@@ -53,9 +37,7 @@ export const imagine: Command = {
   async execute(ctx: BotContext, interaction) {
     const typed = interaction.options.getString('prompt', true);
     const settings = await ctx.settings.get(interaction.user.id);
-    const prompt = withUserDefaults(typed, settings);
-    const added = prompt.slice(typed.length);
-    const descriptions = parseOrRefuse(prompt).map((d) => (added ? shownPrompt(d, typed, added.trim()) : d));
+    const descriptions = parseOrRefuse(typed, settings);
 
     // --repeat runs each prompt again with its own seed (each job keeps the --repeat it came from, so the
     // server's limit on it is judged as written).
@@ -78,7 +60,7 @@ export const imagine: Command = {
             // leaves nothing behind (startJobs drops the uploads of jobs it could not queue).
             const inputs: Record<string, string> = {};
             for (const job of planned) job.inputs = inputs;
-            for (const link of links) inputs[link] = `upload:${await storeInputImage(ctx, link)}`;
+            for (const link of links) inputs[link] = uploadRef(await storeInputImage(ctx, link));
           };
     await startJobs(ctx, interaction, planned, prepare);
   },

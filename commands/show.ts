@@ -3,7 +3,7 @@ import type { Command } from '../src/discord/command.js';
 import { finalMessageFor } from '../src/discord/delivery.js';
 import { mayShow } from '../src/discord/job-access.js';
 import { UserError } from '../src/discord/user-error.js';
-import { JOB_ID_PATTERN } from '../src/jobs/custom-ids.js';
+import { JOB_ID_PATTERN } from '../src/jobs/refs.js';
 
 export const show: Command = {
   definition: {

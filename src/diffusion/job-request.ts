@@ -20,6 +20,7 @@
 import { type DecodeLimits, decodeImage } from '../images/decode.js';
 import { ImageInputError } from '../images/errors.js';
 import type { RawImage } from '../images/raw-image.js';
+import { type ImageSlot, jobImageRef } from '../jobs/refs.js';
 import type { JobDescription } from '../jobs/spec.js';
 import { dimensionsFor } from '../model/dimensions.js';
 import { stepsForQuality } from '../model/steps.js';
@@ -46,10 +47,6 @@ export type EngineTask =
   | { kind: 'generate'; request: GenerationRequest; notes: string[] }
   | { kind: 'upscale'; image: RawImage; index: number; notes: string[] };
 
-export function parentKey(jobId: string, index: number): string {
-  return `job:${jobId}/${index}`;
-}
-
 export function guidanceForStylize(stylize: number, modelGuidance: number): number {
   return 1 + (modelGuidance - 1) * Math.sqrt(Math.max(0, stylize) / 100);
 }
@@ -71,7 +68,7 @@ export async function taskFromJob(
   if (upscale) {
     if (upscale.index === null)
       throw new ImageInputError('missing', 'an upscale needs one image of the parent grid');
-    const image = await imageFor(inputs, parentKey(upscale.jobId, upscale.index));
+    const image = await imageFor(inputs, jobImageRef(upscale.jobId, upscale.index as ImageSlot));
     return { kind: 'upscale', image, index: upscale.index, notes };
   }
   const conditions: Condition[] = [];
@@ -89,7 +86,10 @@ export async function taskFromJob(
   const variation = job.parents.find((p) => p.role === 'variation-strong' || p.role === 'variation-subtle');
   if (variation && variation.index !== null) {
     const strength = VARIATION_STRENGTH[variation.role as keyof typeof VARIATION_STRENGTH];
-    init = { image: await imageFor(inputs, parentKey(variation.jobId, variation.index)), strength };
+    init = {
+      image: await imageFor(inputs, jobImageRef(variation.jobId, variation.index as ImageSlot)),
+      strength,
+    };
   }
   const { params } = job;
   if (params.weird > 0) notes.push('--weird is ignored by this engine.');

@@ -1,9 +1,9 @@
 import { ImageInputError } from '../images/errors.js';
 import { prepareInputImage } from '../images/input-image.js';
+import { newJobId, uploadIdOf } from '../jobs/refs.js';
 import type { BotContext } from './context.js';
 import { fetchImage } from './fetch-image.js';
 import type { PlannedJob } from './submit.js';
-import { newJobId } from './submit.js';
 import { UserError } from './user-error.js';
 
 /**
@@ -42,7 +42,10 @@ export function uploadIdsOf(planned: readonly PlannedJob[]): string[] {
       ...Object.values(job.inputs ?? {}),
       ...job.description.prompts.flatMap((p) => (p.kind === 'image' ? [p.url] : [])),
     ];
-    for (const ref of refs) if (ref.startsWith('upload:')) ids.add(ref.slice('upload:'.length));
+    for (const ref of refs) {
+      const id = uploadIdOf(ref);
+      if (id) ids.add(id);
+    }
   }
   return [...ids];
 }

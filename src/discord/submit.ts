@@ -1,17 +1,10 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { JobDescription } from '../jobs/spec.js';
 import { evaluatePolicy } from '../policy/evaluate.js';
 import { priorityFor, renderJobOptions } from '../queue/queues.js';
 import type { JobKind, JobRecord, ReplyTarget } from '../store/job-records.js';
 import type { BotContext } from './context.js';
 import { UserError } from './user-error.js';
-
-const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
-
-/** 12 characters of [a-z0-9]: short enough for /show, free of `:` as BullMQ job ids must be. */
-export function newJobId(): string {
-  return [...randomBytes(12)].map((byte) => ALPHABET[byte % ALPHABET.length]).join('');
-}
 
 export interface Requester {
   userId: string;

@@ -2,6 +2,8 @@
  * Button and modal ids. They carry only an action and a job id (all state is in Redis), so buttons keep
  * working after the bot restarts; anything that does not match exactly is refused as tampered.
  */
+import { ID_SOURCE } from './refs.js';
+
 export type ButtonAction =
   | { action: 'upscale'; index: number; jobId: string }
   | { action: 'variation'; index: number; jobId: string }
@@ -9,8 +11,6 @@ export type ButtonAction =
   | { action: 'vary-strong'; jobId: string }
   | { action: 'vary-subtle'; jobId: string }
   | { action: 'upscale-2x'; jobId: string };
-
-export const JOB_ID_PATTERN = /^[a-z0-9]{12}$/;
 
 const CODES = {
   u: 'upscale',
@@ -32,14 +32,17 @@ export function encodeButton(button: ButtonAction): string {
   return 'index' in button ? `${code}:${button.index}:${button.jobId}` : `${code}:${button.jobId}`;
 }
 
+const INDEXED = new RegExp(`^(u|v):([1-4]):(${ID_SOURCE})$`);
+const PLAIN = new RegExp(`^(r|vs|vl|x2):(${ID_SOURCE})$`);
+
 /** Parses a button id; null for anything this bot did not make. */
 export function parseButton(customId: string): ButtonAction | null {
-  const indexed = /^(u|v):([1-4]):([a-z0-9]{12})$/.exec(customId);
+  const indexed = INDEXED.exec(customId);
   if (indexed) {
     const action = CODES[indexed[1] as 'u' | 'v'];
     return { action, index: Number(indexed[2]), jobId: indexed[3]! };
   }
-  const plain = /^(r|vs|vl|x2):([a-z0-9]{12})$/.exec(customId);
+  const plain = PLAIN.exec(customId);
   if (plain) return { action: CODES[plain[1] as 'r' | 'vs' | 'vl' | 'x2'], jobId: plain[2]! };
   return null;
 }

@@ -247,8 +247,19 @@ export interface RawParameter {
 }
 
 /** Applies the `--parameters` in order onto the defaults; each may appear once, except `--no`. */
-export function applyParameters(raw: readonly RawParameter[]): PromptParams {
-  const params: PromptParams = { ...DEFAULT_PARAMS, aspect: { ...DEFAULT_PARAMS.aspect }, no: [] };
+/** Values a prompt starts from before its own `--parameters` (a user's /settings). */
+export type ParameterDefaults = Partial<Pick<PromptParams, 'stylize' | 'quality'>>;
+
+export function applyParameters(
+  raw: readonly RawParameter[],
+  defaults: ParameterDefaults = {},
+): PromptParams {
+  const params: PromptParams = {
+    ...DEFAULT_PARAMS,
+    ...defaults,
+    aspect: { ...DEFAULT_PARAMS.aspect },
+    no: [],
+  };
   const seen = new Map<ParameterSpec, string>();
   for (const { name, value } of raw) {
     const flag = `--${name}`;

@@ -3,7 +3,7 @@ import { type WrittenPrompt, weighPrompts, ZeroWeightsError } from '../jobs/weig
 import { PromptError } from './errors.js';
 import { looksLikeUrl, validateImageUrl } from './image-urls.js';
 import { splitMultiPrompt } from './multiprompt.js';
-import { applyParameters, splitParameters } from './parameters.js';
+import { applyParameters, type ParameterDefaults, splitParameters } from './parameters.js';
 import { DEFAULT_MAX_PERMUTATIONS, expandPermutations } from './permutations.js';
 import { normalizeSyntax } from './syntax-width.js';
 
@@ -14,6 +14,8 @@ export const NO_WEIGHT = -0.5;
 
 export interface ParseOptions {
   maxPermutations?: number;
+  /** Where the prompt says nothing: the user's /settings (`--s`, `--q`). */
+  defaults?: ParameterDefaults;
 }
 
 /**
@@ -26,7 +28,7 @@ export function parseImagine(input: string, options: ParseOptions = {}): JobDesc
     normalizeSyntax(input),
     options.maxPermutations ?? DEFAULT_MAX_PERMUTATIONS,
   );
-  return expanded.map((prompt) => parseNormalized(prompt));
+  return expanded.map((prompt) => parseNormalized(prompt, options.defaults));
 }
 
 /** Parses a single prompt (braces are taken literally: use parseImagine for permutations). */
@@ -44,10 +46,10 @@ function checkLength(input: string): void {
   }
 }
 
-function parseNormalized(prompt: string): JobDescription {
+function parseNormalized(prompt: string, defaults?: ParameterDefaults): JobDescription {
   const paramsAt = prompt.search(/(?:^|\s)--\S/);
   const body = paramsAt < 0 ? prompt : prompt.slice(0, paramsAt);
-  const params = applyParameters(splitParameters(paramsAt < 0 ? '' : prompt.slice(paramsAt)));
+  const params = applyParameters(splitParameters(paramsAt < 0 ? '' : prompt.slice(paramsAt)), defaults);
 
   const { urls, text } = takeLeadingUrls(body);
   const misplaced = /(?:^|\s)(<?https?:\/\/\S+)/i.exec(text);

@@ -1,5 +1,6 @@
 import { DelayedError, type Job, type Processor, type Queue, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
+import { type ImageSlot, jobImageRef } from '../jobs/refs.js';
 import type { WorkerMetrics } from '../metrics/registry.js';
 import type { ImageStore } from '../store/image-store.js';
 import type { JobCaps } from '../store/job-caps.js';
@@ -38,7 +39,7 @@ async function resolveInputs(record: JobRecord, images: ImageStore): Promise<Map
   const refs = new Set<string>();
   for (const prompt of record.description.prompts) if (prompt.kind === 'image') refs.add(prompt.url);
   for (const parent of record.description.parents) {
-    if (parent.index !== null) refs.add(`job:${parent.jobId}/${parent.index}`);
+    if (parent.index !== null) refs.add(jobImageRef(parent.jobId, parent.index as ImageSlot));
   }
   for (const ref of refs) {
     const stored = record.inputs?.[ref] ?? ref;

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { parseImageRef } from '../jobs/refs.js';
 import type { Keys } from './keys.js';
 
 /**
@@ -47,13 +48,9 @@ export class ImageStore {
 
   /** Bytes behind an internal image reference, or null when it expired or never existed. */
   async resolve(reference: string): Promise<Buffer | null> {
-    const job = /^job:([A-Za-z0-9_-]{1,64})\/(\d|grid)$/.exec(reference);
-    if (job) return this.getJobImage(job[1]!, job[2]!);
-    const upload = /^upload:([A-Za-z0-9_-]{1,64})$/.exec(reference);
-    if (upload) return this.redis.getBuffer(this.keys.upload(upload[1]!));
+    const ref = parseImageRef(reference);
+    if (ref?.kind === 'job') return this.getJobImage(ref.jobId, String(ref.slot));
+    if (ref?.kind === 'upload') return this.redis.getBuffer(this.keys.upload(ref.id));
     return null;
   }
 }
-
-export const jobImageRef = (jobId: string, index: number): string => `job:${jobId}/${index}`;
-export const uploadRef = (id: string): string => `upload:${id}`;

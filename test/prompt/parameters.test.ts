@@ -1,4 +1,4 @@
-import { DEFAULT_PARAMS, PromptError, parsePrompt } from '../../src/prompt/index.js';
+import { DEFAULT_PARAMS, PromptError, parseImagine, parsePrompt } from '../../src/prompt/index.js';
 
 const params = (prompt: string) => parsePrompt(prompt).params;
 
@@ -111,5 +111,19 @@ describe('parameters and their defaults', () => {
 
   test('parameters are case-insensitive', () => {
     expect(params('cat --AR 2:1').aspect).toEqual({ width: 2, height: 1 });
+  });
+});
+
+describe('defaults from /settings', () => {
+  test('apply where the prompt says nothing, and the prompt text stays as typed', () => {
+    const [job] = parseImagine('a cat', { defaults: { stylize: 250, quality: 2 } });
+    expect(job?.params).toMatchObject({ stylize: 250, quality: 2 });
+    expect(job?.prompt).toBe('a cat');
+  });
+
+  test('the prompt’s own parameters win', () => {
+    const [job] = parseImagine('a cat --s 50 --q .5', { defaults: { stylize: 250, quality: 2 } });
+    expect(job?.params).toMatchObject({ stylize: 50, quality: 0.5 });
+    expect(job?.prompt).toBe('a cat --s 50 --q .5');
   });
 });

@@ -27,10 +27,10 @@ test('images resolve by reference; unknown or malformed references resolve to nu
       ['grid', Buffer.from('grid')],
     ]),
   );
-  await images.putUpload('upl', Buffer.from('up'));
+  await images.putUpload('uploaduplo12', Buffer.from('up'));
   expect((await images.resolve('job:abcdefabcdef/0'))?.toString()).toBe('png0');
   expect((await images.resolve('job:abcdefabcdef/grid'))?.toString()).toBe('grid');
-  expect((await images.resolve('upload:upl'))?.toString()).toBe('up');
+  expect((await images.resolve('upload:uploaduplo12'))?.toString()).toBe('up');
   expect(await images.resolve('job:abcdefabcdef/7')).toBeNull();
   expect(await images.resolve('job:../../x/0')).toBeNull();
   expect(await images.resolve('https://example.com/a.png')).toBeNull();
