@@ -1,0 +1,985 @@
+#!/usr/bin/python3
+"""Training recipe for emoji-ld2: 64 px, four art styles (Noto, Twemoji, Fluent flat, Fluent 3D), style as
+a condition. Work in progress: it exports to models/emoji-ld2-wip/ (RECIPE_OUT), never to models/emoji-ld/.
+
+Usage:  /usr/bin/python3 models/recipe/train2.py data vae unet      # stages (finished ones are skipped)
+        /usr/bin/python3 models/recipe/train2.py export check samples   # export the latest checkpoints
+        /usr/bin/python3 models/recipe/train2.py data import unet   # fresh checkout: resume from the export
+
+Stages: data vae unet export check samples import
+Every stage checkpoints into models/recipe/.work/ld2/ (RECIPE_WORK) and resumes from there; finished stages
+write <stage>.done and are skipped (--force reruns). See models/recipe/README.md.
+"""
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nets  # noqa: E402
+import nets2  # noqa: E402
+import tok as toklib  # noqa: E402
+
+torch.set_num_threads(int(os.environ.get("THREADS", "1")))
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+NM = os.path.join(HERE, "node_modules")
+WORK = os.environ.get("RECIPE_WORK", os.path.join(HERE, ".work", "ld2"))
+OUT = os.environ.get("RECIPE_OUT", os.path.join(REPO, "models", "emoji-ld2-wip"))
+WARM = os.path.join(REPO, "models", "emoji-ld")  # the first edition: warm start of the VAE and both encoders
+os.makedirs(WORK, exist_ok=True)
+
+SEED = 1234
+PIX = 64          # pixel size of the model
+LAT = 16          # latent size (4x VAE)
+ZC = 4            # latent channels (the engine's LATENT_CHANNELS)
+L = 16            # content tokens (text encoder, image encoder)
+S = 4             # style tokens appended after the content tokens
+D = 128           # conditioning width
+ENC_PIX = 32      # input size of the image and style encoders
+VAE_CH = (32, 64, 128)
+UNET_CH = (48, 96, 192)
+STYLES = ("noto", "twemoji", "fluent", "fluent-3d")
+T_TRAIN = 1000
+BETA_START, BETA_END = 0.00085, 0.012
+CFG_DROP = 0.10   # content: empty caption
+P_TEXT = 0.50     # of the conditioned samples: caption vs image of the same emoji in another style
+P_NO_TOKENS = 0.10  # style: no style tokens at all (16-token input, what an engine without styles feeds)
+P_NULL = 0.25       # style: the learned no-style tokens (20-token input, "any style")
+P_TABLE = 0.40      # of the styled samples: the named style's table vector (else the style encoder's)
+UNET_LR = float(os.environ.get("UNET_LR", 5e-4))
+CONTRASTIVE_W = 0.1
+STYLE_W = 0.1     # style classification (prototype) loss on the style encoder
+STEPS = {
+    "vae": int(os.environ.get("VAE_STEPS", 1200)),
+    "unet": int(os.environ.get("UNET_STEPS", 24000)),
+}
+UNET_B = int(os.environ.get("UNET_BATCH", 64))
+SAVE_EVERY_S = int(os.environ.get("SAVE_EVERY_S", 300))
+STAGES = ["data", "vae", "unet", "export", "check", "samples", "import"]  # position seeds the streams: only grows
+ALL = ["data", "vae", "unet", "export", "check", "samples"]
+
+
+# ------------------------------------------------------------------ helpers
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+def jload(p):
+    with open(p, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def jsave(p, obj, indent=2):
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    tmp = p + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=indent)
+    os.replace(tmp, p)
+
+
+def load_log():
+    p = os.path.join(WORK, "log.json")
+    if os.path.exists(p):
+        return jload(p)
+    q = os.path.join(OUT, "training_log.json")  # a fresh checkout: continue the exported history
+    return jload(q) if os.path.exists(q) else {"stages": {}, "runs": []}
+
+
+def record(stage, **info):
+    lg = load_log()
+    info.setdefault("torch_threads", torch.get_num_threads())
+    lg["stages"].setdefault(stage, {}).update(info)
+    lg.setdefault("runs", []).append({"stage": stage, "wall_s": info.get("wall_s"), "finished_utc": info.get("finished_utc"),
+                                      "torch_threads": torch.get_num_threads()})
+    lg["hardware"] = hardware()
+    jsave(os.path.join(WORK, "log.json"), lg)
+
+
+def hardware():
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "cores_visible": os.cpu_count()}
+
+
+def step_rng(stage, step):
+    return np.random.default_rng([SEED, 100 + STAGES.index(stage), step])
+
+
+def step_gen(stage, step):
+    g = torch.Generator()
+    g.manual_seed(SEED * 1000 + (100 + STAGES.index(stage)) * 10_000_000 + step)
+    return g
+
+
+def norm_hex(h):
+    return h.upper().replace("-FE0F", "")
+
+
+def save_ckpt(name, obj):
+    p = os.path.join(WORK, name)
+    torch.save(obj, p + ".tmp")
+    os.replace(p + ".tmp", p)
+
+
+def load_ckpt(name):
+    p = os.path.join(WORK, name)
+    return torch.load(p, map_location="cpu") if os.path.exists(p) else None
+
+
+def lr_at(step, total, base, warm=100, floor=0.1):
+    if step < warm:
+        return base * (step + 1) / warm
+    p = min(1.0, (step - warm) / max(1, total - warm))
+    return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def nparams(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def betas():
+    return torch.linspace(BETA_START ** 0.5, BETA_END ** 0.5, T_TRAIN, dtype=torch.float64) ** 2
+
+
+def alphas_cumprod():
+    return torch.cumprod(1 - betas(), 0).float()
+
+
+class Data:
+    def __init__(self):
+        z = np.load(os.path.join(WORK, "data.npz"))
+        self.img64 = z["img64"]   # [N,4,64,64,3] uint8, white where a style has no drawing
+        self.img32 = z["img32"]   # [N,4,32,32,3]
+        self.avail = z["avail"]   # [N,4] bool
+        self.meta = jload(os.path.join(WORK, "meta.json"))
+        self.concepts = self.meta["concepts"]
+        self.vocab = jload(os.path.join(OUT, "tokenizer", "tokenizer.json"))["model"]["vocab"]
+        self.tok = toklib.Tok(self.vocab, L)
+        self.comma = self.vocab[","]
+        self.n = len(self.concepts)
+        self.by_style = [np.flatnonzero(self.avail[:, s]) for s in range(len(STYLES))]
+
+    def caption(self, rng, i, lang):
+        c = self.concepts[i][lang]
+        tags = list(c["tags"])
+        rng.shuffle(tags)
+        if tags and rng.random() < 0.15:
+            parts = tags[: rng.integers(1, 3)]
+        else:
+            parts = [c["label"]] + tags[: rng.integers(0, 4)]
+        ids = []
+        for j, p in enumerate(parts):
+            if j:
+                ids.append(self.comma)
+            ids += p
+        return self.tok.frame(ids)
+
+    def images(self, idx, styles, size=PIX):
+        a = self.img64 if size == 64 else self.img32
+        return torch.from_numpy(a[idx, styles]).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+    def pick_style(self, rng, i, exclude=None):
+        ok = [s for s in range(len(STYLES)) if self.avail[i, s] and s != exclude]
+        return ok[rng.integers(0, len(ok))] if ok else None
+
+
+def shift_aug(x, g, m=2):
+    b, _, h, w = x.shape
+    xp = F.pad(x, (m, m, m, m), value=1.0)
+    dx = torch.randint(0, 2 * m + 1, (b,), generator=g)
+    dy = torch.randint(0, 2 * m + 1, (b,), generator=g)
+    out = torch.empty_like(x)
+    for i in range(b):
+        out[i] = xp[i, :, dy[i]: dy[i] + h, dx[i]: dx[i] + w]
+    return out
+
+
+# ------------------------------------------------------------------ stage: data
+def load_png(path):
+    rgba = Image.open(path).convert("RGBA")
+    if rgba.size != (PIX, PIX):
+        rgba = rgba.resize((PIX, PIX), Image.LANCZOS)
+    bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return np.asarray(Image.alpha_composite(bg, rgba).convert("RGB"))
+
+
+def stage_data():
+    """The concepts and captions of emoji-ld (same rule: every non-flag, non-component emoji that Noto and
+    Twemoji both draw and CLDR names in en and zh), so the tokenizer and the eval concepts are the same;
+    Fluent flat and Fluent 3D are added where Microsoft drew the emoji (avail mask)."""
+    g = jload(os.path.join(NM, "emoji-datasource-google", "emoji.json"))
+    en = {norm_hex(e["hexcode"]): e for e in jload(os.path.join(NM, "emojibase-data", "en", "data.json"))}
+    zh = {norm_hex(e["hexcode"]): e for e in jload(os.path.join(NM, "emojibase-data", "zh", "data.json"))}
+    dirs = {s: os.path.join(NM, f"emoji-datasource-{s}", "img", s, "64") for s in ("google", "twitter")}
+    concepts, im64 = [], []
+    dropped = {"flags": 0, "component": 0, "no_art": 0, "no_caption": 0}
+    for e in sorted(g, key=lambda e: e["sort_order"]):
+        if e["category"] == "Flags":
+            dropped["flags"] += 1
+            continue
+        if e["category"] == "Component":
+            dropped["component"] += 1
+            continue
+        paths = [os.path.join(dirs[s], e["image"]) for s in ("google", "twitter")]
+        if not (e.get("has_img_google") and e.get("has_img_twitter") and all(os.path.exists(p) for p in paths)):
+            dropped["no_art"] += 1
+            continue
+        h = norm_hex(e["unified"])
+        if h not in en or h not in zh:
+            dropped["no_caption"] += 1
+            continue
+        im64.append([load_png(p) for p in paths])
+        item = {"hexcode": h, "emoji": en[h]["emoji"], "category": e["category"], "subcategory": e["subcategory"],
+                "image": e["image"]}
+        for lang, src in (("en", en), ("zh", zh)):
+            lab = src[h]["label"]
+            tags = [t for t in dict.fromkeys(src[h].get("tags", [])) if t != lab]
+            item[lang + "_text"] = {"label": lab, "tags": tags}
+        concepts.append(item)
+    log(f"{len(concepts)} concepts, dropped {dropped}")
+    # Fluent Emoji (flat SVG rendered at 64 px by sharp, 3D WebP resized to 64 px)
+    cpath = os.path.join(WORK, "fluent_concepts.json")
+    jsave(cpath, [{"hexcode": c["hexcode"], "label": c["en_text"]["label"]} for c in concepts], indent=None)
+    bpath = os.path.join(WORK, "fluent.bin")
+    r = subprocess.run(["node", os.path.join(HERE, "render_fluent.mjs"), cpath, bpath, str(PIX)], capture_output=True, text=True)
+    sys.stderr.write(r.stderr[-3000:])
+    if r.returncode != 0:
+        raise SystemExit("render_fluent failed")
+    fl = json.loads(r.stdout.strip().splitlines()[-1])
+    fluent = np.fromfile(bpath, np.uint8).reshape(len(concepts), 2, PIX, PIX, 3)
+    img64 = np.concatenate([np.array(im64, np.uint8), fluent], 1)
+    avail = np.ones((len(concepts), 4), bool)
+    avail[:, 2] = [f is not None for f in fl["flat"]]
+    avail[:, 3] = [f is not None for f in fl["d3"]]
+    for c, f2, f3 in zip(concepts, fl["flat"], fl["d3"]):
+        c["fluent_flat"], c["fluent_3d"] = f2, f3
+    img32 = np.array([[np.asarray(Image.fromarray(im).resize((ENC_PIX, ENC_PIX), Image.LANCZOS)) for im in row] for row in img64], np.uint8)
+    log(f"fluent: {fl['counts']}")
+
+    texts = [","]
+    for c in concepts:
+        for lang in ("en", "zh"):
+            texts.append(c[lang + "_text"]["label"])
+            texts += c[lang + "_text"]["tags"]
+    vocab = toklib.build_vocab(texts)
+    tk = toklib.Tok(vocab, L)
+    toklib.save(vocab, L, os.path.join(OUT, "tokenizer"))
+    cases = [{"text": t, "ids": [tk.cls_id] + tk.ids(t) + [tk.sep_id]} for t in dict.fromkeys(texts)]
+    for c in concepts:
+        for lang in ("en", "zh"):
+            ct = c[lang + "_text"]
+            c[lang] = {"label": tk.ids(ct["label"]), "tags": [tk.ids(t) for t in ct["tags"]]}
+            joined = ", ".join([ct["label"]] + ct["tags"][:2])
+            cases.append({"text": joined, "ids": [tk.cls_id] + tk.ids(joined) + [tk.sep_id]})
+    tpath = os.path.join(WORK, "tokenizer_cases.json")
+    jsave(tpath, cases, indent=None)
+    r = subprocess.run(["node", os.path.join(HERE, "check_tokenizer.mjs"), OUT, tpath], capture_output=True, text=True)
+    sys.stderr.write(r.stderr[-3000:])
+    if r.returncode != 0:
+        raise SystemExit("tokenizer check failed: " + r.stdout[-2000:])
+    tokcheck = json.loads(r.stdout.strip().splitlines()[-1])
+    same_vocab = None
+    old = os.path.join(WARM, "tokenizer", "tokenizer.json")
+    if os.path.exists(old):
+        same_vocab = jload(old)["model"]["vocab"] == vocab
+    log(f"tokenizer check {tokcheck['cases']} cases, {tokcheck['mismatches']} mismatches; same vocabulary as emoji-ld: {same_vocab}")
+
+    # Eval concepts: the rule of emoji-ld (so the same 64 emoji), plus which styles draw each of them
+    groups = ("Animals & Nature", "Food & Drink", "Travel & Places", "Activities", "Objects")
+    cand = [i for i, c in enumerate(concepts) if c["category"] in groups and "-" not in c["hexcode"]]
+    pick = sorted(random.Random(2024).sample(cand, 64))
+    ev = [{"index": k, "hexcode": concepts[i]["hexcode"], "emoji": concepts[i]["emoji"],
+           "en": concepts[i]["en_text"]["label"], "zh": concepts[i]["zh_text"]["label"],
+           "category": concepts[i]["category"], "image": concepts[i]["image"],
+           "styles": [STYLES[s] for s in range(4) if avail[i, s]]} for k, i in enumerate(pick)]
+    jsave(os.path.join(OUT, "eval", "concepts.json"), {
+        "rule": "single-code-point emoji (no ZWJ/variation sequences) from the groups " + ", ".join(groups)
+                + " of the training set; random.Random(2024).sample(candidates, 64), kept in emoji order (as emoji-ld)",
+        "candidates": len(cand), "styles": list(STYLES), "concepts": ev})
+    np.savez(os.path.join(WORK, "data.npz"), img64=img64, img32=img32, avail=avail)
+    jsave(os.path.join(WORK, "meta.json"), {"concepts": concepts, "dropped": dropped, "eval_indices": pick}, indent=None)
+    ev_cover = {STYLES[s]: int(avail[pick, s].sum()) for s in range(4)}
+    return {"concepts": len(concepts), "images": int(avail.sum()), "per_style": {STYLES[s]: int(avail[:, s].sum()) for s in range(4)},
+            "eval_concepts_per_style": ev_cover, "all_four_styles": int(avail.all(1).sum()), "dropped": dropped,
+            "vocab_size": len(vocab), "same_vocabulary_as_emoji_ld": same_vocab,
+            "tokenizer_js_check": {"cases": tokcheck["cases"], "mismatches": tokcheck["mismatches"]}}
+
+
+# ------------------------------------------------------------------ stage: vae
+def vae_models():
+    return nets.VAEEncoder(VAE_CH, ZC), nets.VAEDecoder(VAE_CH, ZC)
+
+
+class VAEEncWrap(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, sample):
+        return self.m(sample)[0]
+
+
+class TextWrap(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids):
+        return self.m(input_ids)
+
+
+def onnx_weights(path):
+    import onnx
+    from onnx import numpy_helper
+    return {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(path).graph.initializer}
+
+
+def load_from_onnx(module, path, strict=True):
+    found = onnx_weights(path)
+    sd = module.state_dict()
+    missing = [k for k in sd if k not in found]
+    if missing and strict:
+        raise SystemExit(f"{path}: {len(missing)} of {len(sd)} weights not found by name, e.g. {missing[:3]}")
+    module.load_state_dict({k: (found[k].reshape(sd[k].shape) if k in found else sd[k]) for k in sd})
+    return missing
+
+
+def vae_eval(d, enc, dec):
+    enc.eval(); dec.eval()
+    lat, mse = [], []
+    with torch.no_grad():
+        for s in range(4):
+            ids = d.by_style[s]
+            for i in range(0, len(ids), 128):
+                idx = ids[i:i + 128]
+                x = d.images(idx, np.full(len(idx), s))
+                m, _ = enc(x)
+                lat.append(m)
+                mse.append(((dec(m) - x) ** 2).mean((1, 2, 3)))
+    lat, mse = torch.cat(lat), torch.cat(mse)
+    psnr, off = {}, 0
+    for s in range(4):
+        k = len(d.by_style[s])
+        psnr[STYLES[s]] = float((10 * torch.log10(4.0 / mse[off:off + k])).mean())
+        off += k
+    return lat, psnr
+
+
+def stage_vae():
+    """KL autoencoder 64x64x3 -> 16x16x4, warm-started from emoji-ld's 32 px VAE (same architecture, fully
+    convolutional). Most steps on random 32x32 crops (4x cheaper), the last quarter on whole 64 px images."""
+    d = Data()
+    forget_latents()
+    torch.manual_seed(SEED)
+    enc, dec = vae_models()
+    warm = None
+    if os.path.exists(os.path.join(WARM, "vae_decoder", "model.onnx")):
+        load_from_onnx(VAEEncWrap(enc), os.path.join(WARM, "vae_encoder", "model.onnx"))
+        load_from_onnx(dec, os.path.join(WARM, "vae_decoder", "model.onnx"))
+        warm = "models/emoji-ld vae"
+    params = list(enc.parameters()) + list(dec.parameters())
+    opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.0)
+    ck = load_ckpt("vae.pt")
+    start = 0
+    if ck:
+        enc.load_state_dict(ck["enc"]); dec.load_state_dict(ck["dec"]); opt.load_state_dict(ck["opt"])
+        start = ck["step"]
+        log(f"vae: resume at {start}")
+    total, B = STEPS["vae"], 32
+    full_from = int(total * 0.75)
+    last = time.time()
+    for step in range(start, total):
+        rng, g = step_rng("vae", step), step_gen("vae", step)
+        idx = rng.integers(0, d.n, B)
+        sty = np.array([d.pick_style(rng, i) for i in idx])
+        x = d.images(idx, sty)
+        if step < full_from:
+            oy, ox = rng.integers(0, PIX - 32 + 1, 2)
+            x = x[:, :, oy:oy + 32, ox:ox + 32]
+        flip = torch.from_numpy(rng.random(B) < 0.5)
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
+        for pg in opt.param_groups:
+            pg["lr"] = lr_at(step, total, 5e-4, warm=50)
+        mean, logvar = enc(x)
+        logvar = logvar.clamp(-20, 10)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g)
+        y = dec(z)
+        rec = (y - x).abs().mean() + F.mse_loss(y, x)
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).mean()
+        loss = rec + 1e-4 * kl
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 50 == 0:
+            log(f"vae {step}/{total} rec {rec.item():.4f} kl {kl.item():.3f}")
+        if time.time() - last > SAVE_EVERY_S or step == total - 1:
+            save_ckpt("vae.pt", {"enc": enc.state_dict(), "dec": dec.state_dict(), "opt": opt.state_dict(), "step": step + 1})
+            last = time.time()
+    lat, psnr = vae_eval(d, enc, dec)
+    std = lat.std().item()
+    ck = load_ckpt("vae.pt")
+    ck["scaling_factor"] = 1.0 / std
+    save_ckpt("vae.pt", ck)
+    log(f"vae: latent std {std:.4f} -> scaling_factor {1 / std:.5f}, recon PSNR {psnr}")
+    return {"steps": total, "batch": B, "crop32_steps": full_from, "warm_start": warm, "scaling_factor": 1.0 / std,
+            "latent_std": std, "recon_psnr_db": psnr, "params": {"vae_encoder": nparams(enc), "vae_decoder": nparams(dec)}}
+
+
+def load_vae():
+    ck = load_ckpt("vae.pt")
+    enc, dec = vae_models()
+    enc.load_state_dict(ck["enc"]); dec.load_state_dict(ck["dec"])
+    enc.eval(); dec.eval()
+    return enc, dec, ck["scaling_factor"]
+
+
+LATENTS = os.path.join(WORK, "latents.pt")
+
+
+def forget_latents():
+    if os.path.exists(LATENTS):
+        os.remove(LATENTS)
+
+
+def latent_bank(d):
+    """Scaled VAE posterior means of every drawing: [N, 4 styles, 4, 16, 16] (zeros where a style is missing)."""
+    if os.path.exists(LATENTS):
+        return torch.load(LATENTS)
+    enc, _, scale = load_vae()
+    lat = torch.zeros(d.n, 4, ZC, LAT, LAT)
+    with torch.no_grad():
+        for s in range(4):
+            ids = d.by_style[s]
+            for i in range(0, len(ids), 128):
+                idx = ids[i:i + 128]
+                lat[idx, s] = enc(d.images(idx, np.full(len(idx), s)))[0] * scale
+    torch.save(lat, LATENTS)
+    return lat
+
+
+# ------------------------------------------------------------------ stage: unet
+def clip_loss(a, b, scale):
+    a = F.normalize(a, dim=-1)
+    b = F.normalize(b, dim=-1)
+    logits = scale * a @ b.t()
+    lab = torch.arange(a.shape[0])
+    return 0.5 * (F.cross_entropy(logits, lab) + F.cross_entropy(logits.t(), lab))
+
+
+class Conditioned(torch.nn.Module):
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.unet = nets2.UNet2(UNET_CH, D, ZC)
+        self.te = nets.TextEncoder(vocab_size, D, L)
+        self.ie = nets.ImageEncoder(D)
+        self.se = nets2.StyleEncoder(D)
+        self.sh = nets2.StyleHead(len(STYLES), D, S)
+
+
+class EMA:
+    def __init__(self, model, decay=0.999):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def update(self, model, step):
+        dcy = min(self.decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                if v.dtype.is_floating_point:
+                    self.shadow[k].mul_(dcy).add_(v.detach(), alpha=1 - dcy)
+                else:
+                    self.shadow[k].copy_(v)
+
+
+def load_conditioned(vocab_size):
+    ck = load_ckpt("unet.pt")
+    if ck is None:
+        raise SystemExit("no UNet checkpoint")
+    m = Conditioned(vocab_size)
+    m.load_state_dict(ck["ema"])
+    m.eval()
+    return m, ck
+
+
+VAL_N = 256
+
+
+@torch.no_grad()
+def val_mse(d, lat, model):
+    """Diffusion MSE of the EMA model on a fixed set (seed 99): 256 (drawing, caption, timestep, noise)
+    draws, English label + style table conditioning, timesteps spread evenly. A progress signal only (the
+    drawings are training data); the real scores come from `npm run eval`."""
+    rng = np.random.default_rng(99)
+    g = torch.Generator(); g.manual_seed(99)
+    idx = rng.integers(0, d.n, VAL_N)
+    sty = np.array([d.pick_style(rng, i) for i in idx])
+    x0 = lat[idx, sty]
+    ids = torch.tensor([d.tok.frame(d.concepts[i]["en"]["label"]) for i in idx])
+    t = torch.linspace(0, T_TRAIN - 1, VAL_N).long()
+    eps = torch.randn(x0.shape, generator=g)
+    ac = alphas_cumprod()
+    a = ac[t][:, None, None, None]
+    xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
+    model.eval()
+    hc, _ = model.te(ids)
+    res = {}
+    for name, st in (("styled", model.sh.tokens(model.sh.table[torch.from_numpy(sty)])),
+                     ("any_style", model.sh.tokens(model.sh.null.expand(VAL_N, -1))), ("no_tokens", None)):
+        ctx = hc if st is None else torch.cat([hc, st], 1)
+        out = torch.cat([model.unet(xt[i:i + 64], t[i:i + 64], ctx[i:i + 64]) for i in range(0, VAL_N, 64)])
+        res[name] = float(((out - eps) ** 2).mean())
+    return res
+
+
+def stage_unet():
+    """The UNet, both content encoders, the style encoder and the style tokens, trained together.
+    Per sample: a target drawing (emoji i, style s); content = caption (en or zh) / the image encoder's
+    tokens of emoji i in another style / the empty caption (CFG); style = the named style's tokens / the
+    style encoder's tokens of another emoji j drawn in style s (so the reference carries style, not
+    content) / the learned no-style tokens / no style tokens at all. Min-SNR-5, EMA 0.999."""
+    d = Data()
+    lat = latent_bank(d)
+    torch.manual_seed(SEED)
+    model = Conditioned(len(d.vocab))
+    warm = []
+    if os.path.exists(os.path.join(WARM, "text_encoder", "model.onnx")):
+        load_from_onnx(TextWrap(model.te), os.path.join(WARM, "text_encoder", "model.onnx"))
+        load_from_onnx(model.ie, os.path.join(WARM, "image_encoder", "model.onnx"))
+        warm = ["models/emoji-ld text_encoder", "models/emoji-ld image_encoder"]
+    ls0 = jload(os.path.join(WARM, "image_encoder", "config.json")).get("logit_scale", math.log(1 / 0.07)) if warm else math.log(1 / 0.07)
+    logit_scale = torch.nn.Parameter(torch.tensor(float(ls0)))
+    params = list(model.parameters()) + [logit_scale]
+    opt = torch.optim.AdamW(params, lr=UNET_LR, weight_decay=0.01)
+    ema = EMA(model)
+    ck = load_ckpt("unet.pt")
+    start, train_s, history, rewarm = 0, 0.0, [], None
+    if ck:
+        model.load_state_dict(ck["model"]); ema.shadow = ck["ema"]
+        if "opt" in ck:  # absent after the import stage
+            opt.load_state_dict(ck["opt"])
+        logit_scale.data.fill_(ck["logit_scale"])
+        start, train_s, history = ck["step"], ck.get("train_s", 0.0), ck.get("history", [])
+        # imported (no optimizer state): fresh Adam moments, so the learning rate ramps up again over 200
+        # steps from the resume point, as it did at the start; resumed with the optimizer: no ramp
+        rewarm = ck.get("rewarm_from", start if "opt" not in ck else None)
+        log(f"unet: resume at {start} ({train_s / 3600:.2f} h trained)")
+    ac = alphas_cumprod()
+    snr = ac / (1 - ac)
+    loss_w = snr.clamp(max=5.0) / snr
+    empty = torch.tensor([d.tok.frame([])])
+    total, B = STEPS["unet"], UNET_B
+    last = time.time()
+    t_prev, run_s0, run_t0, losses = time.time(), start, time.time(), []
+
+    def save(step_done):
+        save_ckpt("unet.pt", {"model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.shadow,
+                              "logit_scale": logit_scale.item(), "step": step_done, "train_s": train_s,
+                              "history": history, "total": total,
+                              "rewarm_from": rewarm if rewarm is not None and step_done - rewarm < 200 else None})
+
+    for step in range(start, total):
+        rng, g = step_rng("unet", step), step_gen("unet", step)
+        idx = rng.choice(d.n, B, replace=False)
+        sty = np.array([d.pick_style(rng, i) for i in idx])
+        other = np.array([d.pick_style(rng, i, exclude=s) for i, s in zip(idx, sty)])  # content image style
+        langs = rng.integers(0, 2, B)
+        u = rng.random(B)
+        r = rng.random(B)
+        use_table = rng.random(B) < P_TABLE
+        # style reference: another emoji drawn in the target's style (its content must not help)
+        ref = np.empty(B, np.int64)
+        for k, (i, s) in enumerate(zip(idx, sty)):
+            pool = d.by_style[s]
+            j = int(rng.integers(0, len(pool)))
+            ref[k] = pool[j] if pool[j] != i else pool[(j + 1) % len(pool)]
+        ref_sty = sty
+        x0 = lat[idx, sty]
+        ta = torch.tensor([d.caption(rng, i, ("en", "zh")[l]) for i, l in zip(idx, langs)])
+        tb = torch.tensor([d.caption(rng, i, ("zh", "en")[l]) for i, l in zip(idx, langs)])
+        img = shift_aug(d.images(idx, other, ENC_PIX), g)
+        refimg = shift_aug(d.images(ref, ref_sty, ENC_PIX), g)
+        ha, pa = model.te(torch.cat([ta, empty]))
+        hb, pb = model.te(tb)
+        hi, pi = model.ie(img)
+        drop = torch.from_numpy(u < CFG_DROP)[:, None, None]
+        use_text = torch.from_numpy(u < CFG_DROP + (1 - CFG_DROP) * P_TEXT)[:, None, None]
+        content = torch.where(drop, ha[-1:].expand(B, -1, -1), torch.where(use_text, ha[:B], hi))
+        # style vectors
+        sv_ref = model.se(refimg)
+        sv = torch.where(torch.from_numpy(use_table)[:, None], model.sh.table[torch.from_numpy(sty)], sv_ref)
+        sv = torch.where(torch.from_numpy(r < P_NO_TOKENS + P_NULL)[:, None], model.sh.null.expand(B, -1), sv)
+        stoks = model.sh.tokens(sv)
+        t = torch.randint(0, T_TRAIN, (B,), generator=g)
+        eps = torch.randn(x0.shape, generator=g)
+        a = ac[t][:, None, None, None]
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
+        for pg in opt.param_groups:
+            pg["lr"] = lr_at(step, total, UNET_LR, warm=200) * (min(1.0, (step - rewarm + 1) / 200) if rewarm is not None else 1.0)
+        short = np.flatnonzero(r < P_NO_TOKENS)
+        long_ = np.flatnonzero(r >= P_NO_TOKENS)
+        pred = torch.empty_like(eps)
+        if len(short):
+            pred[short] = model.unet(xt[short], t[short], content[short])
+        pred[long_] = model.unet(xt[long_], t[long_], torch.cat([content[long_], stoks[long_]], 1))
+        mse = ((pred - eps) ** 2).mean((1, 2, 3))
+        diff = (loss_w[t] * mse).mean()
+        s = logit_scale.exp().clamp(max=100)
+        con = clip_loss(pa[:B], pi, s) + clip_loss(pb, pi, s) + 0.5 * clip_loss(pa[:B], pb, s)
+        sce = F.cross_entropy(model.sh.logits(sv_ref), torch.from_numpy(ref_sty))
+        loss = diff + CONTRASTIVE_W * con + STYLE_W * sce
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        ema.update(model, step)
+        now = time.time()
+        train_s += now - t_prev
+        t_prev = now
+        losses.append((mse.mean().item(), con.item(), sce.item()))
+        if step % 50 == 0:
+            rate = (now - run_t0) / max(1, step + 1 - run_s0)
+            m = np.mean(losses[-50:], 0)
+            log(f"unet {step}/{total} mse {m[0]:.4f} contrastive {m[1]:.3f} style {m[2]:.3f} {rate:.2f} s/step, eta {(total - step) * rate / 3600:.2f} h")
+        if (step + 1) % 500 == 0:
+            m = np.mean(losses[-500:], 0)
+            history.append({"step": step + 1, "mse": round(float(m[0]), 5), "contrastive": round(float(m[1]), 4),
+                            "style_ce": round(float(m[2]), 4), "train_h": round(train_s / 3600, 3),
+                            "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        if now - last > SAVE_EVERY_S or step == total - 1:
+            save(step + 1)
+            last = time.time()
+            t_prev = time.time()  # the save is not training time
+    em, ck = load_conditioned(len(d.vocab))
+    return {"steps": total, "batch": B, "lr": UNET_LR, "train_h": round(ck.get("train_s", 0) / 3600, 3),
+            "val_mse": val_mse(d, lat, em), "history_tail": ck.get("history", [])[-3:], "warm_start": warm}
+
+
+# ------------------------------------------------------------------ stage: export
+def export_onnx(model, args, path, inputs, outputs, axes):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    model.eval()
+    with torch.no_grad():
+        # No constant folding: every weight keeps its PyTorch name (the import stage reads them back)
+        torch.onnx.export(model, args, path, input_names=inputs, output_names=outputs, dynamic_axes=axes,
+                          opset_version=14, do_constant_folding=False)
+
+
+def f32list(t):
+    return [float(v) for v in t.detach().to(torch.float32).reshape(-1).tolist()]
+
+
+def stage_export():
+    """Every ONNX file the engine needs, from the latest checkpoints (the UNet's EMA weights), plus the
+    style tokens (style_encoder/styles.json) and the configs. Also the snapshot that `import` resumes from."""
+    d = Data()
+    lat = latent_bank(d)
+    enc, dec, scale = load_vae()
+    m, ck = load_conditioned(len(d.vocab))
+    b = {0: "batch"}
+    export_onnx(TextWrap(m.te), (torch.zeros(2, L, dtype=torch.long),), os.path.join(OUT, "text_encoder", "model.onnx"),
+                ["input_ids"], ["last_hidden_state", "pooler_output"],
+                {"input_ids": {0: "batch", 1: "sequence"}, "last_hidden_state": {0: "batch", 1: "sequence"}, "pooler_output": b})
+    export_onnx(m.ie, (torch.zeros(2, 3, ENC_PIX, ENC_PIX),), os.path.join(OUT, "image_encoder", "model.onnx"),
+                ["pixel_values"], ["last_hidden_state", "image_embeds"],
+                {"pixel_values": b, "last_hidden_state": b, "image_embeds": b})
+    export_onnx(nets2.StyleEncoderExport(m.se, m.sh), (torch.zeros(2, 3, ENC_PIX, ENC_PIX),),
+                os.path.join(OUT, "style_encoder", "model.onnx"), ["pixel_values"], ["style_tokens", "style_embeds", "style_logits"],
+                {"pixel_values": b, "style_tokens": b, "style_embeds": b, "style_logits": b})
+    uaxes = {"sample": {0: "batch", 2: "height", 3: "width"}, "timestep": b,
+             "encoder_hidden_states": {0: "batch", 1: "sequence"}, "out_sample": {0: "batch", 2: "height", 3: "width"}}
+    uargs = (torch.zeros(2, ZC, LAT, LAT), torch.zeros(2, dtype=torch.long), torch.zeros(2, L + S, D))
+    export_onnx(m.unet, uargs, os.path.join(OUT, "unet", "model.onnx"), ["sample", "timestep", "encoder_hidden_states"], ["out_sample"], uaxes)
+    export_onnx(VAEEncWrap(enc), (torch.zeros(2, 3, PIX, PIX),), os.path.join(OUT, "vae_encoder", "model.onnx"),
+                ["sample"], ["latent_sample"], {"sample": {0: "batch", 2: "height", 3: "width"}, "latent_sample": {0: "batch", 2: "height", 3: "width"}})
+    export_onnx(dec, (torch.zeros(2, ZC, LAT, LAT),), os.path.join(OUT, "vae_decoder", "model.onnx"),
+                ["latent_sample"], ["sample"], {"latent_sample": {0: "batch", 2: "height", 3: "width"}, "sample": {0: "batch", 2: "height", 3: "width"}})
+    with torch.no_grad():
+        tab = m.sh.tokens(m.sh.table)
+        nul = m.sh.tokens(m.sh.null[None])[0]
+    jsave(os.path.join(OUT, "style_encoder", "styles.json"), {
+        "names": list(STYLES), "num_tokens": S, "hidden_size": D, "content_tokens": L,
+        "usage": "encoder_hidden_states = concat(content tokens [L=16], style tokens [4]) along the sequence, in every "
+                 "row of the UNet batch (conditions and unconditional alike); style tokens: tokens[name] for --style, "
+                 "style_encoder(pixel_values).style_tokens for --sref, null for no style (styles vary); weight w: "
+                 "null + w * (tokens - null)",
+        "tokens": {n: [f32list(r) for r in tab[i]] for i, n in enumerate(STYLES)},
+        "null": [f32list(r) for r in nul],
+        # the style vectors themselves (the affine map from vector to tokens is in style_encoder/model.onnx)
+        "embeds": {n: f32list(m.sh.table[i]) for i, n in enumerate(STYLES)}, "null_embed": f32list(m.sh.null),
+    }, indent=None)
+    write_configs(d, scale, m, enc, dec, ck)
+    lg = load_log()
+    lg["unet_history"] = ck.get("history", [])
+    lg["unet_val_mse"] = val_mse(d, lat, m)
+    lg["unet_step"] = ck["step"]
+    lg["unet_train_h"] = round(ck.get("train_s", 0) / 3600, 3)
+    jsave(os.path.join(WORK, "log.json"), lg)
+    jsave(os.path.join(OUT, "training_log.json"), lg)
+    sizes = {}
+    for root, _, files in os.walk(OUT):
+        for f in files:
+            p = os.path.join(root, f)
+            sizes[os.path.relpath(p, OUT)] = os.path.getsize(p)
+    log(f"export: UNet step {ck['step']}, val_mse {lg['unet_val_mse']}, folder {sum(sizes.values()) / 1e6:.1f} MB")
+    return {"unet_step": ck["step"], "bytes": sum(sizes.values()), "val_mse": lg["unet_val_mse"]}
+
+
+def write_configs(d, scale, m, enc, dec, ck):
+    jsave(os.path.join(OUT, "model_index.json"), {
+        "_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.25.0", "_name_or_path": "emoji-ld2",
+        "feature_extractor": [None, None], "requires_safety_checker": False, "safety_checker": [None, None],
+        "scheduler": ["diffusers", "DDIMScheduler"], "text_encoder": ["latentbot", "EmojiTextEncoder"],
+        "tokenizer": ["transformers", "BertTokenizerFast"], "unet": ["diffusers", "OnnxRuntimeModel"],
+        "vae_decoder": ["diffusers", "OnnxRuntimeModel"], "vae_encoder": ["diffusers", "OnnxRuntimeModel"],
+        "image_encoder": ["latentbot", "EmojiImageEncoder"], "style_encoder": ["latentbot", "EmojiStyleEncoder"],
+        "sample_size": PIX, "latent_size": LAT, "vae_scale_factor": PIX // LAT, "scaling_factor": scale,
+        "max_length": L, "hidden_size": D, "image_size": ENC_PIX, "styles": list(STYLES), "style_tokens": S,
+        "unconditional": "text_encoder output for the empty string (tokenized [CLS] [SEP] + [PAD]*)",
+        "default_steps": 20, "default_guidance_scale": 5.0, "default_scheduler": "dpmpp-2m-karras",
+        "work_in_progress": True,
+    })
+    jsave(os.path.join(OUT, "scheduler", "scheduler_config.json"), {
+        "_class_name": "DDIMScheduler", "_diffusers_version": "0.25.0", "num_train_timesteps": T_TRAIN,
+        "beta_schedule": "scaled_linear", "beta_start": BETA_START, "beta_end": BETA_END, "trained_betas": None,
+        "prediction_type": "epsilon", "timestep_spacing": "leading", "steps_offset": 1, "clip_sample": False,
+        "set_alpha_to_one": False, "thresholding": False,
+    })
+    jsave(os.path.join(OUT, "unet", "config.json"), {
+        "_class_name": "UNet2DConditionModel", "sample_size": LAT, "in_channels": ZC, "out_channels": ZC,
+        "cross_attention_dim": D, "block_out_channels": list(UNET_CH), "attention_head_dim": UNET_CH[1] // 4,
+        "layers_per_block": 1, "timestep_input": "int64 [B]", "prediction_type": "epsilon",
+        "encoder_hidden_states": f"[B, {L} + {S}, {D}]: {L} content tokens then {S} style tokens (or {L} alone: no style)",
+        "params": nparams(m.unet), "trained_steps": ck["step"], "schedule_total_steps": ck.get("total", STEPS["unet"]),
+        "train_seconds": round(ck.get("train_s", 0.0), 1)})
+    vae_common = {"sample_size": PIX, "in_channels": 3, "out_channels": 3, "latent_channels": ZC,
+                  "block_out_channels": list(VAE_CH), "scaling_factor": scale, "down_factor": PIX // LAT}
+    jsave(os.path.join(OUT, "vae_encoder", "config.json"), {"_class_name": "AutoencoderKL", **vae_common,
+                                                           "output": "latent_sample = posterior mean, unscaled", "params": nparams(enc)})
+    jsave(os.path.join(OUT, "vae_decoder", "config.json"), {"_class_name": "AutoencoderKL", **vae_common, "params": nparams(dec)})
+    jsave(os.path.join(OUT, "text_encoder", "config.json"), {
+        "_class_name": "EmojiTextEncoder", "hidden_size": D, "max_position_embeddings": L, "vocab_size": len(d.vocab),
+        "num_hidden_layers": 3, "num_attention_heads": 4, "pad_token_id": 0, "bos_token_id": 2, "eos_token_id": 3,
+        "pooler": "linear projection of the mean over non-[PAD] tokens", "params": nparams(m.te)})
+    jsave(os.path.join(OUT, "image_encoder", "config.json"), {
+        "_class_name": "EmojiImageEncoder", "image_size": ENC_PIX, "hidden_size": D, "num_tokens": L,
+        "input": "pixel_values RGB in [-1,1], alpha composited on white", "num_hidden_layers": 2,
+        "image_embeds": "linear projection of the mean token; shares a contrastive space with text pooler_output",
+        "logit_scale": float(ck["logit_scale"]), "params": nparams(m.ie)})
+    jsave(os.path.join(OUT, "style_encoder", "config.json"), {
+        "_class_name": "EmojiStyleEncoder", "image_size": ENC_PIX, "hidden_size": D, "num_tokens": S, "styles": list(STYLES),
+        "input": "pixel_values float32 [B,3,32,32] RGB in [-1,1], alpha composited on white",
+        "outputs": {"style_tokens": f"float32 [B,{S},{D}]: append to the content tokens",
+                    "style_embeds": f"float32 [B,{D}]: the style vector (style_tokens = affine map of it)",
+                    "style_logits": f"float32 [B,{len(STYLES)}]: cosine similarity to each named style x scale"},
+        "named_styles": "styles.json", "params": nparams(m.se) + nparams(m.sh)})
+
+
+# ------------------------------------------------------------------ stage: check
+def stage_check():
+    d = Data()
+    enc, dec, scale = load_vae()
+    m, _ = load_conditioned(len(d.vocab))
+    torch.manual_seed(SEED + 5)
+    cdir = os.path.join(WORK, "check")
+    os.makedirs(cdir, exist_ok=True)
+    cases = []
+
+    def dump(name, arr):
+        arr = arr.detach().contiguous()
+        fn = name + ".bin"
+        arr.numpy().astype(np.int64 if arr.dtype == torch.long else np.float32).tofile(os.path.join(cdir, fn))
+        return {"file": fn, "dims": list(arr.shape), "dtype": "int64" if arr.dtype == torch.long else "float32"}
+
+    def case(name, model, path, ins, outs, tol=1e-3):
+        with torch.no_grad():
+            res = model(*ins.values())
+        if not isinstance(res, tuple):
+            res = (res,)
+        cases.append({"name": name, "model": os.path.join(OUT, path), "tol": tol,
+                      "inputs": {k: dump(f"{name}_in_{k}", v) for k, v in ins.items()},
+                      "outputs": {k: dump(f"{name}_out_{k}", v) for k, v in zip(outs, res)}})
+
+    ids = torch.tensor([d.tok.frame(d.tok.ids(t)) for t in ["polar bear", "北极熊", "", "palm tree, tropical"]])
+    case("text_encoder", TextWrap(m.te), "text_encoder/model.onnx", {"input_ids": ids}, ["last_hidden_state", "pooler_output"])
+    x32 = d.images(np.arange(4), np.array([0, 1, 2, 3]), ENC_PIX)
+    case("image_encoder", m.ie, "image_encoder/model.onnx", {"pixel_values": x32}, ["last_hidden_state", "image_embeds"])
+    case("style_encoder", nets2.StyleEncoderExport(m.se, m.sh), "style_encoder/model.onnx", {"pixel_values": x32},
+         ["style_tokens", "style_embeds", "style_logits"])
+    for nm, hw, seq, bsz in (("unet_16x16_b8_seq20", (16, 16), L + S, 8), ("unet_16x24_b3_seq16", (16, 24), L, 3)):
+        ins = {"sample": torch.randn(bsz, ZC, *hw), "timestep": torch.randint(0, T_TRAIN, (bsz,)),
+               "encoder_hidden_states": torch.randn(bsz, seq, D)}
+        case(nm, m.unet, "unet/model.onnx", ins, ["out_sample"])
+    x64 = d.images(np.arange(3), np.array([0, 2, 3]))
+    case("vae_encoder", VAEEncWrap(enc), "vae_encoder/model.onnx", {"sample": x64}, ["latent_sample"])
+    case("vae_decoder", dec, "vae_decoder/model.onnx", {"latent_sample": torch.randn(3, ZC, LAT, LAT) / scale}, ["sample"])
+    cpath = os.path.join(cdir, "cases.json")
+    jsave(cpath, cases)
+    r = subprocess.run(["node", os.path.join(HERE, "check_onnx.mjs"), cpath], capture_output=True, text=True, cwd=REPO)
+    sys.stderr.write(r.stderr[-4000:])
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    # the named style tokens in styles.json equal the ONNX map of the table vectors
+    st = jload(os.path.join(OUT, "style_encoder", "styles.json"))
+    with torch.no_grad():
+        tab = m.sh.tokens(m.sh.table)
+    res["styles_json_max_abs_diff"] = float(max((torch.tensor(st["tokens"][n]) - tab[i]).abs().max() for i, n in enumerate(STYLES)))
+    if not res["ok"] or res["styles_json_max_abs_diff"] > 1e-6:
+        raise SystemExit("ONNX check failed")
+    lg = load_log()
+    lg["onnx_check"] = res
+    jsave(os.path.join(OUT, "training_log.json"), lg)
+    return res
+
+
+# ------------------------------------------------------------------ stage: samples
+@torch.no_grad()
+def ddim_sample(unet, conds, weights, uncond, style, n, steps=20, g_scale=5.0, seed=0, hw=(LAT, LAT)):
+    """Composable guidance e = e_u + g * sum_i w_i (e_i - e_u), DDIM (eta 0), 'leading' spacing, offset 1.
+    style: [n, S, D] tokens appended to every row (uncond included), or None (16-token rows)."""
+    ac = alphas_cumprod()
+    ratio = T_TRAIN // steps
+    ts = (np.arange(0, steps) * ratio).round()[::-1].astype(np.int64) + 1
+    gen = torch.Generator(); gen.manual_seed(seed)
+    x = torch.randn(n, ZC, *hw, generator=gen)
+    rows = [uncond.expand(n, -1, -1)] + [c.expand(n, -1, -1) for c in conds]
+    if style is not None:
+        rows = [torch.cat([r, style], 1) for r in rows]
+    ctx = torch.cat(rows)
+    for i, t in enumerate(ts):
+        out = unet(x.repeat(1 + len(conds), 1, 1, 1), torch.full((n * (1 + len(conds)),), int(t)), ctx)
+        eu = out[:n]
+        e = eu.clone()
+        for k, w in enumerate(weights):
+            e += g_scale * w * (out[n * (k + 1): n * (k + 2)] - eu)
+        a = ac[t]
+        a_prev = ac[ts[i + 1]] if i + 1 < len(ts) else ac[0]
+        x0 = (x - (1 - a).sqrt() * e) / a.sqrt()
+        x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * e
+    return x
+
+
+def stage_samples():
+    """Rows: the issue's prompts; columns: 4 images with no style (null tokens), then one image per named
+    style, then one with --sref (the Fluent 3D drawing of 'rocket')."""
+    d = Data()
+    _, dec, scale = load_vae()
+    m, _ = load_conditioned(len(d.vocab))
+    te, ie = m.te, m.ie
+
+    def txt(s):
+        return te(torch.tensor([d.tok.frame(d.tok.ids(s))]))[0]
+
+    find = {c["en_text"]["label"]: i for i, c in enumerate(d.concepts)}
+    uncond = txt("")
+    rows = [
+        ("polar bear", [txt("polar bear")], [1.0]),
+        ("北极熊", [txt("北极熊")], [1.0]),
+        ("polar bear::0.6 white::-0.5", [txt("polar bear"), txt("white")], [0.6, -0.5]),
+        ("企鹅::0.5, 热带雨林::0.5", [txt("企鹅"), txt("热带雨林")], [0.5, 0.5]),
+        ("red apple", [txt("red apple")], [1.0]),
+        ("[image] penguin (Twemoji art)", [ie(d.images([find["penguin"]], [1], ENC_PIX))[0]], [1.0]),
+    ]
+    with torch.no_grad():
+        null = m.sh.tokens(m.sh.null[None])
+        named = m.sh.tokens(m.sh.table)
+        ref = find["rocket"]
+        sref = m.sh.tokens(m.se(d.images([ref], [3 if d.avail[ref, 3] else 0], ENC_PIX)))
+        out_rows = []
+        for k, (name, conds, w) in enumerate(rows):
+            zs = [ddim_sample(m.unet, conds, w, uncond, null.expand(4, -1, -1), 4, seed=SEED + k)]
+            for s in range(len(STYLES)):
+                zs.append(ddim_sample(m.unet, conds, w, uncond, named[s:s + 1], 1, seed=SEED + k))
+            zs.append(ddim_sample(m.unet, conds, w, uncond, sref, 1, seed=SEED + k))
+            z = torch.cat(zs)
+            img = ((dec(z / scale) + 1) * 127.5).clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+            out_rows.append(np.concatenate(list(img), 1))
+    grid = np.concatenate(out_rows, 0)
+    os.makedirs(os.path.join(OUT, "samples"), exist_ok=True)
+    Image.fromarray(grid).save(os.path.join(OUT, "samples", "reference_sampler.png"))
+    cols = ["any style x4"] + [f"--style {s}" for s in STYLES] + ["--sref rocket (Fluent 3D)"]
+    return {"rows": [r[0] for r in rows], "columns": cols, "file": "samples/reference_sampler.png",
+            "sampler": "DDIM 20 steps, guidance 5, recipe's PyTorch sampler"}
+
+
+# ------------------------------------------------------------------ stage: import
+def stage_import():
+    """Reads the exported folder (OUT) back into .work checkpoints: VAE, encoders, style encoder and style
+    tokens, UNet (the exported EMA weights become both the weights and the EMA; the optimizer starts
+    fresh), the step, the training time and the loss history, so `unet` continues in a fresh checkout."""
+    d = Data()
+    enc, dec = vae_models()
+    load_from_onnx(VAEEncWrap(enc), os.path.join(OUT, "vae_encoder", "model.onnx"))
+    load_from_onnx(dec, os.path.join(OUT, "vae_decoder", "model.onnx"))
+    vcfg = jload(os.path.join(OUT, "vae_decoder", "config.json"))
+    save_ckpt("vae.pt", {"enc": enc.state_dict(), "dec": dec.state_dict(), "step": STEPS["vae"], "scaling_factor": vcfg["scaling_factor"]})
+    with open(os.path.join(WORK, "vae.done"), "w") as f:
+        f.write(json.dumps({"imported_from": OUT}))
+    forget_latents()
+    m = Conditioned(len(d.vocab))
+    load_from_onnx(TextWrap(m.te), os.path.join(OUT, "text_encoder", "model.onnx"))
+    load_from_onnx(m.ie, os.path.join(OUT, "image_encoder", "model.onnx"))
+    # style_encoder/model.onnx holds se.*, sh.proj.*, sh.table, sh.logit_scale; the null vector is in styles.json
+    missing = load_from_onnx(nets2.StyleEncoderExport(m.se, m.sh), os.path.join(OUT, "style_encoder", "model.onnx"), strict=False)
+    if missing != ["head.null"]:
+        raise SystemExit(f"style_encoder: unexpected missing weights {missing}")
+    st = jload(os.path.join(OUT, "style_encoder", "styles.json"))
+    with torch.no_grad():
+        m.sh.null.copy_(torch.tensor(st["null_embed"]))
+    load_from_onnx(m.unet, os.path.join(OUT, "unet", "model.onnx"))
+    ucfg = jload(os.path.join(OUT, "unet", "config.json"))
+    logit_scale = jload(os.path.join(OUT, "image_encoder", "config.json"))["logit_scale"]
+    tl = jload(os.path.join(OUT, "training_log.json"))
+    sd = m.state_dict()
+    save_ckpt("unet.pt", {"model": sd, "ema": {k: v.clone() for k, v in sd.items()}, "logit_scale": logit_scale,
+                          "step": ucfg["trained_steps"], "train_s": ucfg.get("train_seconds", 0.0),
+                          "history": tl.get("unet_history", []), "total": ucfg.get("schedule_total_steps")})
+    if not os.path.exists(os.path.join(WORK, "log.json")):
+        jsave(os.path.join(WORK, "log.json"), tl)
+    log(f"import: VAE and UNet (step {ucfg['trained_steps']}) from {OUT}")
+    return {"from": OUT, "unet_step": ucfg["trained_steps"]}
+
+
+# ------------------------------------------------------------------ main
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    force = "--force" in sys.argv
+    if not args:
+        print(__doc__)
+        return
+    stages = ALL if args == ["all"] else args
+    for s in stages:
+        if s not in STAGES:
+            raise SystemExit(f"unknown stage {s}")
+        done = os.path.join(WORK, f"{s}.done")
+        if os.path.exists(done) and not force and s not in ("export", "check", "samples", "import"):
+            log(f"{s}: done, skipping")
+            continue
+        log(f"== {s}")
+        t0 = time.time()
+        info = globals()["stage_" + s]()
+        wall = time.time() - t0
+        record(s, wall_s=round(wall, 1), finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), result=info)
+        if s not in ("export", "check", "samples", "import"):
+            with open(done, "w") as f:
+                f.write(json.dumps({"wall_s": wall}))
+        log(f"== {s} finished in {wall:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
