@@ -53,3 +53,20 @@ export class WorkRate {
     return Math.min(maxSeconds, Math.max(MIN_DEADLINE_SECONDS, allowed));
   }
 }
+
+/**
+ * The signal a render stops on: its deadline passing, or BullMQ cancelling the job (`cancelled`, the
+ * processor's own signal). `clear` stops the timer once the render is over.
+ */
+export function renderDeadline(
+  seconds: number,
+  cancelled?: AbortSignal,
+): { signal: AbortSignal; clear(): void } {
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () => deadline.abort(new Error(`past its deadline of ${Math.round(seconds)} s`)),
+    seconds * 1000,
+  );
+  const signal = cancelled ? AbortSignal.any([deadline.signal, cancelled]) : deadline.signal;
+  return { signal, clear: () => clearTimeout(timer) };
+}

@@ -1,20 +1,16 @@
 import { DelayedError, type Job, type Processor, type Queue, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
-import { type ImageSlot, jobImageRef } from '../jobs/refs.js';
 import type { WorkerMetrics } from '../metrics/registry.js';
 import type { ImageStore } from '../store/image-store.js';
 import type { JobCaps } from '../store/job-caps.js';
 import type { JobRecord, JobRecords } from '../store/job-records.js';
 import type { PolicyStore } from '../store/policies.js';
-import {
-  type DeliveryJobData,
-  deliveryJobId,
-  deliveryJobOptions,
-  type ProgressData,
-  type RenderJobData,
-} from './queues.js';
-import { type ModelShape, WorkRate, workUnits } from './render-deadline.js';
-import { BadInputError, DeadlineError, type Renderer } from './renderer.js';
+import { resolveInputs } from './job-inputs.js';
+import { progressForwarder } from './progress-forwarder.js';
+import { type DeliveryJobData, deliveryJobId, deliveryJobOptions, type RenderJobData } from './queues.js';
+import { type ModelShape, renderDeadline, WorkRate, workUnits } from './render-deadline.js';
+import { BadInputError, DeadlineError, type RenderedJob, type Renderer } from './renderer.js';
+import { holdRunningSlot } from './running-slot.js';
 
 export interface RenderProcessorDeps {
   records: JobRecords;
@@ -33,28 +29,11 @@ export interface RenderProcessorDeps {
   model?: ModelShape;
 }
 
-/** Every image reference a job needs, resolved to bytes; an expired one is bad input, not a retry. */
-async function resolveInputs(record: JobRecord, images: ImageStore): Promise<Map<string, Buffer>> {
-  const inputs = new Map<string, Buffer>();
-  const refs = new Set<string>();
-  for (const prompt of record.description.prompts) if (prompt.kind === 'image') refs.add(prompt.url);
-  for (const parent of record.description.parents) {
-    if (parent.index !== null) refs.add(jobImageRef(parent.jobId, parent.index as ImageSlot));
-  }
-  for (const ref of refs) {
-    const stored = record.inputs?.[ref] ?? ref;
-    const bytes = await images.resolve(stored);
-    if (!bytes) throw new BadInputError('an image this job builds on has expired; start again from /imagine');
-    inputs.set(ref, bytes);
-  }
-  return inputs;
-}
-
 export function createRenderProcessor(deps: RenderProcessorDeps): Processor<RenderJobData> {
-  const previewInterval = deps.previewIntervalMs ?? 700;
+  const previewIntervalMs = deps.previewIntervalMs ?? 700;
   const rate = new WorkRate();
 
-  return async (job: Job<RenderJobData>, token?: string) => {
+  return async (job: Job<RenderJobData>, token?: string, cancelled?: AbortSignal) => {
     const pickedAt = Date.now();
     const log = deps.logger.child({ jobId: job.data.jobId, attempt: job.attemptsMade + 1 });
     const record = await deps.records.get(job.data.jobId);
@@ -72,13 +51,8 @@ export function createRenderProcessor(deps: RenderProcessorDeps): Processor<Rend
       await job.moveToDelayed(Date.now() + 1000, token);
       throw new DelayedError();
     }
-    const renew = setInterval(() => {
-      deps.caps
-        .renewRunning(record.userId, record.id)
-        .catch((error) => log.warn({ err: error }, 'lease renewal failed'));
-    }, deps.caps.leaseMs / 3);
-
-    const metrics = deps.metrics;
+    const slot = holdRunningSlot(deps.caps, record, log);
+    const { metrics } = deps;
     const busySince = performance.now();
     metrics?.busy.set(1);
     let outcome = 'failed';
@@ -92,82 +66,84 @@ export function createRenderProcessor(deps: RenderProcessorDeps): Processor<Rend
       });
       const inputs = await resolveInputs(record, deps.images);
       const units = deps.model ? workUnits(record.description, deps.model) : 0;
-      const deadlineSeconds = deps.model
-        ? rate.deadlineSeconds(units, policy.maxRenderSeconds)
-        : policy.maxRenderSeconds;
-      const deadline = new AbortController();
-      const timer = setTimeout(
-        () => deadline.abort(new Error(`past its deadline of ${Math.round(deadlineSeconds)} s`)),
-        deadlineSeconds * 1000,
+      const deadline = renderDeadline(
+        deps.model ? rate.deadlineSeconds(units, policy.maxRenderSeconds) : policy.maxRenderSeconds,
+        cancelled,
       );
       const started = performance.now();
-      let lastPreview = 0;
-      let lastStep = started;
+      const forward = progressForwarder(job, { previewIntervalMs, metrics, log });
       const rendered = await deps.renderer
-        .render(
-          record,
-          inputs,
-          (progress) => {
-            const now = performance.now();
-            if (progress.stage === 'denoise') {
-              if (progress.step > 1) metrics?.stepSeconds.observe((now - lastStep) / 1000);
-              lastStep = now;
-            }
-            const last = progress.step === progress.total;
-            const withPreview = progress.preview && (now - lastPreview >= previewInterval || last);
-            if (withPreview) lastPreview = now;
-            const data: ProgressData = { stage: progress.stage, step: progress.step, total: progress.total };
-            if (withPreview && progress.preview) data.preview = progress.preview.toString('base64');
-            job
-              .updateProgress(data as unknown as object)
-              .catch((error) => log.debug({ err: error }, 'progress lost'));
-          },
-          deadline.signal,
-        )
-        .finally(() => clearTimeout(timer));
-      if (units > 0) rate.observe(units, (performance.now() - started) / 1000);
-      const slots = new Map<string, Buffer>(rendered.images.map((png, i) => [String(i), png] as const));
-      if (rendered.grid) slots.set('grid', rendered.grid);
-      await deps.images.putJobImages(record.id, slots);
-      await deps.records.update(record.id, {
-        status: 'done',
-        finishedAt: Date.now(),
-        result: {
-          width: rendered.width,
-          height: rendered.height,
-          count: rendered.images.length,
-          notes: rendered.notes,
-          seconds: (performance.now() - started) / 1000,
-        },
-      });
+        .render(record, inputs, forward, deadline.signal)
+        .finally(() => deadline.clear());
+      const seconds = (performance.now() - started) / 1000;
+      if (units > 0) rate.observe(units, seconds);
+      await storeResult(deps, record, rendered, seconds);
       await enqueueDelivery(deps.delivery, { jobId: record.id, outcome: 'done' });
-      log.info({ seconds: (performance.now() - started) / 1000 }, 'job rendered');
+      log.info({ seconds }, 'job rendered');
       outcome = 'done';
       return { jobId: record.id };
     } catch (error) {
-      if (error instanceof BadInputError) {
-        metrics?.failures.inc({ reason: 'bad-input' });
-        throw new UnrecoverableError(error.message);
-      }
-      if (error instanceof DeadlineError) {
-        metrics?.failures.inc({ reason: 'deadline' });
-        log.warn({ err: error }, 'render stopped at its deadline; inference thread replaced');
-        throw new UnrecoverableError(
-          `this job ran ${error.message} (a few times what its size, steps and prompt parts take here) ` +
-            'and was stopped. Try a lower --q, a squarer --ar or fewer parts.',
-        );
-      }
-      metrics?.failures.inc({ reason: 'error' });
-      throw error;
+      throw failureOf(error, { metrics, log, cancelled });
     } finally {
       const seconds = (performance.now() - busySince) / 1000;
       metrics?.busy.set(0);
       metrics?.busySeconds.inc(seconds);
       metrics?.jobSeconds.observe({ kind: record.kind, outcome }, seconds);
-      clearInterval(renew);
-      await deps.caps.releaseRunning(record.userId, record.id);
+      await slot.release();
     }
   };
+}
+
+/** The images under their job id, then the record marked done with what the result is. */
+async function storeResult(
+  deps: Pick<RenderProcessorDeps, 'images' | 'records'>,
+  record: JobRecord,
+  rendered: RenderedJob,
+  seconds: number,
+): Promise<void> {
+  const slots = new Map<string, Buffer>(rendered.images.map((png, i) => [String(i), png] as const));
+  if (rendered.grid) slots.set('grid', rendered.grid);
+  await deps.images.putJobImages(record.id, slots);
+  await deps.records.update(record.id, {
+    status: 'done',
+    finishedAt: Date.now(),
+    result: {
+      width: rendered.width,
+      height: rendered.height,
+      count: rendered.images.length,
+      notes: rendered.notes,
+      seconds,
+    },
+  });
+}
+
+/**
+ * What BullMQ should make of a failed render: bad input and a job past its deadline are final, with a
+ * message for the user; anything else (a dead inference thread, a Redis blip) is retried.
+ */
+function failureOf(
+  error: unknown,
+  context: { metrics: WorkerMetrics | undefined; log: Logger; cancelled: AbortSignal | undefined },
+): unknown {
+  const { metrics, log } = context;
+  if (error instanceof BadInputError) {
+    metrics?.failures.inc({ reason: 'bad-input' });
+    return new UnrecoverableError(error.message);
+  }
+  if (error instanceof DeadlineError && context.cancelled?.aborted) {
+    metrics?.failures.inc({ reason: 'cancelled' });
+    return new UnrecoverableError('this job was cancelled');
+  }
+  if (error instanceof DeadlineError) {
+    metrics?.failures.inc({ reason: 'deadline' });
+    log.warn({ err: error }, 'render stopped at its deadline; inference thread replaced');
+    return new UnrecoverableError(
+      `this job ran ${error.message} (a few times what its size, steps and prompt parts take here) ` +
+        'and was stopped. Try a lower --q, a squarer --ar or fewer parts.',
+    );
+  }
+  metrics?.failures.inc({ reason: 'error' });
+  return error;
 }
 
 export function enqueueDelivery(queue: Queue<DeliveryJobData>, data: DeliveryJobData): Promise<unknown> {
