@@ -18,6 +18,7 @@ export const ErrorCode = {
   UnknownInteraction: 10062,
   CannotEditOtherUsersMessage: 50005,
   CannotSendEmptyMessage: 50006,
+  MissingPermissions: 50013,
   InvalidWebhookToken: 50027,
   InvalidFormBody: 50035,
   RequestEntityTooLarge: 40005,

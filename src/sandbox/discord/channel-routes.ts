@@ -1,8 +1,7 @@
 /** Channel routes the bot calls with its token: reading channels, posting and editing its own messages. */
 import { DiscordApiError, ErrorCode } from './api-error.js';
 import type { SandboxCore } from './core.js';
-import { composeEdit, composeNew, readInput } from './message-composer.js';
-import { assertNotEmpty } from './message-validation.js';
+import { botMessage, composeEditFromRequest, composeNewFromRequest } from './message-composer.js';
 import { MessageType, type StoredMessage } from './messages.js';
 import type { RouteContext, RouteDefinition } from './router.js';
 import type { SandboxChannel } from './world.js';
@@ -19,6 +18,12 @@ export function channelRoutes(core: SandboxCore): RouteDefinition[] {
     const message = core.messages.get(ctx.params['messageId'] ?? '');
     if (!message || message.channelId !== channel.id || message.visibleTo !== null)
       throw DiscordApiError.unknownMessage();
+    return message;
+  };
+  /** A message of the bot's own: another user's may be neither edited nor deleted. */
+  const ownMessageOf = (ctx: RouteContext, refusal: () => DiscordApiError): StoredMessage => {
+    const message = messageOf(ctx);
+    if (message.author.id !== core.world.botUser.id) throw refusal();
     return message;
   };
   const single = '/channels/:channelId/messages/:messageId';
@@ -61,22 +66,16 @@ export function channelRoutes(core: SandboxCore): RouteDefinition[] {
       handle: async (ctx) => {
         const channel = channelOf(ctx);
         const { json, files } = await ctx.body();
-        const input = readInput(core, json, files);
-        const composed = composeNew(core, input, files, channel.id);
-        assertNotEmpty({ ...composed, attachmentCount: composed.attachments.length });
-        const message = core.postMessage({
-          channelId: channel.id,
-          author: core.world.botUser,
-          type: MessageType.Default,
-          content: composed.content,
-          embeds: composed.embeds,
-          components: composed.components,
-          attachments: composed.attachments,
+        const composed = composeNewFromRequest(core, json, files, channel.id);
+        const message = core.postMessage(
           // A channel message cannot be ephemeral; Discord drops the flag.
-          flags: composed.flags,
-          interaction: null,
-          visibleTo: null,
-        });
+          botMessage(core, channel.id, composed, {
+            type: MessageType.Default,
+            flags: composed.flags,
+            interaction: null,
+            visibleTo: null,
+          }),
+        );
         return { status: 200, body: core.messages.api(message) };
       },
     },
@@ -93,24 +92,17 @@ export function channelRoutes(core: SandboxCore): RouteDefinition[] {
       auth: 'bot',
       major: ['channelId'],
       handle: async (ctx) => {
-        const message = messageOf(ctx);
-        if (message.author.id !== core.world.botUser.id) {
-          throw new DiscordApiError(
-            403,
-            ErrorCode.CannotEditOtherUsersMessage,
-            'Cannot edit a message authored by another user',
-          );
-        }
+        const message = ownMessageOf(
+          ctx,
+          () =>
+            new DiscordApiError(
+              403,
+              ErrorCode.CannotEditOtherUsersMessage,
+              'Cannot edit a message authored by another user',
+            ),
+        );
         const { json, files } = await ctx.body();
-        const input = readInput(core, json, files);
-        const change = composeEdit(core, input, files, message);
-        assertNotEmpty({
-          content: change.content ?? message.content,
-          embeds: change.embeds ?? message.embeds,
-          components: change.components ?? message.components,
-          attachmentCount: (change.attachments ?? message.attachments).length,
-        });
-        core.editMessage(message, change);
+        core.editMessage(message, composeEditFromRequest(core, json, files, message));
         return { status: 200, body: core.messages.api(message) };
       },
     },
@@ -120,11 +112,12 @@ export function channelRoutes(core: SandboxCore): RouteDefinition[] {
       auth: 'bot',
       major: ['channelId'],
       handle: async (ctx) => {
-        const message = messageOf(ctx);
-        if (message.author.id !== core.world.botUser.id) {
-          throw new DiscordApiError(403, 50013, 'Missing Permissions');
-        }
-        core.deleteMessage(message);
+        core.deleteMessage(
+          ownMessageOf(
+            ctx,
+            () => new DiscordApiError(403, ErrorCode.MissingPermissions, 'Missing Permissions'),
+          ),
+        );
         return { status: 204 };
       },
     },

@@ -5,9 +5,15 @@
 import { DiscordApiError } from './api-error.js';
 import type { SandboxCore } from './core.js';
 import { CallbackType, type InteractionRecord, InteractionType } from './interactions.js';
-import { composeEdit, composeNew, readInput } from './message-composer.js';
-import { assertNotEmpty, MessageFlag, validateModal } from './message-validation.js';
-import { MessageType, type StoredMessage } from './messages.js';
+import {
+  botMessage,
+  composeEdit,
+  composeEditFromRequest,
+  composeNewFromRequest,
+  readInput,
+} from './message-composer.js';
+import { MessageFlag, validateModal } from './message-validation.js';
+import { type MessageBody, MessageType, type StoredMessage } from './messages.js';
 import type { UploadedFile } from './request-body.js';
 import type { RouteContext, RouteDefinition, RouteResult } from './router.js';
 
@@ -100,11 +106,9 @@ function planResponse(
 ): () => StoredMessage | null {
   switch (type) {
     case CallbackType.ChannelMessageWithSource: {
-      const input = readInput(core, data, files);
-      const composed = composeNew(core, input, files, record.channel.id);
-      assertNotEmpty({ ...composed, attachmentCount: composed.attachments.length });
+      const composed = composeNewFromRequest(core, data, files, record.channel.id);
       return () => {
-        const message = postInteractionMessage(core, record, composed, composed.ephemeralRequested);
+        const message = postInteractionMessage(core, record, 'reply', composed, composed.ephemeralRequested);
         record.originalMessageId = message.id;
         return message;
       };
@@ -119,7 +123,7 @@ function planResponse(
           attachments: [],
           flags: MessageFlag.Loading,
         };
-        const message = postInteractionMessage(core, record, thinking, ephemeral);
+        const message = postInteractionMessage(core, record, 'reply', thinking, ephemeral);
         record.originalMessageId = message.id;
         return message;
       };
@@ -176,33 +180,30 @@ function callbackNotAllowed(type: unknown, record: InteractionRecord): DiscordAp
   ]);
 }
 
+/** A message by the bot for an interaction: its reply (the initial response) or a follow-up. */
 function postInteractionMessage(
   core: SandboxCore,
   record: InteractionRecord,
-  content: {
-    content: string;
-    embeds: unknown[];
-    components: unknown[];
-    attachments: StoredMessage['attachments'];
-    flags: number;
-  },
+  kind: 'reply' | 'follow-up',
+  body: MessageBody,
   ephemeral: boolean,
 ): StoredMessage {
-  return core.postMessage({
-    channelId: record.channel.id,
-    author: core.world.botUser,
-    type:
-      record.type === InteractionType.ApplicationCommand ? MessageType.ChatInputCommand : MessageType.Reply,
-    ...content,
-    flags: content.flags | (ephemeral ? MessageFlag.Ephemeral : 0),
-    interaction: {
-      id: record.id,
-      type: record.type,
-      userId: record.user.id,
-      name: record.kind === 'command' ? record.name : null,
-    },
-    visibleTo: ephemeral ? record.user.id : null,
-  });
+  const reply = kind === 'reply';
+  const replyType =
+    record.type === InteractionType.ApplicationCommand ? MessageType.ChatInputCommand : MessageType.Reply;
+  return core.postMessage(
+    botMessage(core, record.channel.id, body, {
+      type: reply ? replyType : MessageType.Default,
+      flags: body.flags | (ephemeral ? MessageFlag.Ephemeral : 0),
+      interaction: {
+        id: record.id,
+        type: record.type,
+        userId: record.user.id,
+        name: reply && record.kind === 'command' ? record.name : null,
+      },
+      visibleTo: ephemeral ? record.user.id : null,
+    }),
+  );
 }
 
 /** `POST /webhooks/{app}/{token}`: a follow-up message. */
@@ -213,7 +214,6 @@ async function followUp(core: SandboxCore, ctx: RouteContext): Promise<RouteResu
     core.world.application.id,
   );
   const { json, files } = await ctx.body();
-  const input = readInput(core, json, files);
   const original =
     record.originalMessageId === null ? undefined : core.messages.get(record.originalMessageId);
   let message: StoredMessage;
@@ -224,25 +224,12 @@ async function followUp(core: SandboxCore, ctx: RouteContext): Promise<RouteResu
   ) {
     // Discord fills a still-"thinking" deferred reply with the first follow-up instead of adding a message;
     // the deferral decided whether it is ephemeral.
-    const change = composeEdit(core, input, files, original);
+    const change = composeEditFromRequest(core, json, files, original);
     change.flags = original.flags & ~MessageFlag.Loading;
-    assertFinalNotEmpty(original, change);
     message = core.editMessage(original, change, false);
   } else {
-    const composed = composeNew(core, input, files, record.channel.id);
-    assertNotEmpty({ ...composed, attachmentCount: composed.attachments.length });
-    message = core.postMessage({
-      channelId: record.channel.id,
-      author: core.world.botUser,
-      type: MessageType.Default,
-      content: composed.content,
-      embeds: composed.embeds,
-      components: composed.components,
-      attachments: composed.attachments,
-      flags: composed.flags | (composed.ephemeralRequested ? MessageFlag.Ephemeral : 0),
-      interaction: { id: record.id, type: record.type, userId: record.user.id, name: null },
-      visibleTo: composed.ephemeralRequested ? record.user.id : null,
-    });
+    const composed = composeNewFromRequest(core, json, files, record.channel.id);
+    message = postInteractionMessage(core, record, 'follow-up', composed, composed.ephemeralRequested);
     record.followupIds.push(message.id);
   }
   if (ctx.query.get('wait') !== 'true') return { status: 204 };
@@ -253,23 +240,12 @@ async function followUp(core: SandboxCore, ctx: RouteContext): Promise<RouteResu
 async function editWebhookMessage(core: SandboxCore, ctx: RouteContext): Promise<RouteResult> {
   const { message } = webhookTarget(core, ctx);
   const { json, files } = await ctx.body();
-  const input = readInput(core, json, files);
-  const change = composeEdit(core, input, files, message);
+  const change = composeEditFromRequest(core, json, files, message);
   const loading = (message.flags & MessageFlag.Loading) !== 0;
   if (loading) change.flags = (change.flags ?? message.flags) & ~MessageFlag.Loading;
-  assertFinalNotEmpty(message, change);
   // Filling in a deferred reply is not an "edit" in Discord's client.
   core.editMessage(message, change, !loading);
   return { status: 200, body: core.messages.api(message) };
-}
-
-function assertFinalNotEmpty(message: StoredMessage, change: ReturnType<typeof composeEdit>): void {
-  assertNotEmpty({
-    content: change.content ?? message.content,
-    embeds: change.embeds ?? message.embeds,
-    components: change.components ?? message.components,
-    attachmentCount: (change.attachments ?? message.attachments).length,
-  });
 }
 
 /** The message a webhook route addresses; only the interaction's own messages are reachable. */

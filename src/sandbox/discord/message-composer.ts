@@ -7,23 +7,20 @@ import { DiscordApiError, ErrorCode } from './api-error.js';
 import type { StoredAttachment } from './attachments.js';
 import type { SandboxCore } from './core.js';
 import {
+  assertNotEmpty,
   MessageFlag,
   type MessageInput,
   readMessageInput,
   validateMessageInput,
 } from './message-validation.js';
-import type { MessageChange } from './messages.js';
+import type { MessageBody, MessageChange, NewMessage, StoredMessage } from './messages.js';
 import type { UploadedFile } from './request-body.js';
 
 /** Flags a bot may set itself; LOADING and EPHEMERAL are decided by the interaction flow. */
 const SETTABLE_FLAGS =
   MessageFlag.SuppressEmbeds | MessageFlag.SuppressNotifications | MessageFlag.IsComponentsV2;
 
-export interface ComposedMessage {
-  content: string;
-  embeds: unknown[];
-  components: unknown[];
-  attachments: StoredAttachment[];
+export interface ComposedMessage extends MessageBody {
   /** Flags from the payload limited to SETTABLE_FLAGS, plus EPHEMERAL if asked for. */
   flags: number;
   ephemeralRequested: boolean;
@@ -79,6 +76,53 @@ export function composeEdit(
     change.flags = fixed | (input.flags & SETTABLE_FLAGS);
   }
   return change;
+}
+
+/** A new message from a request (JSON payload and files), refused when it has nothing in it. */
+export function composeNewFromRequest(
+  core: SandboxCore,
+  json: unknown,
+  files: UploadedFile[],
+  channelId: string,
+): ComposedMessage {
+  const composed = composeNew(core, readInput(core, json, files), files, channelId);
+  assertNotEmpty({ ...composed, attachmentCount: composed.attachments.length });
+  return composed;
+}
+
+/** An edit of `message` from a request, refused when it would leave the message empty. */
+export function composeEditFromRequest(
+  core: SandboxCore,
+  json: unknown,
+  files: UploadedFile[],
+  message: StoredMessage,
+): MessageChange {
+  const change = composeEdit(core, readInput(core, json, files), files, message);
+  assertNotEmpty({
+    content: change.content ?? message.content,
+    embeds: change.embeds ?? message.embeds,
+    components: change.components ?? message.components,
+    attachmentCount: (change.attachments ?? message.attachments).length,
+  });
+  return change;
+}
+
+/** A message by the bot in `channelId` showing `body` (its body fields only). */
+export function botMessage(
+  core: SandboxCore,
+  channelId: string,
+  body: MessageBody,
+  rest: Pick<NewMessage, 'type' | 'flags' | 'interaction' | 'visibleTo'>,
+): NewMessage {
+  return {
+    channelId,
+    author: core.world.botUser,
+    content: body.content,
+    embeds: body.embeds,
+    components: body.components,
+    attachments: body.attachments,
+    ...rest,
+  };
 }
 
 function checkFiles(core: SandboxCore, files: UploadedFile[]): void {

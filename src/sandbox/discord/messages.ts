@@ -11,23 +11,30 @@ import type { SandboxUser, World } from './world.js';
 /** Discord message types the sandbox produces. */
 export const MessageType = { Default: 0, Reply: 19, ChatInputCommand: 20 } as const;
 
-export interface StoredMessage {
-  id: string;
-  channelId: string;
-  guildId: string;
-  author: SandboxUser;
-  type: number;
+/** What a message shows: its text, embeds, components, files and flags. */
+export interface MessageBody {
   content: string;
   embeds: unknown[];
   components: unknown[];
   attachments: StoredAttachment[];
   flags: number;
-  createdAt: number;
-  editedAt: number | null;
+}
+
+export interface NewMessage extends MessageBody {
+  channelId: string;
+  author: SandboxUser;
+  type: number;
   /** Set for messages made through an interaction (the application's webhook). */
   interaction: { id: string; type: number; userId: string; name: string | null } | null;
   /** The only user who sees it (ephemeral), or null for everyone. */
   visibleTo: string | null;
+}
+
+export interface StoredMessage extends NewMessage {
+  id: string;
+  guildId: string;
+  createdAt: number;
+  editedAt: number | null;
   /** 0 when created, +1 for each edit. */
   revision: number;
   deleted: boolean;
@@ -70,26 +77,8 @@ export interface AttachmentView {
   height: number | null;
 }
 
-export interface NewMessage {
-  channelId: string;
-  author: SandboxUser;
-  type: number;
-  content: string;
-  embeds: unknown[];
-  components: unknown[];
-  attachments: StoredAttachment[];
-  flags: number;
-  interaction: StoredMessage['interaction'];
-  visibleTo: string | null;
-}
-
-export interface MessageChange {
-  content?: string;
-  embeds?: unknown[];
-  components?: unknown[];
-  attachments?: StoredAttachment[];
-  flags?: number;
-}
+/** An edit: the parts of the body that change. */
+export type MessageChange = Partial<MessageBody>;
 
 export class MessageStore {
   readonly #messages = new Map<string, StoredMessage>();
