@@ -32,6 +32,16 @@ export interface FieldError {
   message: string;
 }
 
+/** Discord's field error for a length outside 1..`max`. */
+export function badLength(path: readonly (string | number)[], max: number): FieldError {
+  return { path, code: 'BASE_TYPE_BAD_LENGTH', message: `Must be between 1 and ${max} in length.` };
+}
+
+/** Discord's field error for more than `max` items or characters. */
+export function tooLong(path: readonly (string | number)[], max: number): FieldError {
+  return { path, code: 'BASE_TYPE_MAX_LENGTH', message: `Must be ${max} or fewer in length.` };
+}
+
 export interface ApiErrorBody {
   code: number;
   message: string;

@@ -2,7 +2,7 @@
  * Deployed application commands, global and per guild, as `PUT /applications/{app}/commands` stores
  * them. The driver checks invocations against them and the sandbox page lists them.
  */
-import { DiscordApiError, type FieldError } from './api-error.js';
+import { badLength, DiscordApiError, type FieldError, tooLong } from './api-error.js';
 import type { SnowflakeGenerator } from './snowflake.js';
 
 export type ApiCommand = Record<string, unknown> & { id: string; name: string; type: number };
@@ -28,9 +28,7 @@ export class CommandRegistry {
       throw DiscordApiError.invalidForm([{ path: [], code: 'BASE_TYPE_LIST', message: 'Must be an array.' }]);
     }
     if (body.length > 100) {
-      throw DiscordApiError.invalidForm([
-        { path: [], code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 100 or fewer in length.' },
-      ]);
+      throw DiscordApiError.invalidForm([tooLong([], 100)]);
     }
     const previous = this.list(guildId);
     const errors: FieldError[] = [];
@@ -97,19 +95,11 @@ export class CommandRegistry {
       type === 1 &&
       (typeof description !== 'string' || description.length < 1 || description.length > 100)
     ) {
-      errors.push({
-        path: [...path, 'description'],
-        code: 'BASE_TYPE_BAD_LENGTH',
-        message: 'Must be between 1 and 100 in length.',
-      });
+      errors.push(badLength([...path, 'description'], 100));
     }
     const options = Array.isArray(raw['options']) ? raw['options'] : [];
     if (options.length > 25) {
-      errors.push({
-        path: [...path, 'options'],
-        code: 'BASE_TYPE_MAX_LENGTH',
-        message: 'Must be 25 or fewer in length.',
-      });
+      errors.push(tooLong([...path, 'options'], 25));
     }
     const existing = previous.find((c) => c.name === name && c.type === type);
     return {

@@ -3,7 +3,7 @@
  * the files on the CDN. Attachment rules follow Discord: `attachments[].id` names an upload by its
  * `files[n]` index or an existing attachment to keep; an edit without `attachments` keeps the old ones.
  */
-import { DiscordApiError, ErrorCode } from './api-error.js';
+import { DiscordApiError, ErrorCode, tooLong } from './api-error.js';
 import type { StoredAttachment } from './attachments.js';
 import type { SandboxCore } from './core.js';
 import {
@@ -135,13 +135,7 @@ function checkFiles(core: SandboxCore, files: UploadedFile[]): void {
 }
 
 function tooManyAttachments(core: SandboxCore): never {
-  throw DiscordApiError.invalidForm([
-    {
-      path: ['attachments'],
-      code: 'BASE_TYPE_MAX_LENGTH',
-      message: `Must be ${core.limits.attachmentsPerMessage} or fewer in length.`,
-    },
-  ]);
+  throw DiscordApiError.invalidForm([tooLong(['attachments'], core.limits.attachmentsPerMessage)]);
 }
 
 /** Stores every uploaded file, named and described by its `attachments` entry when there is one. */

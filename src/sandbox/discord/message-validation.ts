@@ -3,7 +3,7 @@
  * `Invalid Form Body` errors (code 50035, nested `errors`) Discord sends, so bots fail in tests the way
  * they would fail in production.
  */
-import { DiscordApiError, ErrorCode, type FieldError } from './api-error.js';
+import { badLength, DiscordApiError, ErrorCode, type FieldError, tooLong } from './api-error.js';
 import type { DiscordLimits } from './limits.js';
 
 /** Message flags that matter here. */
@@ -95,9 +95,7 @@ export function readMessageInput(body: unknown): MessageInput {
 export function validateMessageInput(input: MessageInput, limits: DiscordLimits): void {
   const errors: FieldError[] = [];
   if (typeof input.content === 'string' && input.content.length > limits.contentLength) {
-    errors.push(
-      bad(['content'], 'BASE_TYPE_MAX_LENGTH', `Must be ${limits.contentLength} or fewer in length.`),
-    );
+    errors.push(tooLong(['content'], limits.contentLength));
   }
   if (input.embeds) validateEmbeds(input.embeds, limits, errors);
   if (input.components) {
@@ -126,9 +124,7 @@ export function assertNotEmpty(message: {
 
 function validateEmbeds(embeds: unknown[], limits: DiscordLimits, errors: FieldError[]): void {
   if (embeds.length > limits.embedsPerMessage) {
-    errors.push(
-      bad(['embeds'], 'BASE_TYPE_MAX_LENGTH', `Must be ${limits.embedsPerMessage} or fewer in length.`),
-    );
+    errors.push(tooLong(['embeds'], limits.embedsPerMessage));
     return;
   }
   let total = 0;
@@ -139,8 +135,7 @@ function validateEmbeds(embeds: unknown[], limits: DiscordLimits, errors: FieldE
       return;
     }
     total += value.length;
-    if (value.length > max)
-      errors.push(bad(path, 'BASE_TYPE_MAX_LENGTH', `Must be ${max} or fewer in length.`));
+    if (value.length > max) errors.push(tooLong(path, max));
   };
   embeds.forEach((embed, i) => {
     if (!isObject(embed)) {
@@ -153,8 +148,7 @@ function validateEmbeds(embeds: unknown[], limits: DiscordLimits, errors: FieldE
     if (isObject(embed['author'])) text(embed['author']['name'], ['embeds', i, 'author', 'name'], 256);
     const fields = embed['fields'];
     if (Array.isArray(fields)) {
-      if (fields.length > 25)
-        errors.push(bad(['embeds', i, 'fields'], 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.'));
+      if (fields.length > 25) errors.push(tooLong(['embeds', i, 'fields'], 25));
       fields.forEach((field, j) => {
         if (!isObject(field)) return;
         text(field['name'], ['embeds', i, 'fields', j, 'name'], 256);
@@ -188,13 +182,7 @@ function validateMessageComponents(
     return;
   }
   if (components.length > limits.actionRowsPerMessage) {
-    errors.push(
-      bad(
-        ['components'],
-        'BASE_TYPE_MAX_LENGTH',
-        `Must be ${limits.actionRowsPerMessage} or fewer in length.`,
-      ),
-    );
+    errors.push(tooLong(['components'], limits.actionRowsPerMessage));
   }
   components.forEach((row, i) => {
     const path = ['components', i];
@@ -208,13 +196,7 @@ function validateMessageComponents(
       return;
     }
     if (children.length > limits.componentsPerRow) {
-      errors.push(
-        bad(
-          [...path, 'components'],
-          'BASE_TYPE_MAX_LENGTH',
-          `Must be ${limits.componentsPerRow} or fewer in length.`,
-        ),
-      );
+      errors.push(tooLong([...path, 'components'], limits.componentsPerRow));
     }
     const hasSelect = children.some((child) => isObject(child) && SELECT_TYPES.has(Number(child['type'])));
     if (hasSelect && children.length > 1) {
@@ -251,7 +233,7 @@ function validateButton(button: Json, path: (string | number)[], errors: FieldEr
   }
   const label = button['label'];
   if (typeof label === 'string' && label.length > 80) {
-    errors.push(bad([...path, 'label'], 'BASE_TYPE_MAX_LENGTH', 'Must be 80 or fewer in length.'));
+    errors.push(tooLong([...path, 'label'], 80));
   }
   if (style === 5) {
     if (typeof button['url'] !== 'string')
@@ -283,13 +265,7 @@ function checkCustomIds(
   const id = component['custom_id'];
   if (id !== undefined) {
     if (typeof id !== 'string' || id.length < 1 || id.length > limits.customIdLength) {
-      errors.push(
-        bad(
-          [...path, 'custom_id'],
-          'BASE_TYPE_BAD_LENGTH',
-          `Must be between 1 and ${limits.customIdLength} in length.`,
-        ),
-      );
+      errors.push(badLength([...path, 'custom_id'], limits.customIdLength));
     } else if (seen.has(id)) {
       errors.push(
         bad(
@@ -325,33 +301,15 @@ export function validateModal(
   const title = data['title'];
   const components = data['components'];
   if (typeof customId !== 'string' || customId.length < 1 || customId.length > limits.customIdLength) {
-    errors.push(
-      bad(
-        ['data', 'custom_id'],
-        'BASE_TYPE_BAD_LENGTH',
-        `Must be between 1 and ${limits.customIdLength} in length.`,
-      ),
-    );
+    errors.push(badLength(['data', 'custom_id'], limits.customIdLength));
   }
   if (typeof title !== 'string' || title.length < 1 || title.length > limits.modalTitleLength) {
-    errors.push(
-      bad(
-        ['data', 'title'],
-        'BASE_TYPE_BAD_LENGTH',
-        `Must be between 1 and ${limits.modalTitleLength} in length.`,
-      ),
-    );
+    errors.push(badLength(['data', 'title'], limits.modalTitleLength));
   }
   const inputs: ModalInput[] = [];
   let layout: 'rows' | 'labels' = 'rows';
   if (!Array.isArray(components) || components.length < 1 || components.length > limits.modalComponents) {
-    errors.push(
-      bad(
-        ['data', 'components'],
-        'BASE_TYPE_BAD_LENGTH',
-        `Must be between 1 and ${limits.modalComponents} in length.`,
-      ),
-    );
+    errors.push(badLength(['data', 'components'], limits.modalComponents));
   } else {
     components.forEach((entry, i) => {
       const path = ['data', 'components', i];
@@ -362,9 +320,7 @@ export function validateModal(
         Array.isArray(entry['components'])
       ) {
         if (entry['components'].length !== 1) {
-          errors.push(
-            bad([...path, 'components'], 'BASE_TYPE_BAD_LENGTH', 'Must be between 1 and 1 in length.'),
-          );
+          errors.push(badLength([...path, 'components'], 1));
         }
         input = entry['components'][0];
       } else if (isObject(entry) && entry['type'] === ComponentType.Label && isObject(entry['component'])) {

@@ -208,9 +208,7 @@ export class World {
   }
 
   requireUser(idOrName: string): SandboxUser {
-    const user = this.findUser(idOrName);
-    if (!user) throw new Error(`unknown sandbox user: ${idOrName}`);
-    return user;
+    return found(this.findUser(idOrName), 'user', idOrName);
   }
 
   findChannel(idOrName: string): SandboxChannel | undefined {
@@ -223,9 +221,7 @@ export class World {
   }
 
   requireChannel(idOrName: string): SandboxChannel {
-    const channel = this.findChannel(idOrName);
-    if (!channel) throw new Error(`unknown sandbox channel: ${idOrName}`);
-    return channel;
+    return found(this.findChannel(idOrName), 'channel', idOrName);
   }
 
   findGuild(id: string): SandboxGuild | undefined {
@@ -233,9 +229,7 @@ export class World {
   }
 
   requireGuild(id: string): SandboxGuild {
-    const guild = this.findGuild(id);
-    if (!guild) throw new Error(`unknown sandbox guild: ${id}`);
-    return guild;
+    return found(this.findGuild(id), 'guild', id);
   }
 
   /** Guild-level permissions of a member: the union of its roles, everything for administrators. */
@@ -365,4 +359,10 @@ export class World {
 function makeBotToken(applicationId: string): string {
   const secret = Array.from({ length: 27 }, () => Math.floor(Math.random() * 36).toString(36)).join('');
   return `${Buffer.from(applicationId).toString('base64url')}.sandbx.${secret}`;
+}
+
+/** What a `find` gave, or an error naming what was not found. */
+function found<T>(value: T | undefined, kind: string, key: string): T {
+  if (value === undefined) throw new Error(`unknown sandbox ${kind}: ${key}`);
+  return value;
 }
