@@ -1,7 +1,7 @@
 /** Application command deployment, global and per guild; every change is published as an event. */
 import { DiscordApiError, ErrorCode } from './api-error.js';
 import type { SandboxCore } from './core.js';
-import type { RouteContext, RouteDefinition } from './router.js';
+import type { RouteContext, RouteDefinition, RouteResult } from './router.js';
 
 export function commandRoutes(core: SandboxCore): RouteDefinition[] {
   const scopeOf = (ctx: RouteContext): string | null => {
@@ -14,9 +14,15 @@ export function commandRoutes(core: SandboxCore): RouteDefinition[] {
       throw new DiscordApiError(404, ErrorCode.UnknownGuild, 'Unknown Guild');
     return guildId;
   };
-  const published = (guildId: string | null): void => {
-    core.events.push({ type: 'commands.update', guildId, commands: core.commands.list(guildId) });
-  };
+  /** A handler that changes the commands of the route's scope, then publishes the new list. */
+  const changing =
+    (status: number, change: (guildId: string | null, ctx: RouteContext) => Promise<unknown>) =>
+    async (ctx: RouteContext): Promise<RouteResult> => {
+      const guildId = scopeOf(ctx);
+      const body = await change(guildId, ctx);
+      core.events.push({ type: 'commands.update', guildId, commands: core.commands.list(guildId) });
+      return body === undefined ? { status } : { status, body };
+    };
   const commandOf = (ctx: RouteContext, guildId: string | null) => {
     const command = core.commands.list(guildId).find((c) => c.id === ctx.params['commandId']);
     if (!command)
@@ -43,24 +49,16 @@ export function commandRoutes(core: SandboxCore): RouteDefinition[] {
         template: base,
         auth: 'bot',
         major,
-        handle: async (ctx) => {
-          const guildId = scopeOf(ctx);
-          const commands = core.commands.overwrite(guildId, (await ctx.body()).json);
-          published(guildId);
-          return { status: 200, body: commands };
-        },
+        handle: changing(200, async (guildId, ctx) =>
+          core.commands.overwrite(guildId, (await ctx.body()).json),
+        ),
       },
       {
         method: 'POST',
         template: base,
         auth: 'bot',
         major,
-        handle: async (ctx) => {
-          const guildId = scopeOf(ctx);
-          const command = core.commands.upsert(guildId, (await ctx.body()).json);
-          published(guildId);
-          return { status: 201, body: command };
-        },
+        handle: changing(201, async (guildId, ctx) => core.commands.upsert(guildId, (await ctx.body()).json)),
       },
       {
         method: 'GET',
@@ -74,28 +72,22 @@ export function commandRoutes(core: SandboxCore): RouteDefinition[] {
         template: `${base}/:commandId`,
         auth: 'bot',
         major,
-        handle: async (ctx) => {
-          const guildId = scopeOf(ctx);
+        handle: changing(200, async (guildId, ctx) => {
           const existing = commandOf(ctx, guildId);
           const patch = (await ctx.body()).json;
           const merged = { ...existing, ...(typeof patch === 'object' && patch !== null ? patch : {}) };
-          const command = core.commands.upsert(guildId, merged);
-          published(guildId);
-          return { status: 200, body: command };
-        },
+          return core.commands.upsert(guildId, merged);
+        }),
       },
       {
         method: 'DELETE',
         template: `${base}/:commandId`,
         auth: 'bot',
         major,
-        handle: async (ctx) => {
-          const guildId = scopeOf(ctx);
+        handle: changing(204, async (guildId, ctx) => {
           commandOf(ctx, guildId);
           core.commands.remove(guildId, ctx.params['commandId'] ?? '');
-          published(guildId);
-          return { status: 204 };
-        },
+        }),
       },
     );
   }

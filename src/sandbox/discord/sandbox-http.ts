@@ -18,34 +18,30 @@
  * by their bytes, whatever type they claim.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type StoredAttachment, sniffContentType } from './attachments.js';
+import { sniffContentType } from './attachments.js';
 import type { OptionValue, SandboxFile } from './command-options.js';
 import type { SandboxCore } from './core.js';
-import type {
-  ButtonPress,
-  CommandInvocation,
-  InteractionHandle,
-  ModalSubmission,
-  SelectChoice,
-} from './driver.js';
+import type { InteractionDriver } from './driver.js';
 import type { SandboxEvent } from './events.js';
 import type { InteractionTiming } from './interactions.js';
 import type { MessageView } from './messages.js';
 import { PAGE_KEY_HEADER, PAGE_KEY_PARAM } from './page-guard.js';
 import { Permission } from './world.js';
 
-/** What the page API needs of the server, kept narrow so this module does not depend on server.ts. */
-export interface SandboxSurface {
+/**
+ * What the page API needs of the server, kept narrow so this module does not depend on server.ts: what
+ * it observes, and the driver's ways of acting as a user.
+ */
+export interface SandboxSurface
+  extends Pick<
+    InteractionDriver,
+    'upload' | 'invokeCommand' | 'pressButton' | 'selectOption' | 'submitModal'
+  > {
   readonly core: SandboxCore;
   messages(channel: string, options?: { viewer?: string }): MessageView[];
   history(id: string): MessageView[];
   events(after?: number): SandboxEvent[];
   subscribe(listener: (event: SandboxEvent) => void): () => void;
-  upload(file: SandboxFile, channel?: string): StoredAttachment;
-  invokeCommand(invocation: CommandInvocation): InteractionHandle;
-  pressButton(press: ButtonPress): InteractionHandle;
-  selectOption(choice: SelectChoice): InteractionHandle;
-  submitModal(submission: ModalSubmission): InteractionHandle;
 }
 
 export interface SandboxSnapshot {
