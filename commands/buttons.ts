@@ -107,8 +107,7 @@ async function pressButton(
   button: ButtonAction,
 ): Promise<void> {
   const record = await targetOf(ctx, button, interaction);
-  const isVariation =
-    button.action === 'variation' || button.action === 'vary-strong' || button.action === 'vary-subtle';
+  const isVariation = button.action === 'vary-strong' || button.action === 'vary-subtle';
   if (isVariation && (await ctx.settings.get(interaction.user.id)).remix) {
     const input = new TextInputBuilder()
       .setCustomId('prompt')

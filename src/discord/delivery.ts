@@ -1,6 +1,7 @@
 import { type ConnectionOptions, type Job, QueueEvents, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { outputOf } from '../jobs/kinds.js';
 import type { BotMetrics } from '../metrics/registry.js';
 import { DELIVERY_QUEUE, type DeliveryJobData, type ProgressData, RENDER_QUEUE } from '../queue/queues.js';
 import { outageLogger } from '../store/connection.js';
@@ -53,7 +54,7 @@ export async function finalMessageFor(
   record: JobRecord,
 ): Promise<MessageBody> {
   if (record.status === 'failed') return failedMessage(record, record.error ?? 'unknown error');
-  if (record.kind === 'upscale') {
+  if (outputOf(record.kind) === 'image') {
     const image = await deps.images.getJobImage(record.id, '0');
     if (!image) return failedMessage(record, 'the image expired');
     return upscaleMessage(record, image);

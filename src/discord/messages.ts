@@ -58,10 +58,8 @@ export function promptLabel(record: JobRecord): string {
 const modeLabel = (record: JobRecord) =>
   record.description.params.mode ? ` (${record.description.params.mode})` : '';
 
-export function queuedMessage(record: JobRecord, position?: number): MessageBody {
-  const where =
-    position && position > 1 ? ` (Waiting to start, ${position - 1} ahead)` : ' (Waiting to start)';
-  return body(record, `${where}${modeLabel(record)}`.trim());
+export function queuedMessage(record: JobRecord): MessageBody {
+  return body(record, `(Waiting to start)${modeLabel(record)}`);
 }
 
 export function progressMessage(record: JobRecord, percent: number, preview?: Buffer): MessageBody {
@@ -84,7 +82,7 @@ export function gridMessage(record: JobRecord, grid: Buffer): MessageBody {
     button(encodeButton({ action: 'upscale', index: i, jobId }), `U${i}`),
   );
   const variations = [1, 2, 3, 4].map((i) =>
-    button(encodeButton({ action: 'variation', index: i, jobId }), `V${i}`),
+    button(encodeButton({ action: 'vary-strong', index: i, jobId }), `V${i}`),
   );
   const reroll = button(encodeButton({ action: 'reroll', jobId }), '🔄', ButtonStyle.Primary);
   const rows = [

@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
+import type { JobKind } from '../jobs/kinds.js';
 import type { JobDescription } from '../jobs/spec.js';
 import { evaluatePolicy } from '../policy/evaluate.js';
 import { priorityFor, renderJobOptions } from '../queue/queues.js';
-import type { JobKind, JobRecord, ReplyTarget } from '../store/job-records.js';
+import type { JobRecord, ReplyTarget } from '../store/job-records.js';
 import type { BotContext } from './context.js';
 import { UserError } from './user-error.js';
 

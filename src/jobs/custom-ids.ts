@@ -5,45 +5,36 @@
 import { ID_SOURCE } from './refs.js';
 
 export type ButtonAction =
+  /** U1-U4: one image of a grid, upscaled. */
   | { action: 'upscale'; index: number; jobId: string }
-  | { action: 'variation'; index: number; jobId: string }
-  | { action: 'reroll'; jobId: string }
-  | { action: 'vary-strong'; jobId: string }
+  /** V1-V4 (with the grid image's number) and Vary (Strong) under an upscale (without). */
+  | { action: 'vary-strong'; index?: number; jobId: string }
   | { action: 'vary-subtle'; jobId: string }
+  | { action: 'reroll'; jobId: string }
   | { action: 'upscale-2x'; jobId: string };
 
-const CODES = {
-  u: 'upscale',
-  v: 'variation',
-  r: 'reroll',
-  vs: 'vary-strong',
-  vl: 'vary-subtle',
-  x2: 'upscale-2x',
-} as const;
-
-type Code = keyof typeof CODES;
-const CODE_OF = Object.fromEntries(Object.entries(CODES).map(([code, action]) => [action, code])) as Record<
-  ButtonAction['action'],
-  Code
->;
-
-export function encodeButton(button: ButtonAction): string {
-  const code = CODE_OF[button.action];
-  return 'index' in button ? `${code}:${button.index}:${button.jobId}` : `${code}:${button.jobId}`;
-}
-
+// Two-letter codes keep ids short; `v:<n>:` and `vs:` are one action, from a grid or from an upscale.
 const INDEXED = new RegExp(`^(u|v):([1-4]):(${ID_SOURCE})$`);
 const PLAIN = new RegExp(`^(r|vs|vl|x2):(${ID_SOURCE})$`);
+const PLAIN_CODES = { r: 'reroll', vs: 'vary-strong', vl: 'vary-subtle', x2: 'upscale-2x' } as const;
+const CODE_OF = { reroll: 'r', 'vary-strong': 'vs', 'vary-subtle': 'vl', 'upscale-2x': 'x2' } as const;
+
+export function encodeButton(button: ButtonAction): string {
+  if (button.action === 'upscale') return `u:${button.index}:${button.jobId}`;
+  if (button.action === 'vary-strong' && button.index !== undefined)
+    return `v:${button.index}:${button.jobId}`;
+  return `${CODE_OF[button.action]}:${button.jobId}`;
+}
 
 /** Parses a button id; null for anything this bot did not make. */
 export function parseButton(customId: string): ButtonAction | null {
   const indexed = INDEXED.exec(customId);
   if (indexed) {
-    const action = CODES[indexed[1] as 'u' | 'v'];
+    const action = indexed[1] === 'u' ? 'upscale' : 'vary-strong';
     return { action, index: Number(indexed[2]), jobId: indexed[3]! };
   }
   const plain = PLAIN.exec(customId);
-  if (plain) return { action: CODES[plain[1] as 'r' | 'vs' | 'vl' | 'x2'], jobId: plain[2]! };
+  if (plain) return { action: PLAIN_CODES[plain[1] as keyof typeof PLAIN_CODES], jobId: plain[2]! };
   return null;
 }
 

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
+import type { JobKind } from '../jobs/kinds.js';
 import type { JobDescription } from '../jobs/spec.js';
 import type { Keys } from './keys.js';
 
-export type JobKind = 'imagine' | 'variation' | 'upscale' | 'reroll' | 'blend';
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
 
 /** Where the answer to a job goes: the interaction that asked for it, or the channel once that expired. */

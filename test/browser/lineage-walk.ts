@@ -5,10 +5,11 @@
  * Run first by `npm run test:browser`; exits non-zero on failure.
  */
 import assert from 'node:assert/strict';
+import type { JobKind } from '../../src/jobs/kinds.js';
 import type { ParentRef, WeightedPrompt } from '../../src/jobs/spec.js';
 import { DEFAULT_PARAMS } from '../../src/prompt/index.js';
 import { MAX_GENERATIONS, readLineage } from '../../src/sandbox/web/lineage.js';
-import type { JobKind, JobRecord } from '../../src/store/job-records.js';
+import type { JobRecord } from '../../src/store/job-records.js';
 
 const id = (n: number | string) => String(n).padStart(12, 'j');
 

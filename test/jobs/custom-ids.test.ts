@@ -12,7 +12,7 @@ const jobId = 'abc123def456';
 test("every button round-trips and stays within Discord's 100 characters", () => {
   const buttons: ButtonAction[] = [
     { action: 'upscale', index: 1, jobId },
-    { action: 'variation', index: 4, jobId },
+    { action: 'vary-strong', index: 4, jobId },
     { action: 'reroll', jobId },
     { action: 'vary-strong', jobId },
     { action: 'vary-subtle', jobId },

@@ -13,10 +13,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
+import type { JobKind } from '../../jobs/kinds.js';
 import type { ParentRole } from '../../jobs/spec.js';
 import { connectCommands } from '../../store/connection.js';
 import { openStores, type Stores } from '../../store/index.js';
-import type { JobKind, JobRecord, JobStatus } from '../../store/job-records.js';
+import type { JobRecord, JobStatus } from '../../store/job-records.js';
 
 /** How far back the walk goes; a long chain of variations is cut here rather than sent whole. */
 export const MAX_GENERATIONS = 12;

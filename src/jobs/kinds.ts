@@ -1,0 +1,24 @@
+/**
+ * Every kind of job the bot makes, and what each one produces. Adding a kind is an entry here, its
+ * engine task (src/diffusion) and the component or command that starts it.
+ */
+export const JOB_KINDS = {
+  /** `/imagine`: a 2x2 grid from a prompt. */
+  imagine: { engineTask: 'generate', output: 'grid' },
+  /** 🔄: the same prompt again with a new seed. */
+  reroll: { engineTask: 'generate', output: 'grid' },
+  /** V1-V4, Vary (Strong/Subtle): a grid that starts from one earlier image. */
+  variation: { engineTask: 'generate', output: 'grid' },
+  /** `/blend`: a grid from 2-5 uploads as equal image prompts. */
+  blend: { engineTask: 'generate', output: 'grid' },
+  /** U1-U4, Upscale 2x: one image at twice the size. */
+  upscale: { engineTask: 'upscale', output: 'image' },
+} as const satisfies Record<
+  string,
+  { engineTask: 'generate' | 'upscale'; output: 'grid' | 'image' | 'text' }
+>;
+
+export type JobKind = keyof typeof JOB_KINDS;
+export type JobOutputKind = (typeof JOB_KINDS)[JobKind]['output'];
+
+export const outputOf = (kind: JobKind): JobOutputKind => JOB_KINDS[kind].output;
