@@ -22,8 +22,3 @@ export class SnowflakeGenerator {
     return (((ms - DISCORD_EPOCH) << 22n) | (1n << 17n) | this.#increment).toString();
   }
 }
-
-/** The creation time encoded in a snowflake, in milliseconds since the Unix epoch. */
-export function snowflakeTime(id: string): number {
-  return Number((BigInt(id) >> 22n) + DISCORD_EPOCH);
-}
