@@ -53,6 +53,12 @@ export interface PromptParams {
   version: string | null;
   niji: string | null;
   style: string | null;
+  /**
+   * Midjourney's newer parameters this model gives no meaning (`--sref`, `--cref`, `--p`, ...), by name
+   * with their value as typed, so a prompt copied from Midjourney runs; each gets a note. Absent on
+   * records made before they were accepted.
+   */
+  ignored?: Record<string, string>;
 }
 
 /** How an earlier image took part in making this job. */

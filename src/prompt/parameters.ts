@@ -28,6 +28,24 @@ export const MAX_SEED = 4_294_967_295;
 
 type Setter = (params: PromptParams, value: string, flag: string) => void;
 
+/**
+ * Midjourney's newer parameters (style and character references, personalization, experimental
+ * aesthetics, draft mode): accepted with any value so that a prompt copied from Midjourney runs, and
+ * answered with a note, as `--v` is. Listed by name, then aliases.
+ */
+export const IGNORED: readonly (readonly string[])[] = [
+  ['sref'],
+  ['sw'],
+  ['sv'],
+  ['cref'],
+  ['cw'],
+  ['oref'],
+  ['ow'],
+  ['p', 'personalize'],
+  ['exp'],
+  ['draft'],
+];
+
 interface ParameterSpec {
   names: readonly string[];
   set: Setter;
@@ -233,6 +251,12 @@ export const PARAMETERS: readonly ParameterSpec[] = [
       p.style = singleWord(v, f, 'e.g. raw');
     },
   },
+  ...IGNORED.map((names) => ({
+    names,
+    set: (p: PromptParams, v: string) => {
+      p.ignored = { ...p.ignored, [names[0]!]: v };
+    },
+  })),
   { names: ['fast'], set: setMode('fast') },
   { names: ['relax'], set: setMode('relax') },
   { names: ['turbo'], set: setMode('turbo') },

@@ -116,6 +116,13 @@ function ignoredSelectors(params: JobDescription['params']): string[] {
   if (params.version !== null) notes.push(`--v ${params.version} is ignored: this server runs its own model`);
   if (params.niji !== null) notes.push('--niji is ignored: this server runs its own model');
   if (params.style !== null) notes.push(`--style ${params.style} is ignored: this model has one style`);
+  const ignored = Object.keys(params.ignored ?? {});
+  if (ignored.length > 0) {
+    const names = ignored.map((name) => `--${name}`).join(', ');
+    notes.push(
+      `${names} ${ignored.length === 1 ? 'is' : 'are'} accepted but ignored: this model does not use ${ignored.length === 1 ? 'it' : 'them'}`,
+    );
+  }
   return notes;
 }
 

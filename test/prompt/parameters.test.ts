@@ -97,7 +97,7 @@ describe('parameters and their defaults', () => {
     ['cat --s 10 --stylize 20', 'duplicate-parameter', '--stylize is given twice (also as --s)'],
     ['cat --fast --relax', 'duplicate-parameter', 'choose one of --fast, --relax and --turbo'],
     ['cat --no red::2', 'bad-value', '--no takes plain words'],
-    ['cat --sref 123', 'unknown-parameter', 'unknown parameter --sref'],
+    ['cat --sreff 123', 'unknown-parameter', 'unknown parameter --sreff'],
     ['cat --ar 1:1 --', 'unknown-parameter', '"--" is not a parameter name'],
   ])('%s is refused: %s', (prompt, code, message) => {
     const error = errorOf(prompt);
@@ -125,5 +125,41 @@ describe('defaults from /settings', () => {
     const [job] = parseImagine('a cat --s 50 --q .5', { defaults: { stylize: 250, quality: 2 } });
     expect(job?.params).toMatchObject({ stylize: 50, quality: 0.5 });
     expect(job?.prompt).toBe('a cat --s 50 --q .5');
+  });
+});
+
+describe("Midjourney's newer parameters", () => {
+  test('a prompt copied from Midjourney runs, and the reply says what was ignored', () => {
+    const job = parsePrompt(
+      'a fox in the snow --ar 3:2 --sref https://example.com/a.png 1234 --sw 200 --cref https://example.com/b.png --cw 50 --p --exp 10 --draft --sv 4 --oref https://example.com/c.png --ow 100',
+    );
+    expect(job.params.aspect).toEqual({ width: 3, height: 2 });
+    expect(job.params.ignored).toEqual({
+      sref: 'https://example.com/a.png 1234',
+      sw: '200',
+      cref: 'https://example.com/b.png',
+      cw: '50',
+      p: '',
+      exp: '10',
+      draft: '',
+      sv: '4',
+      oref: 'https://example.com/c.png',
+      ow: '100',
+    });
+    expect(job.notes.join('\n')).toContain(
+      '--sref, --sw, --cref, --cw, --p, --exp, --draft, --sv, --oref, --ow are accepted but ignored',
+    );
+    // Their links are not image prompts: nothing is fetched for them.
+    expect(job.prompts.filter((p) => p.kind === 'image')).toEqual([]);
+  });
+
+  test('one of them alone, and --personalize as --p', () => {
+    expect(parsePrompt('cat --personalize').notes).toContain(
+      '--p is accepted but ignored: this model does not use it',
+    );
+  });
+
+  test('given twice is still an error, as for every parameter', () => {
+    expect(() => parsePrompt('cat --sw 100 --sw 200')).toThrow('--sw is given twice');
   });
 });
