@@ -5,13 +5,15 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { resizeBy, resizeCover } from '../images/decode.js';
+import { resizeCover } from '../images/decode.js';
 import { composeGrid } from '../images/grid.js';
 import { type RawImage, rawImage } from '../images/raw-image.js';
 import { type ModelConfig, readModelConfig } from '../model/config.js';
 import { DEFAULT_STEPS } from '../model/steps.js';
 import { Backend, type BackendOptions, type ModelSession } from './backend.js';
+import { canonicalOrder } from './condition-order.js';
 import { combineGuidance } from './guidance.js';
+import { resolveImagePrompts } from './image-prompts.js';
 import {
   cropBorder,
   latentToRgb,
@@ -20,17 +22,24 @@ import {
   rollLatents,
   tensorToRgbImages,
 } from './latent-ops.js';
+import { guidanceFor, initialNoise, stepNoise, tileShift } from './noise.js';
 import {
   type Condition,
   type GenerationRequest,
   GenerationRequestError,
   type GenerationResult,
+  type InitImage,
   type ProgressCallback,
 } from './request.js';
-import { gaussian, SHARED_STREAM, uniform } from './rng.js';
-import { createScheduler, type SchedulerName } from './schedulers/index.js';
+import {
+  createScheduler,
+  type Scheduler,
+  type SchedulerName,
+  schedulerFromConfigName,
+} from './schedulers/index.js';
 import { cat, type FloatTensor, repeatBatch, sliceBatch } from './tensor.js';
 import { loadPromptTokenizer, type PromptTokenizer } from './tokenizer.js';
+import { type Upscaled, upscaleImage } from './upscale.js';
 
 export interface PipelineParts {
   backend: Backend;
@@ -62,12 +71,32 @@ export interface ModelDefaults {
   hasUpscaler: boolean;
 }
 
-/** How strongly image prompts shape the init image when the model has no image encoder (see docs). */
-export const IMAGE_PROMPT_INIT_STRENGTH = { min: 0.5, max: 1 } as const;
-
 const LATENT_CHANNELS = 4;
 /** Largest output area, in native squares: attention cost grows with the square of the area. */
 export const MAX_AREA_FACTOR = 4;
+
+/** Step 1's result: what the UNet is conditioned on. */
+interface EncodedPrompt {
+  /** One weight per condition, in the order of `hidden`'s rows after the unconditional one. */
+  weights: number[];
+  /** [uncond, ...conditions] embeddings, each repeated for every grid image. */
+  hidden: FloatTensor;
+  init: InitImage | null;
+  notes: string[];
+}
+
+/** Step 2's result: the sampler and where its loop starts and stops. */
+interface PreparedLatents {
+  scheduler: Scheduler;
+  latents: Float32Array;
+  /** [images, channels, height, width] of `latents`. */
+  dims: readonly number[];
+  /** The loop runs the sampler's steps start..stop-1. */
+  start: number;
+  stop: number;
+  /** Guidance scale of each grid image. */
+  scales: number[];
+}
 
 function isAllocationFailure(error: unknown): boolean {
   return error instanceof Error && /alloc|out of memory|\boom\b|bad_alloc/i.test(error.message);
@@ -135,7 +164,10 @@ export class DiffusionPipeline {
     await this.parts.backend.dispose();
   }
 
-  /** `signal` aborts between steps (a cancelled or timed-out job stops within one UNet call). */
+  /**
+   * diffusers' order: encode the prompt -> prepare the latents -> the denoising loop -> decode. `signal`
+   * aborts between steps (a cancelled or timed-out job stops within one UNet call).
+   */
   async generate(
     request: GenerationRequest,
     onProgress?: ProgressCallback,
@@ -146,89 +178,18 @@ export class DiffusionPipeline {
     const runsStart = this.clock.runs;
     this.validate(request);
     signal?.throwIfAborted(); // a job cancelled while queued runs nothing
-    const { config } = this.parts;
-    const notes: string[] = [];
-    const latentHeight = request.height / config.vaeFactor;
-    const latentWidth = request.width / config.vaeFactor;
-    const indices = [...request.images];
-    const n = indices.length;
-    const rowSize = LATENT_CHANNELS * latentHeight * latentWidth;
-
-    // 1. Conditions: drop zero weights (they change nothing), fold image prompts into an init image when
-    //    the model has no image encoder, and order canonically so prompt order cannot change the result.
-    let { conditions, init } = await this.resolveImagePrompts(request, notes);
-    conditions = canonicalOrder(conditions.filter((c) => c.weight !== 0));
-    onProgress?.({ stage: 'encode', step: 0, total: 1 });
-    const embeddings = await this.encodeConditions(conditions);
-    const weights = conditions.map((c) => c.weight);
-    const hidden = cat(embeddings.map((e) => repeatBatch(e, n)));
-
-    // 2. Latents: per-image noise (mixed with a shared component by --chaos), or a noised init image.
-    const scheduler = createScheduler(request.scheduler, config.scheduler, request.steps);
-    const totalSteps = scheduler.timesteps.length;
-    let startIndex = 0;
-    if (init) startIndex = Math.min(totalSteps - 1, totalSteps - Math.floor(totalSteps * init.strength));
-    const stopIndex = Math.max(startIndex + 1, Math.round(totalSteps * request.stop));
-    const noise = cat(indices.map((i) => initialNoise(request.seed, i, request.chaos, rowSize)));
-    let latents: Float32Array;
-    if (init) {
-      const encoded = await this.encodeImageLatent(init.image, request.width, request.height);
-      const x0 = repeatBatch(encoded, n).data;
-      latents = scheduler.addNoise(x0, noise.data, startIndex);
-    } else {
-      latents = noise.data.map((v) => v * scheduler.initNoiseSigma);
-    }
-    const scales = indices.map((i) => guidanceFor(request.seed, i, request.guidanceScale, request.chaos));
-    const latentDims = [n, LATENT_CHANNELS, latentHeight, latentWidth];
-
-    // 3. Denoising loop: one batched UNet call per step for every image and every condition.
-    let estimate = latents;
-    for (let index = startIndex; index < stopIndex; index++) {
-      signal?.throwIfAborted();
-      const t = scheduler.timesteps[index]!;
-      let input: FloatTensor = { data: scheduler.scaleModelInput(latents, index), dims: latentDims };
-      let shift: [number, number] = [0, 0];
-      if (request.tile) {
-        const [u, v] = uniform(request.seed, SHARED_STREAM, 1 + index, 2);
-        shift = [Math.floor(u! * latentHeight), Math.floor(v! * latentWidth)];
-        input = rollLatents(input, shift[0], shift[1]);
-      }
-      let prediction = await this.predict(repeatBatch(input, conditions.length + 1), t, hidden);
-      if (request.tile) prediction = rollLatents(prediction, -shift[0], -shift[1]);
-      const guided = combineGuidance(prediction.data, { images: n, rowSize }, weights, scales);
-      const step = scheduler.step(
-        guided,
-        index,
-        latents,
-        () =>
-          cat(
-            indices.map((i) => ({ data: gaussian(request.seed, i, 1 + index, rowSize), dims: [1, rowSize] })),
-          ).data,
-      );
-      latents = step.prevSample;
-      estimate = step.predOriginal;
-      const done = index - startIndex + 1;
-      const total = stopIndex - startIndex;
-      const withPreview = this.previewEvery > 0 && (done % this.previewEvery === 0 || done === total);
-      onProgress?.({
-        stage: 'denoise',
-        step: done,
-        total,
-        ...(withPreview ? { preview: previewGrid(estimate, n, latentHeight, latentWidth) } : {}),
-      });
-    }
-
-    // 4. Decode: the finished latents, or the current clean estimate when --stop ended the loop early.
+    const prompt = await this.encodePrompt(request, onProgress);
+    const latents = await this.prepareLatents(request, prompt.init);
+    const final = await this.denoise(request, prompt, latents, onProgress, signal);
     onProgress?.({ stage: 'decode', step: 0, total: 1 });
-    const final = stopIndex < totalSteps ? estimate : latents;
-    const images = await this.decode({ data: final, dims: latentDims }, request.tile);
+    const images = await this.decode(final, request.tile);
     onProgress?.({ stage: 'decode', step: 1, total: 1 });
     return {
       images,
-      indices,
+      indices: [...request.images],
       width: request.width,
       height: request.height,
-      notes,
+      notes: prompt.notes,
       timings: {
         totalMs: performance.now() - started,
         onnxMs: this.clock.milliseconds - clockStart,
@@ -238,28 +199,105 @@ export class DiffusionPipeline {
   }
 
   /** 2x with the model's upscaler when it ships one, else sharp (Lanczos). */
-  async upscale(image: RawImage): Promise<{ image: RawImage; method: 'model' | 'sharp' }> {
-    const { upscaler } = this.parts;
-    if (!upscaler) return { image: await resizeBy(image, 2), method: 'sharp' };
-    // The upscaler was trained on the model's own output size; the parent image usually arrives resampled
-    // for display (e.g. 32 px shown at 256 px), so bring it back to the native area first.
-    const native = this.defaults.size;
-    const shrink = Math.sqrt((native * native) / (image.width * image.height));
-    if (shrink < 1) {
-      image = await resizeCover(
-        image,
-        Math.max(1, Math.round(image.width * shrink)),
-        Math.max(1, Math.round(image.height * shrink)),
-      );
+  upscale(image: RawImage): Promise<Upscaled> {
+    return upscaleImage(this.parts.upscaler, this.defaults.size, image);
+  }
+
+  /**
+   * 1. The conditions: zero weights dropped (they change nothing), image prompts folded into an init image
+   * when the model has no image encoder, a canonical order (prompt order cannot change the result), and
+   * their embeddings, repeated for every grid image.
+   */
+  private async encodePrompt(
+    request: GenerationRequest,
+    onProgress?: ProgressCallback,
+  ): Promise<EncodedPrompt> {
+    const resolved = await resolveImagePrompts(request, this.parts.imageEncoder !== null);
+    const conditions = canonicalOrder(resolved.conditions.filter((c) => c.weight !== 0));
+    onProgress?.({ stage: 'encode', step: 0, total: 1 });
+    const embeddings = await this.encodeConditions(conditions);
+    return {
+      weights: conditions.map((c) => c.weight),
+      hidden: cat(embeddings.map((e) => repeatBatch(e, request.images.length))),
+      init: resolved.init,
+      notes: resolved.notes,
+    };
+  }
+
+  /**
+   * 2. The sampler and the starting latents: per-image noise (mixed with a shared component by --chaos), or a
+   * noised init image, which also skips the first steps; --stop ends the loop early.
+   */
+  private async prepareLatents(request: GenerationRequest, init: InitImage | null): Promise<PreparedLatents> {
+    const { config } = this.parts;
+    const indices = request.images;
+    const height = request.height / config.vaeFactor;
+    const width = request.width / config.vaeFactor;
+    const rowSize = LATENT_CHANNELS * height * width;
+    const scheduler = createScheduler(request.scheduler, config.scheduler, request.steps);
+    const totalSteps = scheduler.timesteps.length;
+    let start = 0;
+    if (init) start = Math.min(totalSteps - 1, totalSteps - Math.floor(totalSteps * init.strength));
+    const stop = Math.max(start + 1, Math.round(totalSteps * request.stop));
+    const noise = cat(indices.map((i) => initialNoise(request.seed, i, request.chaos, rowSize)));
+    let latents: Float32Array;
+    if (init) {
+      const encoded = await this.encodeImageLatent(init.image, request.width, request.height);
+      latents = scheduler.addNoise(repeatBatch(encoded, indices.length).data, noise.data, start);
+    } else {
+      latents = noise.data.map((v) => v * scheduler.initNoiseSigma);
     }
-    const input = upscaler.inputs.keys().next().value ?? 'image';
-    const out = await upscaler.run({
-      [input]: { kind: 'float', tensor: rgbToTensor(image.data, image.height, image.width, true) },
-    });
-    const result = Object.values(out)[0]!;
-    const [, , height = 0, width = 0] = result.dims;
-    const [pixels] = tensorToRgbImages({ data: result.data.map((v) => v * 2 - 1), dims: result.dims });
-    return { image: rawImage(width, height, pixels!), method: 'model' };
+    return {
+      scheduler,
+      latents,
+      start,
+      stop,
+      dims: [indices.length, LATENT_CHANNELS, height, width],
+      scales: indices.map((i) => guidanceFor(request.seed, i, request.guidanceScale, request.chaos)),
+    };
+  }
+
+  /**
+   * 3. The denoising loop: one batched UNet call per step for every image and every condition. Returns the
+   * finished latents, or the current clean estimate when --stop ended the loop early.
+   */
+  private async denoise(
+    request: GenerationRequest,
+    prompt: EncodedPrompt,
+    prepared: PreparedLatents,
+    onProgress?: ProgressCallback,
+    signal?: AbortSignal,
+  ): Promise<FloatTensor> {
+    const { scheduler, start, stop, dims, scales } = prepared;
+    const [images = 0, , height = 0, width = 0] = dims;
+    const rowSize = LATENT_CHANNELS * height * width;
+    const total = stop - start;
+    let latents = prepared.latents;
+    let estimate = latents;
+    for (let index = start; index < stop; index++) {
+      signal?.throwIfAborted();
+      let input: FloatTensor = { data: scheduler.scaleModelInput(latents, index), dims };
+      const shift = request.tile ? tileShift(request.seed, index, height, width) : null;
+      if (shift) input = rollLatents(input, shift[0], shift[1]);
+      const rows = repeatBatch(input, prompt.weights.length + 1);
+      let prediction = await this.predict(rows, scheduler.timesteps[index]!, prompt.hidden);
+      if (shift) prediction = rollLatents(prediction, -shift[0], -shift[1]);
+      const guided = combineGuidance(prediction.data, { images, rowSize }, prompt.weights, scales);
+      const step = scheduler.step(guided, index, latents, () =>
+        stepNoise(request.seed, request.images, index, rowSize),
+      );
+      latents = step.prevSample;
+      estimate = step.predOriginal;
+      const done = index - start + 1;
+      const withPreview = this.previewEvery > 0 && (done % this.previewEvery === 0 || done === total);
+      onProgress?.({
+        stage: 'denoise',
+        step: done,
+        total,
+        ...(withPreview ? { preview: previewGrid(estimate, images, height, width) } : {}),
+      });
+    }
+    return { data: stop < scheduler.timesteps.length ? estimate : latents, dims };
   }
 
   private validate(request: GenerationRequest): void {
@@ -300,40 +338,6 @@ export class DiffusionPipeline {
     ) {
       fail('this model has neither an image encoder nor a VAE encoder, so it cannot take image prompts');
     }
-  }
-
-  /**
-   * Stock SD has no image encoder: image prompts become the init image (weighted mean of their latents is
-   * approximated by a weighted mean of the pixels) and the result says so.
-   */
-  private async resolveImagePrompts(request: GenerationRequest, notes: string[]) {
-    const images = request.conditions.filter((c) => c.kind === 'image');
-    if (this.parts.imageEncoder || images.length === 0)
-      return { conditions: request.conditions, init: request.init };
-    const positive = images.filter((c) => c.weight > 0);
-    const texts = request.conditions.filter((c) => c.kind === 'text');
-    if (request.init) {
-      // A variation: its init image is the parent, which is also its image prompt.
-      notes.push('This model has no image encoder: image prompts act only through the init image (img2img).');
-      return { conditions: texts, init: request.init };
-    }
-    notes.push('This model has no image encoder: image prompts were used as an init image (img2img).');
-    if (positive.length === 0) return { conditions: texts, init: null };
-    if (positive.length < images.length)
-      notes.push('Negative image weights cannot steer an init image; they were ignored.');
-    const total = positive.reduce((s, c) => s + c.weight, 0);
-    const share = total / request.conditions.reduce((s, c) => s + Math.abs(c.weight), 0);
-    // More weight on the images keeps more of them: share 1 (images only) -> strength 0.5; share 0 -> 1.
-    const { min, max } = IMAGE_PROMPT_INIT_STRENGTH;
-    const strength = max - (max - min) * Math.min(1, share);
-    // /blend: the weighted mean of the images, each first fitted (cover) to the output size.
-    const fitted = await Promise.all(
-      positive.map(async (c) => ({
-        image: await resizeCover(c.image, request.width, request.height),
-        weight: c.weight,
-      })),
-    );
-    return { conditions: texts, init: { image: blendPixels(fitted, total), strength } };
   }
 
   /** [uncond, ...conditions] embeddings, each [1, L, D]; texts go through one text encoder call. */
@@ -430,6 +434,7 @@ export class DiffusionPipeline {
     return Object.values(out)[0]!;
   }
 
+  /** 4. The VAE decoder: latents -> RGB images. */
   private async decode(latents: FloatTensor, tile: boolean): Promise<RawImage[]> {
     const { config, vaeDecoder } = this.parts;
     let input: FloatTensor = { data: latents.data.map((v) => v / config.scalingFactor), dims: latents.dims };
@@ -462,72 +467,6 @@ export class DiffusionPipeline {
 /** The standard output name when the export has it, else its first output (exporters rename outputs). */
 function outputName(session: ModelSession, standard: string): string {
   return session.outputNames.includes(standard) ? standard : session.outputNames[0]!;
-}
-
-/** A scheduler named in a model folder ('DDIM', 'DDIMScheduler', 'ddim', 'EulerAncestral...', 'DPMSolver...'). */
-export function schedulerFromConfigName(name: string | null): SchedulerName {
-  const key = (name ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
-  if (key.startsWith('ddim')) return 'ddim';
-  if (key.startsWith('eulera')) return 'euler-ancestral';
-  return 'dpmpp-2m-karras';
-}
-
-/** Conditions sorted by kind, text and weight, so that the order prompts were written in does not matter. */
-function canonicalOrder(conditions: readonly Condition[]): Condition[] {
-  const key = (c: Condition) => (c.kind === 'text' ? `t\u0000${c.text}` : `i\u0000${imageKey(c.image)}`);
-  return [...conditions].sort((a, b) => {
-    const ka = key(a);
-    const kb = key(b);
-    return ka < kb ? -1 : ka > kb ? 1 : a.weight - b.weight;
-  });
-}
-
-function imageKey(image: RawImage): string {
-  // FNV-1a over the pixels: a cheap stable identity for ordering.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < image.data.length; i += 7) h = Math.imul(h ^ image.data[i]!, 0x01000193) >>> 0;
-  return `${image.width}x${image.height}:${h.toString(16).padStart(8, '0')}`;
-}
-
-function blendPixels(images: readonly { image: RawImage; weight: number }[], total: number): RawImage {
-  const first = images[0]!.image;
-  if (images.length === 1) return first;
-  const sum = new Float32Array(first.data.length);
-  for (const { image, weight } of images) {
-    if (image.width !== first.width || image.height !== first.height) {
-      throw new GenerationRequestError('blended init images must share one size; resize them first');
-    }
-    for (let i = 0; i < sum.length; i++) sum[i]! += (image.data[i]! * weight) / total;
-  }
-  return rawImage(
-    first.width,
-    first.height,
-    Uint8Array.from(sum, (v) => Math.round(v)),
-  );
-}
-
-/**
- * Initial noise of grid image `index`: its own stream (seed, index), mixed with a stream shared by the
- * grid. `--chaos 0` shares half the variance (the four images are related takes), `--chaos 100` none.
- * The mix keeps unit variance, and image i never depends on which other images are made.
- */
-export function initialNoise(seed: number, index: number, chaos: number, size: number): FloatTensor {
-  const own = gaussian(seed, index, 0, size);
-  const shared = 0.5 * (1 - chaos / 100);
-  if (shared > 0) {
-    const common = gaussian(seed, SHARED_STREAM, 0, size);
-    const a = Math.sqrt(1 - shared);
-    const b = Math.sqrt(shared);
-    for (let k = 0; k < size; k++) own[k] = a * own[k]! + b * common[k]!;
-  }
-  return { data: own, dims: [1, size] };
-}
-
-/** Per-image guidance: `--chaos` also jitters the scale by up to x/÷ 2^(chaos/100) per image. */
-export function guidanceFor(seed: number, index: number, scale: number, chaos: number): number {
-  if (chaos === 0) return scale;
-  const [u] = uniform(seed, index, 0, 1);
-  return scale * 2 ** ((chaos / 100) * (2 * u! - 1));
 }
 
 function previewGrid(latents: Float32Array, n: number, height: number, width: number): RawImage {

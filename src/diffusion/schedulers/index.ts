@@ -21,6 +21,22 @@ export function parseSchedulerName(name: string): SchedulerName {
   throw new UnknownSchedulerError(name);
 }
 
+/**
+ * Which sampler runs a scheduler named in a model folder (diffusers' class names, loosely spelled:
+ * 'DDIM', 'DDIMScheduler', 'ddim', 'EulerAncestralDiscreteScheduler'), by the prefix of the name in lower
+ * case without punctuation, as diffusers' `_compatibles` lists which schedulers stand in for which.
+ * Every other name (DPMSolverMultistepScheduler, PNDMScheduler, none) gets DPM-Solver++(2M) Karras.
+ */
+const CONFIG_NAMES: readonly (readonly [prefix: string, scheduler: SchedulerName])[] = [
+  ['ddim', 'ddim'],
+  ['eulera', 'euler-ancestral'],
+];
+
+export function schedulerFromConfigName(name: string | null): SchedulerName {
+  const key = (name ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
+  return CONFIG_NAMES.find(([prefix]) => key.startsWith(prefix))?.[1] ?? 'dpmpp-2m-karras';
+}
+
 /** A fresh sampler for one generation (multistep samplers keep state between steps). */
 export function createScheduler(name: SchedulerName, config: SchedulerConfig, steps: number): Scheduler {
   switch (name) {
