@@ -23,10 +23,6 @@ export function tensor(data: Float32Array, dims: readonly number[]): FloatTensor
   return { data, dims: [...dims] };
 }
 
-export function zeros(dims: readonly number[]): FloatTensor {
-  return { data: new Float32Array(numel(dims)), dims: [...dims] };
-}
-
 /** Concatenates along the first (batch) axis; every part must share the trailing dims. */
 export function cat(parts: readonly FloatTensor[]): FloatTensor {
   const first = parts[0];

@@ -1,7 +1,7 @@
 /** DDIM (Song et al. 2020), as diffusers' DDIMScheduler: eta = 0 deterministic, eta = 1 DDPM-like. */
 import type { SchedulerConfig } from '../../model/config.js';
 import { alphasCumprod, spacedTimesteps } from './schedule.js';
-import type { Scheduler, StepResult } from './scheduler.js';
+import { type NoiseSource, type Scheduler, type StepResult, stepPointwise } from './scheduler.js';
 
 export class DdimScheduler implements Scheduler {
   readonly timesteps: readonly number[];
@@ -27,12 +27,7 @@ export class DdimScheduler implements Scheduler {
     return sample;
   }
 
-  step(
-    modelOutput: Float32Array,
-    index: number,
-    sample: Float32Array,
-    noise: () => Float32Array,
-  ): StepResult {
+  step(modelOutput: Float32Array, index: number, sample: Float32Array, noise: NoiseSource): StepResult {
     const t = this.timesteps[index]!;
     const prev = t - this.stride;
     const aT = this.alphas[t]!;
@@ -43,19 +38,14 @@ export class DdimScheduler implements Scheduler {
     const std = this.eta * Math.sqrt(variance);
     const direction = Math.sqrt(1 - aPrev - std * std);
     const sqrtAPrev = Math.sqrt(aPrev);
-    const z = this.stochastic ? noise() : null;
     const v = this.config.prediction_type === 'v_prediction';
-    const prevSample = new Float32Array(sample.length);
-    const predOriginal = new Float32Array(sample.length);
-    for (let i = 0; i < sample.length; i++) {
-      const x = sample[i]!;
-      const out = modelOutput[i]!;
-      const x0 = v ? sqrtA * x - sqrt1mA * out : (x - sqrt1mA * out) / sqrtA;
-      const eps = v ? sqrtA * out + sqrt1mA * x : out;
-      predOriginal[i] = x0;
-      prevSample[i] = sqrtAPrev * x0 + direction * eps + (z ? std * z[i]! : 0);
-    }
-    return { prevSample, predOriginal };
+    const x0 = v
+      ? (x: number, out: number) => sqrtA * x - sqrt1mA * out
+      : (x: number, out: number) => (x - sqrt1mA * out) / sqrtA;
+    const eps = v ? (x: number, out: number) => sqrtA * out + sqrt1mA * x : (_x: number, out: number) => out;
+    const next = (x: number, out: number, x0: number, z: number) =>
+      sqrtAPrev * x0 + direction * eps(x, out) + std * z;
+    return stepPointwise({ x0, next }, modelOutput, sample, this.stochastic ? noise() : null);
   }
 
   addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array {

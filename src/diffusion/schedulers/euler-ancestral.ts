@@ -1,7 +1,7 @@
 /** Euler ancestral (Karras et al. 2022, k-diffusion), as diffusers' EulerAncestralDiscreteScheduler. */
 import type { SchedulerConfig } from '../../model/config.js';
 import { alphasCumprod, interpolateAt, sigmasFromAlphas, spacedTimesteps } from './schedule.js';
-import type { Scheduler, StepResult } from './scheduler.js';
+import { type NoiseSource, type Scheduler, type StepResult, stepPointwise } from './scheduler.js';
 
 export class EulerAncestralScheduler implements Scheduler {
   readonly timesteps: readonly number[];
@@ -29,31 +29,21 @@ export class EulerAncestralScheduler implements Scheduler {
     return sample.map((x) => x * scale);
   }
 
-  step(
-    modelOutput: Float32Array,
-    index: number,
-    sample: Float32Array,
-    noise: () => Float32Array,
-  ): StepResult {
+  step(modelOutput: Float32Array, index: number, sample: Float32Array, noise: NoiseSource): StepResult {
     const sigma = this.sigmas[index]!;
     const sigmaTo = this.sigmas[index + 1]!;
     const sigmaUp = Math.sqrt((sigmaTo * sigmaTo * (sigma * sigma - sigmaTo * sigmaTo)) / (sigma * sigma));
     const sigmaDown = Math.sqrt(sigmaTo * sigmaTo - sigmaUp * sigmaUp);
     const dt = sigmaDown - sigma;
-    const z = noise();
-    const v = this.config.prediction_type === 'v_prediction';
     const vOut = -sigma / Math.sqrt(sigma * sigma + 1);
     const vIn = 1 / (sigma * sigma + 1);
-    const prevSample = new Float32Array(sample.length);
-    const predOriginal = new Float32Array(sample.length);
-    for (let i = 0; i < sample.length; i++) {
-      const x = sample[i]!;
-      const out = modelOutput[i]!;
-      const x0 = v ? out * vOut + x * vIn : x - sigma * out;
-      predOriginal[i] = x0;
-      prevSample[i] = x + ((x - x0) / sigma) * dt + z[i]! * sigmaUp;
-    }
-    return { prevSample, predOriginal };
+    const x0 =
+      this.config.prediction_type === 'v_prediction'
+        ? (x: number, out: number) => out * vOut + x * vIn
+        : (x: number, out: number) => x - sigma * out;
+    const next = (x: number, _out: number, x0: number, z: number) =>
+      x + ((x - x0) / sigma) * dt + z * sigmaUp;
+    return stepPointwise({ x0, next }, modelOutput, sample, noise());
   }
 
   addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array {
