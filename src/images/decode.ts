@@ -3,7 +3,7 @@
  * Checks run on the header before pixels are decoded: a byte limit, a format allowlist, a side limit and
  * sharp's `limitInputPixels`, so a decompression bomb is refused without allocating its pixels.
  */
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { ImageInputError } from './errors.js';
 import { type RawImage, rawImage } from './raw-image.js';
 
@@ -21,9 +21,18 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = {
   formats: ['png', 'jpeg', 'webp', 'gif'],
 };
 
-/** Decodes to RGB with any alpha composited on white (what the image encoder was trained on). */
-export async function decodeImage(bytes: Uint8Array, limits: Partial<DecodeLimits> = {}): Promise<RawImage> {
-  const { maxBytes, maxPixels, maxSide, formats } = { ...DEFAULT_DECODE_LIMITS, ...limits };
+export interface ImageHeader {
+  format: string;
+  width: number;
+  height: number;
+}
+
+/**
+ * The checks that run on the header, before any pixel is decoded: the byte limit, the format allowlist,
+ * and the pixel and side limits. Every decode of outside bytes starts here.
+ */
+export async function checkImageHeader(bytes: Uint8Array, limits: DecodeLimits): Promise<ImageHeader> {
+  const { maxBytes, maxPixels, maxSide, formats } = limits;
   if (bytes.length > maxBytes) {
     throw new ImageInputError('too-many-bytes', `image is ${bytes.length} bytes; the limit is ${maxBytes}`);
   }
@@ -52,17 +61,34 @@ export async function decodeImage(bytes: Uint8Array, limits: Partial<DecodeLimit
   if (width > maxSide || height > maxSide) {
     throw new ImageInputError('too-large', `${width}x${height} has a side over ${maxSide} px`);
   }
+  return { format, width, height };
+}
+
+/**
+ * Checked bytes as sharp reads them for the model: the first frame, EXIF orientation applied, any alpha
+ * composited on white (what the image encoder was trained on), sRGB; sharp's own pixel limit stays on.
+ */
+export function checkedRgb(bytes: Uint8Array, limits: DecodeLimits): Sharp {
+  return sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1 })
+    .rotate()
+    .flatten({ background: '#ffffff' })
+    .removeAlpha()
+    .toColourspace('srgb');
+}
+
+export function decodeFailed(error: unknown): ImageInputError {
+  return new ImageInputError('not-an-image', `the image could not be decoded: ${(error as Error).message}`);
+}
+
+/** Decodes to RGB with any alpha composited on white. */
+export async function decodeImage(bytes: Uint8Array, limits: Partial<DecodeLimits> = {}): Promise<RawImage> {
+  const resolved = { ...DEFAULT_DECODE_LIMITS, ...limits };
+  await checkImageHeader(bytes, resolved);
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error', pages: 1 })
-      .rotate() // honour EXIF orientation
-      .flatten({ background: '#ffffff' })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await checkedRgb(bytes, resolved).raw().toBuffer({ resolveWithObject: true });
     return rawImage(info.width, info.height, new Uint8Array(data.buffer, data.byteOffset, data.length));
   } catch (error) {
-    throw new ImageInputError('not-an-image', `the image could not be decoded: ${(error as Error).message}`);
+    throw decodeFailed(error);
   }
 }
 
