@@ -37,7 +37,8 @@ export function splitMultiPrompt(text: string): TextPart[] {
   return parts;
 }
 
-function parseWeight(written: string): number {
+/** A written weight as a number, within ±MAX_ABS_WEIGHT (the same rule for text and image parts). */
+export function parseWeight(written: string): number {
   const weight = Number(written);
   if (!Number.isFinite(weight) || Math.abs(weight) > MAX_ABS_WEIGHT) {
     throw new PromptError(

@@ -2,7 +2,7 @@ import type { JobDescription } from '../jobs/spec.js';
 import { type WrittenPrompt, weighPrompts, ZeroWeightsError } from '../jobs/weights.js';
 import { PromptError } from './errors.js';
 import { looksLikeUrl, validateImageUrl } from './image-urls.js';
-import { splitMultiPrompt } from './multiprompt.js';
+import { parseWeight, splitMultiPrompt } from './multiprompt.js';
 import { applyParameters, type ParameterDefaults, splitParameters } from './parameters.js';
 import { DEFAULT_MAX_PERMUTATIONS, expandPermutations } from './permutations.js';
 import { normalizeSyntax } from './syntax-width.js';
@@ -71,14 +71,16 @@ function parseNormalized(prompt: string, defaults?: ParameterDefaults): JobDescr
     throw new PromptError(
       'image-only',
       'one image link needs some text after it, or a second image',
-      urls[0],
+      urls[0]?.url,
     );
   }
 
-  // --iw is the weight of the images together against the text, so it is shared among them.
-  const imageWeight = urls.length > 0 ? params.iw / urls.length : 0;
+  // An image with its own `::weight` keeps it, as a text part does; --iw is the weight of the others
+  // together against the text, so it is shared among them.
+  const unweighted = urls.filter((u) => u.weight === null).length;
+  const shared = unweighted > 0 ? params.iw / unweighted : 0;
   const written: WrittenPrompt[] = [
-    ...urls.map((url) => ({ kind: 'image' as const, url, weight: imageWeight })),
+    ...urls.map(({ url, weight }) => ({ kind: 'image' as const, url, weight: weight ?? shared })),
     ...parts.map((part) => ({ kind: 'text' as const, text: part.text, weight: part.weight })),
     ...params.no.map((term) => ({ kind: 'text' as const, text: term, weight: NO_WEIGHT })),
   ];
@@ -99,13 +101,20 @@ function parseNormalized(prompt: string, defaults?: ParameterDefaults): JobDescr
   };
 }
 
-function takeLeadingUrls(body: string): { urls: string[]; text: string } {
-  const urls: string[] = [];
+// `<link>::<weight>` (or a bare `::`) at the very end of a link token: IPv6 hosts have `::` inside.
+const IMAGE_WEIGHT = /::([+-]?(?:\d+(?:\.\d*)?|\.\d+))?,?$/;
+
+/** The image links that open a prompt, each with its own weight when it carries one (null: none). */
+function takeLeadingUrls(body: string): { urls: { url: string; weight: number | null }[]; text: string } {
+  const urls: { url: string; weight: number | null }[] = [];
   let rest = body.trimStart();
   for (;;) {
     const token = /^\S+/.exec(rest)?.[0];
     if (!token || !looksLikeUrl(token)) break;
-    urls.push(validateImageUrl(token));
+    const weighted = IMAGE_WEIGHT.exec(token);
+    const link = weighted ? token.slice(0, weighted.index) : token;
+    const written = weighted?.[1];
+    urls.push({ url: validateImageUrl(link), weight: written === undefined ? null : parseWeight(written) });
     rest = rest.slice(token.length).trimStart();
   }
   return { urls, text: rest };

@@ -3,7 +3,7 @@ import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
 import { freePort } from '../../src/store/local-redis.js';
-import { isFinalImage, isGrid } from './messages.js';
+import { finishedMessage, isFinalImage, isGrid, jobIdOf } from './messages.js';
 import { type Stack, startStack } from './stack.js';
 
 let stack: Stack;
@@ -180,6 +180,47 @@ describe('image links in a prompt', () => {
       { kind: 'text', text: 'polar bear', weight: 1, normalized: expect.closeTo(1 / 3, 9) },
     ]);
     expect(record.inputs[url]).toMatch(/^upload:[a-z0-9]{12}$/);
+  }, 90_000);
+
+  test('an image with its own negative weight reaches the sampler and pushes the result away', async () => {
+    const stored = stack.discord.upload({
+      filename: 'away.png',
+      contentType: 'image/png',
+      data: await png('#101010'),
+    });
+    const url = `${stack.discord.origin}${stored.path}`;
+    const gridOf = async (prompt: string) => {
+      const grid = await finishedMessage(
+        stack.discord,
+        stack.discord.invokeCommand({
+          name: 'imagine',
+          user: 'bob',
+          channel: 'general',
+          options: { prompt },
+        }),
+      );
+      const jobId = jobIdOf(grid)!;
+      return {
+        record: JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!),
+        image: (await stack.redisClient.getBuffer(`lb:img:${jobId}:0`))!,
+      };
+    };
+    const plain = await gridOf('polar bear::2 --seed 77');
+    const pushed = await gridOf(`${url}::-1 polar bear::2 --seed 77`);
+    expect(pushed.record.description.prompts[0]).toMatchObject({
+      kind: 'image',
+      url,
+      weight: -1,
+      normalized: -1,
+    });
+    expect(pushed.image.equals(plain.image)).toBe(false);
+    // Same seed, same text: only the negative image prompt differs, and the pixels moved.
+    const [a, b] = await Promise.all(
+      [plain.image, pushed.image].map((bytes) => sharp(bytes).resize(32, 32).raw().toBuffer()),
+    );
+    let diff = 0;
+    for (let i = 0; i < a!.length; i++) diff += Math.abs(a![i]! - b![i]!);
+    expect(diff / a!.length).toBeGreaterThan(2);
   }, 90_000);
 
   test('a link to something that is not an image is refused, ephemerally', async () => {

@@ -91,6 +91,30 @@ describe('image prompts', () => {
     expect(job.prompts[1]).toMatchObject({ url: jpg });
   });
 
+  test('an image may carry its own weight, negative too; the others share --iw', () => {
+    const job = parsePrompt(`${png}::-0.5 <${jpg}>:: polar bear::2 --iw 1`);
+    expect(job.prompts.map((p) => [p.kind, p.weight])).toEqual([
+      ['image', -0.5],
+      ['image', 1],
+      ['text', 2],
+    ]);
+    expect(job.weightSum).toBe(2.5);
+    expect(job.prompts.map((p) => p.normalized)).toEqual([-0.2, 0.4, 0.8]);
+    expect(job.prompts[0]).toMatchObject({ url: png });
+  });
+
+  test('image weights follow the text rules: a comma may follow, the same range, and the sum rule', () => {
+    expect(parsePrompt(`${png}::2, a cat`).prompts[0]?.weight).toBe(2);
+    expect(() => parsePrompt(`${png}::20000 a cat`)).toThrow('weights must be between -10000 and 10000');
+    // Loab's move: an image pushed away alone has a negative sum, which the default policy refuses.
+    expect(parsePrompt(`${png}::-1 ${jpg}::-1`).weightSum).toBe(-2);
+  });
+
+  test('`::` inside an IPv6 host is not a weight', () => {
+    const job = parsePrompt('http://[2606:4700::1]:8080/a.png::3 a cat');
+    expect(job.prompts[0]).toMatchObject({ url: 'http://[2606:4700::1]:8080/a.png', weight: 3 });
+  });
+
   test('one image alone is refused, as Midjourney does', () => {
     expect(() => parsePrompt(png)).toThrow('one image link needs some text after it, or a second image');
   });
