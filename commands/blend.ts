@@ -6,6 +6,7 @@ import { newJobId, uploadRef } from '../src/jobs/refs.js';
 import type { AspectRatio, JobDescription } from '../src/jobs/spec.js';
 import { weighPrompts } from '../src/jobs/weights.js';
 import { DEFAULT_PARAMS } from '../src/prompt/index.js';
+import { MAX_ABS_WEIGHT } from '../src/prompt/multiprompt.js';
 
 const DIMENSIONS: Record<string, AspectRatio> = {
   square: { width: 1, height: 1 },
@@ -46,6 +47,14 @@ export const blend: Command = {
         description: `Image ${n}`,
         required: n <= 2,
       })),
+      ...[1, 2, 3, 4, 5].map((n) => ({
+        type: ApplicationCommandOptionType.Number as const,
+        name: `weight${n}`,
+        description: `Weight of image ${n} (default 1; negative pushes away from it)`,
+        required: false,
+        min_value: -MAX_ABS_WEIGHT,
+        max_value: MAX_ABS_WEIGHT,
+      })),
       {
         type: ApplicationCommandOptionType.String,
         name: 'dimensions',
@@ -57,7 +66,11 @@ export const blend: Command = {
   },
 
   async execute(ctx, interaction) {
-    const attachments = [1, 2, 3, 4, 5].flatMap((n) => interaction.options.getAttachment(`image${n}`) ?? []);
+    const given = [1, 2, 3, 4, 5].flatMap((n) => {
+      const attachment = interaction.options.getAttachment(`image${n}`);
+      return attachment ? [{ attachment, weight: interaction.options.getNumber(`weight${n}`) ?? 1 }] : [];
+    });
+    const attachments = given.map((g) => g.attachment);
     checkAttachments(attachments, ctx.config.IMAGE_MAX_BYTES);
     const aspect =
       DIMENSIONS[interaction.options.getString('dimensions') ?? 'square'] ?? DIMENSIONS['square']!;
@@ -65,9 +78,10 @@ export const blend: Command = {
 
     const ids = attachments.map(() => newJobId());
     const refs = ids.map(uploadRef);
-    const { prompts, weightSum } = weighPrompts(
-      refs.map((url) => ({ kind: 'image' as const, url, weight: 1 })),
-    );
+    const written = refs.map((url, i) => ({ kind: 'image' as const, url, weight: given[i]!.weight }));
+    if (written.every((p) => p.weight === 0))
+      throw new UserError('All the weights are 0, so nothing would steer the blend; give one a weight.');
+    const { prompts, weightSum } = weighPrompts(written);
     const description: JobDescription = {
       prompt: '',
       prompts,

@@ -152,6 +152,35 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
     });
     expect(blended.content).toContain('Blend of 2 images');
   }, 90_000);
+
+  test('/blend takes a weight per image; a negative one is judged by the weight-sum rule', async () => {
+    const images = {
+      image1: { filename: 'red.png', contentType: 'image/png', data: await png('#d02020') },
+      image2: { filename: 'blue.png', contentType: 'image/png', data: await png('#2040d0') },
+    };
+    const weighted = stack.discord.invokeCommand({
+      name: 'blend',
+      user: 'cy',
+      channel: 'general',
+      options: { ...images, weight1: 2, weight2: -0.5 },
+    });
+    const grid = await finishedMessage(stack.discord, weighted);
+    const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(grid)}`))!);
+    expect(record.description.prompts.map((p: { weight: number }) => p.weight)).toEqual([2, -0.5]);
+    expect(record.description.weightSum).toBe(1.5);
+
+    const refused = stack.discord.invokeCommand({
+      name: 'blend',
+      user: 'cy',
+      channel: 'general',
+      options: { ...images, weight1: -1, weight2: -1 },
+    });
+    await refused.response(3000);
+    const answer = await stack.discord.waitForMessage((m) => m.interactionId === refused.id && m.ephemeral, {
+      timeoutMs: 10_000,
+    });
+    expect(answer.content).toContain('The weights add up to -2; this server requires a sum above 0');
+  }, 90_000);
 });
 
 describe('image links in a prompt', () => {
