@@ -25,13 +25,17 @@ import type { JobDescription } from '../jobs/spec.js';
 import { dimensionsFor } from '../model/dimensions.js';
 import { stepsForQuality } from '../model/steps.js';
 import type { ModelDefaults } from './pipeline.js';
-import type { Condition, GenerationRequest, InitImage } from './request.js';
+import { type Condition, type GenerationRequest, GenerationRequestError, type InitImage } from './request.js';
 import type { SchedulerName } from './schedulers/index.js';
 
 export const VARIATION_STRENGTH = { 'variation-strong': 0.75, 'variation-subtle': 0.45 } as const;
 
 export interface JobInputs {
-  seed: number;
+  /**
+   * The seed of a job whose description has none (the CLI and the evaluation draw their own); the seed in
+   * the description, which the bot fixes before queueing, comes first.
+   */
+  seed?: number;
   /**
    * Bytes of every image the job refers to, keyed by the prompt's `url` (http(s) links and
    * `job:<jobId>/<index>`) and by `job:<jobId>/<index>` for parents. The engine never fetches anything.
@@ -92,11 +96,13 @@ export async function taskFromJob(
     };
   }
   const { params } = job;
+  const seed = params.seed ?? inputs.seed;
+  if (seed === undefined) throw new GenerationRequestError('the job has no seed');
   if (params.weird > 0) notes.push('--weird is ignored by this engine.');
   const size = dimensionsFor(params.aspect, model.size, model.sizeMultiple);
   const request: GenerationRequest = {
     conditions,
-    seed: inputs.seed,
+    seed,
     width: size.width,
     height: size.height,
     steps: inputs.steps ?? stepsForQuality(params.quality, model.steps),

@@ -21,6 +21,9 @@ export interface JobOutput {
   grid: Uint8Array | null;
   /** PNGs with their grid index (four for a grid, one for an upscale). */
   images: { index: number; png: Uint8Array }[];
+  /** Pixel size of every PNG in `images` (as displayed: small model outputs are resampled). */
+  width: number;
+  height: number;
   parameters: string;
   notes: string[];
   timings: { totalMs: number; onnxMs: number };
@@ -38,10 +41,13 @@ export async function runJob(
   const parameters = parametersText(job, task, options.modelName);
   if (task.kind === 'upscale') {
     const { image, method } = await pipeline.upscale(task.image);
-    const png = await encodePng(await forDisplay(image, 512), { parameters: `${parameters} (${method})` });
+    const display = await forDisplay(image, 512);
+    const png = await encodePng(display, { parameters: `${parameters} (${method})` });
     return {
       grid: null,
       images: [{ index: task.index, png }],
+      width: display.width,
+      height: display.height,
       parameters,
       notes: task.notes,
       timings: { totalMs: performance.now() - started, onnxMs: pipeline.clock.milliseconds - clock },
@@ -66,6 +72,8 @@ export async function runJob(
   return {
     grid: rendered.grid,
     images: rendered.images.map((png, i) => ({ index: result.indices[i]!, png })),
+    width: rendered.width,
+    height: rendered.height,
     parameters,
     notes: [...task.notes, ...result.notes],
     timings: { totalMs: performance.now() - started, onnxMs: result.timings.onnxMs },

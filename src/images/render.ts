@@ -7,6 +7,9 @@ import type { RawImage } from './raw-image.js';
 export interface RenderedImages {
   grid: Uint8Array;
   images: Uint8Array[];
+  /** Size of each single image as encoded (after display resampling); the grid is twice each side. */
+  width: number;
+  height: number;
 }
 
 /** Resamples small model outputs for display and writes `parameters` into every PNG. */
@@ -16,5 +19,6 @@ export async function renderGrid(images: readonly RawImage[], parameters: string
   const singles = await Promise.all(
     display.map((image, i) => encodePng(image, { parameters: `${parameters}, Image: ${i + 1}` })),
   );
-  return { grid, images: singles };
+  const { width, height } = display[0]!;
+  return { grid, images: singles, width, height };
 }

@@ -1,4 +1,3 @@
-import sharp from 'sharp';
 import { GenerationRequestError } from '../diffusion/request.js';
 import { DiffusionWorker } from '../diffusion/worker.js';
 import { ImageInputError } from '../images/errors.js';
@@ -46,16 +45,13 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
       signal?.addEventListener('abort', stop, { once: true });
       try {
         if (signal?.aborted) throw signal.reason;
-        output = await thread.run(
-          record.description,
-          { seed: record.description.params.seed, images: Object.fromEntries(inputs) },
-          (progress) =>
-            onProgress({
-              stage: progress.stage as RenderProgress['stage'],
-              step: progress.step,
-              total: progress.total,
-              ...(progress.preview ? { preview: Buffer.from(progress.preview) } : {}),
-            }),
+        output = await thread.run(record.description, { images: Object.fromEntries(inputs) }, (progress) =>
+          onProgress({
+            stage: progress.stage as RenderProgress['stage'],
+            step: progress.step,
+            total: progress.total,
+            ...(progress.preview ? { preview: Buffer.from(progress.preview) } : {}),
+          }),
         );
       } catch (error) {
         if (signal?.aborted)
@@ -69,12 +65,11 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
       const images = [...output.images]
         .sort((a, b) => a.index - b.index)
         .map((image) => Buffer.from(image.png));
-      const first = images[0] ? await sharp(images[0]).metadata() : { width: 0, height: 0 };
       return {
         grid: output.grid ? Buffer.from(output.grid) : null,
         images,
-        width: first.width ?? 0,
-        height: first.height ?? 0,
+        width: output.width,
+        height: output.height,
         notes: output.notes,
       };
     },

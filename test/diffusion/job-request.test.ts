@@ -112,8 +112,15 @@ test('variations are img2img from the parent image with their documented strengt
 test('the parameters text names the settings that reproduce the image', async () => {
   const task = await generateTask('a red cat --seed 5');
   expect(parametersText(parsePrompt('a red cat'), task, 'emoji-ld')).toBe(
-    'a red cat\nSteps: 20, Sampler: ddim, CFG scale: 5, Seed: 9, Size: 32x32, Model: emoji-ld, Chaos: 0, Stop: 100, Tile: false',
+    'a red cat\nSteps: 20, Sampler: ddim, CFG scale: 5, Seed: 5, Size: 32x32, Model: emoji-ld, Chaos: 0, Stop: 100, Tile: false',
   );
+});
+
+test('the seed travels in the description; the inputs give one only to a description without it', async () => {
+  const described = await taskFromJob(parsePrompt('a red cat --seed 5'), { images: {} }, model);
+  expect(described.kind === 'generate' && described.request.seed).toBe(5);
+  expect((await generateTask('a red cat')).request.seed).toBe(9);
+  await expect(taskFromJob(parsePrompt('a red cat'), { images: {} }, model)).rejects.toThrow('no seed');
 });
 
 /** Byte equality without jest's element-by-element diff of megabyte arrays. */
@@ -141,6 +148,11 @@ describe('runJob on the project layout', () => {
       expect((await pixels(weighted.grid)).equals(await pixels((await run('polar bear')).grid))).toBe(true);
       const meta = await sharp(a.grid!).metadata();
       expect(Math.min(meta.width!, meta.height!)).toBeGreaterThanOrEqual(512);
+      // The output says the size of its single images, as encoded.
+      for (const { png } of a.images) {
+        expect(await sharp(png).metadata()).toMatchObject({ width: a.width, height: a.height });
+      }
+      expect(meta).toMatchObject({ width: 2 * a.width, height: 2 * a.height });
       expect(readTextChunks(a.grid!)['parameters']).toMatch(
         /^polar bear:: penguin::0.5 --ar 3:2\nSteps: 4, Sampler: ddim/,
       );
@@ -152,6 +164,10 @@ describe('runJob on the project layout', () => {
       );
       expect(upscaled.grid).toBeNull();
       expect(upscaled.images.map((i) => i.index)).toEqual([2]);
+      expect(await sharp(upscaled.images[0]!.png).metadata()).toMatchObject({
+        width: upscaled.width,
+        height: upscaled.height,
+      });
     } finally {
       await pipeline.dispose();
     }
