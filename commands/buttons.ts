@@ -134,7 +134,10 @@ async function submitRemix(
   const record = await targetOf(ctx, button, interaction);
   let remixed: JobDescription;
   try {
-    remixed = parsePrompt(interaction.fields.getTextInputValue('prompt'));
+    const settings = await ctx.settings.get(interaction.user.id);
+    remixed = parsePrompt(interaction.fields.getTextInputValue('prompt'), {
+      preferences: { options: settings.options, suffix: settings.suffix },
+    });
   } catch (error) {
     if (error instanceof PromptError)
       throw new UserError(`Your prompt was not understood: ${error.message}.`);

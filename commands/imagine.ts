@@ -11,7 +11,10 @@ import type { UserSettings } from '../src/store/user-settings.js';
 
 function parseOrRefuse(prompt: string, settings: UserSettings): JobDescription[] {
   try {
-    return parseImagine(prompt, { defaults: { stylize: settings.stylize, quality: settings.quality } });
+    return parseImagine(prompt, {
+      defaults: { stylize: settings.stylize, quality: settings.quality },
+      preferences: { options: settings.options, suffix: settings.suffix },
+    });
   } catch (error) {
     if (error instanceof PromptError)
       throw new UserError(`Your prompt was not understood: ${error.message}.`);

@@ -5,12 +5,13 @@ import { jobButtons, remixForm } from './buttons.js';
 import { imagine } from './imagine.js';
 import { info } from './info.js';
 import { policy } from './policy.js';
+import { prefer } from './prefer.js';
 import { settings, settingsControls } from './settings.js';
 import { show } from './show.js';
 
 /** Every slash command, by name. */
 export const commands: ReadonlyMap<string, Command> = new Map(
-  [imagine, blend, settings, policy, info, show].map((command) => [command.definition.name, command]),
+  [imagine, blend, settings, prefer, policy, info, show].map((command) => [command.definition.name, command]),
 );
 
 /** Every button, select menu and modal handler; the router asks each in turn. */

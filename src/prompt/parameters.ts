@@ -302,6 +302,44 @@ export function applyParameters(
   return params;
 }
 
+/** Whether `name` is one of the language's own parameters (or an alias). */
+export function isParameterName(name: string): boolean {
+  return byName.has(name.toLowerCase());
+}
+
+/**
+ * Puts each `--name` that is one of the user's /prefer options in place of its parameters. The
+ * language's own parameters always mean themselves.
+ */
+export function expandOptions(
+  raw: readonly RawParameter[],
+  options: Readonly<Record<string, string>>,
+): RawParameter[] {
+  return raw.flatMap((parameter) => {
+    const name = parameter.name.toLowerCase();
+    const expansion = options[name];
+    if (isParameterName(name) || expansion === undefined) return [parameter];
+    if (parameter.value !== '') {
+      throw new PromptError(
+        'bad-value',
+        `--${name} is one of your /prefer options and takes no value, got ${parameter.value}`,
+        `--${name} ${parameter.value}`,
+      );
+    }
+    return splitParameters(expansion);
+  });
+}
+
+/** The user's /prefer suffix under the prompt's own parameters: what the prompt sets wins; `--no` adds up. */
+export function withSuffix(own: readonly RawParameter[], suffix: readonly RawParameter[]): RawParameter[] {
+  const given = new Set(own.map((p) => byName.get(p.name.toLowerCase())));
+  const extra = suffix.filter((p) => {
+    const spec = byName.get(p.name.toLowerCase());
+    return spec === undefined || spec.names[0] === 'no' || !given.has(spec);
+  });
+  return [...own, ...extra];
+}
+
 /** Splits the tail of a prompt (`--ar 3:2 --no red, blue --tile`) into its parameters. */
 export function splitParameters(tail: string): RawParameter[] {
   const matches = [...tail.matchAll(/(?:^|\s)--([a-zA-Z]+)(?=\s|$)|(?:^|\s)--(\S*)/g)];

@@ -3,7 +3,13 @@ import { type WrittenPrompt, weighPrompts, ZeroWeightsError } from '../jobs/weig
 import { PromptError } from './errors.js';
 import { looksLikeUrl, validateImageUrl } from './image-urls.js';
 import { parseWeight, splitMultiPrompt } from './multiprompt.js';
-import { applyParameters, type ParameterDefaults, splitParameters } from './parameters.js';
+import {
+  applyParameters,
+  expandOptions,
+  type ParameterDefaults,
+  splitParameters,
+  withSuffix,
+} from './parameters.js';
 import { DEFAULT_MAX_PERMUTATIONS, expandPermutations } from './permutations.js';
 import { normalizeSyntax } from './syntax-width.js';
 
@@ -16,6 +22,8 @@ export interface ParseOptions {
   maxPermutations?: number;
   /** Where the prompt says nothing: the user's /settings (`--s`, `--q`). */
   defaults?: ParameterDefaults;
+  /** The user's /prefer options (`--name` stands for their parameters) and suffix. */
+  preferences?: { options?: Readonly<Record<string, string>>; suffix?: string };
 }
 
 /**
@@ -28,13 +36,16 @@ export function parseImagine(input: string, options: ParseOptions = {}): JobDesc
     normalizeSyntax(input),
     options.maxPermutations ?? DEFAULT_MAX_PERMUTATIONS,
   );
-  return expanded.map((prompt) => parseNormalized(prompt, options.defaults));
+  return expanded.map((prompt) => parseNormalized(prompt, options));
 }
 
 /** Parses a single prompt (braces are taken literally: use parseImagine for permutations). */
-export function parsePrompt(input: string): JobDescription {
+export function parsePrompt(
+  input: string,
+  options: Omit<ParseOptions, 'maxPermutations'> = {},
+): JobDescription {
   checkLength(input);
-  return parseNormalized(normalizeSyntax(input));
+  return parseNormalized(normalizeSyntax(input), options);
 }
 
 function checkLength(input: string): void {
@@ -46,10 +57,13 @@ function checkLength(input: string): void {
   }
 }
 
-function parseNormalized(prompt: string, defaults?: ParameterDefaults): JobDescription {
+function parseNormalized(prompt: string, options: ParseOptions = {}): JobDescription {
   const paramsAt = prompt.search(/(?:^|\s)--\S/);
   const body = paramsAt < 0 ? prompt : prompt.slice(0, paramsAt);
-  const params = applyParameters(splitParameters(paramsAt < 0 ? '' : prompt.slice(paramsAt)), defaults);
+  const { options: named = {}, suffix = '' } = options.preferences ?? {};
+  const own = expandOptions(splitParameters(paramsAt < 0 ? '' : prompt.slice(paramsAt)), named);
+  const raw = suffix ? withSuffix(own, splitParameters(normalizeSyntax(suffix))) : own;
+  const params = applyParameters(raw, options.defaults);
 
   const { urls, text } = takeLeadingUrls(body);
   const misplaced = /(?:^|\s)(<?https?:\/\/\S+)/i.exec(text);

@@ -1,5 +1,5 @@
 import { type InteractionHandle, listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
-import { ephemeralAnswer, finishedMessage, isGrid } from './messages.js';
+import { ephemeralAnswer, finishedMessage, isGrid, jobIdOf } from './messages.js';
 import { type Stack, startStack } from './stack.js';
 
 let stack: Stack;
@@ -212,3 +212,48 @@ test('permutations and --repeat post one message per job, each finished with its
   ]);
   expect(new Set(grids.map((m) => /job ([a-z0-9]{12})/.exec(m.content)?.[1])).size).toBe(4);
 }, 120_000);
+
+test('/prefer: a named option expands in prompts, the suffix fills the rest, bad values change nothing', async () => {
+  const prefer = (subcommand: string, options: Record<string, string> = {}) =>
+    answer(
+      stack.discord.invokeCommand({ name: 'prefer', user: 'cy', channel: 'general', subcommand, options }),
+    );
+
+  const saved = await prefer('option set', { name: 'wide', value: '--ar 2:1 --s 250' });
+  expect(saved.content).toContain('Saved `--wide`.');
+  expect(saved.content).toContain('`--wide` = `--ar 2:1 --s 250`');
+  expect((await prefer('suffix', { value: '--chaos 20' })).content).toContain('suffix: `--chaos 20`');
+
+  // Refused, each with its reason, and nothing else changed.
+  expect((await prefer('option set', { name: 'ar', value: '--s 10' })).content).toContain(
+    "one of the prompt language's own parameters",
+  );
+  expect((await prefer('option set', { name: 'x', value: 'a red cat' })).content).toContain(
+    'must be parameters only',
+  );
+  expect((await prefer('option set', { name: 'x', value: '--chaos 500' })).content).toContain('Not saved');
+  const listed = await prefer('option list');
+  expect(listed.content).toContain('`--wide` = `--ar 2:1 --s 250`');
+  expect(listed.content).not.toContain('--x');
+
+  const grid = await gridFor('cy', 'a lighthouse --wide');
+  const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(grid)}`))!);
+  expect(record.description.params).toMatchObject({
+    aspect: { width: 2, height: 1 },
+    stylize: 250,
+    chaos: 20,
+  });
+  expect(record.description.prompt).toBe('a lighthouse --wide');
+
+  expect((await prefer('option delete', { name: 'wide' })).content).toContain('Deleted `--wide`.');
+  expect((await prefer('suffix')).content).toContain('Suffix removed.');
+  const unknown = await answer(
+    stack.discord.invokeCommand({
+      name: 'imagine',
+      user: 'cy',
+      channel: 'general',
+      options: { prompt: 'a lighthouse --wide' },
+    }),
+  );
+  expect(unknown.content).toContain('unknown parameter --wide');
+}, 90_000);

@@ -163,3 +163,32 @@ describe("Midjourney's newer parameters", () => {
     expect(() => parsePrompt('cat --sw 100 --sw 200')).toThrow('--sw is given twice');
   });
 });
+
+describe('/prefer options and suffix', () => {
+  const preferences = {
+    options: { wide: '--ar 16:9 --s 250', calm: '--chaos 0 --no red' },
+    suffix: '--s 50 --no blue',
+  };
+
+  test('--name stands for its parameters; the suffix fills what the prompt leaves unsaid', () => {
+    const job = parsePrompt('a harbour --wide', { preferences });
+    expect(job.params).toMatchObject({ aspect: { width: 16, height: 9 }, stylize: 250, no: ['blue'] });
+    expect(job.prompt).toBe('a harbour --wide');
+  });
+
+  test("the prompt's own parameters win over the suffix, and --no terms add up", () => {
+    const job = parsePrompt('a harbour --calm --no green', { preferences });
+    expect(job.params.stylize).toBe(50);
+    expect(job.params.no).toEqual(['red', 'green', 'blue']);
+  });
+
+  test('an option clashing with the prompt is the usual duplicate error; options take no value', () => {
+    expect(() => parsePrompt('a harbour --wide --ar 1:1', { preferences })).toThrow('--ar is given twice');
+    expect(() => parsePrompt('a harbour --wide 2', { preferences })).toThrow('takes no value');
+  });
+
+  test("built-in parameters keep their meaning; someone else's option is unknown", () => {
+    expect(parsePrompt('cat --s 10', { preferences: { options: { s: '--s 999' } } }).params.stylize).toBe(10);
+    expect(() => parsePrompt('cat --wide')).toThrow('unknown parameter --wide');
+  });
+});

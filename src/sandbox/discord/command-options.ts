@@ -50,9 +50,18 @@ export function buildCommandOptions(
 ): BuiltOptions {
   const resolved: Record<string, Record<string, unknown>> = {};
   let definitions: Json[] | undefined = command ? (command['options'] as Json[]) : undefined;
-  if (subcommand !== undefined && definitions) {
+  // `option set` names a subcommand inside a group, as Discord's client shows it.
+  const [group, leaf] = subcommand?.includes(' ') ? subcommand.split(' ', 2) : [undefined, subcommand];
+  if (group !== undefined && definitions) {
+    const found = definitions.find(
+      (option) => option['name'] === group && option['type'] === OptionType.SubcommandGroup,
+    );
+    if (!found) throw new Error(`/${command?.name} has no subcommand group ${group}`);
+    definitions = Array.isArray(found['options']) ? (found['options'] as Json[]) : [];
+  }
+  if (leaf !== undefined && definitions) {
     const sub = definitions.find(
-      (option) => option['name'] === subcommand && option['type'] === OptionType.Subcommand,
+      (option) => option['name'] === leaf && option['type'] === OptionType.Subcommand,
     );
     if (!sub) throw new Error(`/${command?.name} has no subcommand ${subcommand}`);
     definitions = Array.isArray(sub['options']) ? (sub['options'] as Json[]) : [];
@@ -74,8 +83,9 @@ export function buildCommandOptions(
     return { name, type, value: resolveValue(type, name, value, resolved, context) };
   });
 
+  const inner = leaf === undefined ? options : [{ name: leaf, type: OptionType.Subcommand, options }];
   const wrapped =
-    subcommand === undefined ? options : [{ name: subcommand, type: OptionType.Subcommand, options }];
+    group === undefined ? inner : [{ name: group, type: OptionType.SubcommandGroup, options: inner }];
   return { options: wrapped, resolved: Object.keys(resolved).length > 0 ? resolved : undefined };
 }
 

@@ -22,9 +22,17 @@ const T = {
 /** Commands as picker entries: `/policy set` and `/policy ban` are separate entries, like in Discord. */
 export function commandEntries(commands) {
   return commands.flatMap((command) => {
-    const subs = (command.options ?? []).filter((o) => o.type === T.SUB);
+    const options = command.options ?? [];
+    // Subcommands inside a group (`/prefer option set`) are entries of their own too.
+    const subs = options.flatMap((o) =>
+      o.type === T.SUB
+        ? [o]
+        : o.type === T.GROUP
+          ? (o.options ?? []).map((sub) => ({ ...sub, name: `${o.name} ${sub.name}` }))
+          : [],
+    );
     if (subs.length === 0) {
-      return [{ name: command.name, description: command.description, options: command.options ?? [] }];
+      return [{ name: command.name, description: command.description, options }];
     }
     return subs.map((sub) => ({
       name: command.name,
