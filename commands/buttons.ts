@@ -14,7 +14,7 @@ import { mayUseButtons } from '../src/discord/job-access.js';
 import type { PlannedJob } from '../src/discord/submit.js';
 import { UserError } from '../src/discord/user-error.js';
 import { type ButtonAction, encodeRemixModal, parseButton, parseRemixModal } from '../src/jobs/custom-ids.js';
-import { deriveReroll, deriveUpscale, deriveVariation } from '../src/jobs/derive.js';
+import { deriveOpposite, deriveReroll, deriveUpscale, deriveVariation } from '../src/jobs/derive.js';
 import { type ImageSlot, jobImageRef, newJobId } from '../src/jobs/refs.js';
 import type { JobDescription } from '../src/jobs/spec.js';
 import { PromptError, parsePrompt } from '../src/prompt/index.js';
@@ -69,6 +69,12 @@ function plan(record: JobRecord, button: ButtonAction, remixed?: JobDescription)
       };
     case 'reroll':
       return { id, kind: 'reroll', description: deriveReroll(record.description, record.id) };
+    case 'opposite':
+      return {
+        id,
+        kind: 'opposite',
+        description: deriveOpposite(record.description, sourceOf(record, button), remixed),
+      };
     case 'vary-subtle':
       return {
         id,
@@ -107,7 +113,8 @@ async function pressButton(
   button: ButtonAction,
 ): Promise<void> {
   const record = await targetOf(ctx, button, interaction);
-  const isVariation = button.action === 'vary-strong' || button.action === 'vary-subtle';
+  const isVariation =
+    button.action === 'vary-strong' || button.action === 'vary-subtle' || button.action === 'opposite';
   if (isVariation && (await ctx.settings.get(interaction.user.id)).remix) {
     const input = new TextInputBuilder()
       .setCustomId('prompt')

@@ -88,7 +88,7 @@ const SETTABLE = [
 export function describePolicy(policy: GuildPolicy): string {
   return [
     '**Server policy**',
-    `weights must add up to more than 0: ${policy.requirePositiveWeightSum ? 'yes' : 'no'}`,
+    `weights must add up to more than 0: ${policy.requirePositiveWeightSum ? 'yes (Opposite and other all-negative prompts are refused; `/policy set weight_sum_positive:False` allows them)' : 'no'}`,
     `lowest normalized weight: ${policy.minNormalizedWeight ?? 'no limit'}`,
     `banned words: ${policy.bannedWords.length ? policy.bannedWords.map((w) => `\`${w}\``).join(', ') : 'none'}`,
     `max steps ${policy.maxSteps} · max side ${policy.maxSide} px · max repeat ${policy.maxRepeat} · max jobs per command ${policy.maxJobsPerCommand}`,

@@ -46,6 +46,8 @@ export function promptLabel(record: JobRecord): string {
       return `Blend of ${d.prompts.length} images${d.prompt ? ` ${shown}` : ''}`;
     case 'upscale':
       return `${shown} - Image #${(record.index ?? 0) + 1}`;
+    case 'opposite':
+      return `${d.prompt ? `${shown} - ` : ''}Opposite of an image`;
     case 'variation': {
       const role = d.parents[0]?.role === 'variation-subtle' ? 'Subtle' : 'Strong';
       return `${shown} - Variations (${role})`;
@@ -93,7 +95,7 @@ export function gridMessage(record: JobRecord, grid: Buffer): MessageBody {
   return body(record, details(record), [file], rows);
 }
 
-/** One upscaled image with Vary (Strong), Vary (Subtle), Upscale 2x and reroll. */
+/** One upscaled image with Vary (Strong), Vary (Subtle), Upscale 2x, Opposite and reroll. */
 export function upscaleMessage(record: JobRecord, image: Buffer): MessageBody {
   const jobId = record.id;
   const parent = record.description.parents.find((p) => p.role === 'upscale')?.jobId ?? jobId;
@@ -101,6 +103,7 @@ export function upscaleMessage(record: JobRecord, image: Buffer): MessageBody {
     button(encodeButton({ action: 'vary-strong', jobId }), 'Vary (Strong)'),
     button(encodeButton({ action: 'vary-subtle', jobId }), 'Vary (Subtle)'),
     button(encodeButton({ action: 'upscale-2x', jobId }), 'Upscale 2x'),
+    button(encodeButton({ action: 'opposite', jobId }), 'Opposite'),
     button(encodeButton({ action: 'reroll', jobId: parent }), '🔄', ButtonStyle.Primary),
   ]);
   const file = new AttachmentBuilder(image, { name: `image-${jobId}.png` });

@@ -11,13 +11,27 @@ export type ButtonAction =
   | { action: 'vary-strong'; index?: number; jobId: string }
   | { action: 'vary-subtle'; jobId: string }
   | { action: 'reroll'; jobId: string }
-  | { action: 'upscale-2x'; jobId: string };
+  | { action: 'upscale-2x'; jobId: string }
+  /** Opposite, under an upscale: that image at a negative weight. */
+  | { action: 'opposite'; jobId: string };
 
 // Two-letter codes keep ids short; `v:<n>:` and `vs:` are one action, from a grid or from an upscale.
 const INDEXED = new RegExp(`^(u|v):([1-4]):(${ID_SOURCE})$`);
-const PLAIN = new RegExp(`^(r|vs|vl|x2):(${ID_SOURCE})$`);
-const PLAIN_CODES = { r: 'reroll', vs: 'vary-strong', vl: 'vary-subtle', x2: 'upscale-2x' } as const;
-const CODE_OF = { reroll: 'r', 'vary-strong': 'vs', 'vary-subtle': 'vl', 'upscale-2x': 'x2' } as const;
+const PLAIN = new RegExp(`^(r|vs|vl|x2|op):(${ID_SOURCE})$`);
+const PLAIN_CODES = {
+  r: 'reroll',
+  vs: 'vary-strong',
+  vl: 'vary-subtle',
+  x2: 'upscale-2x',
+  op: 'opposite',
+} as const;
+const CODE_OF = {
+  reroll: 'r',
+  'vary-strong': 'vs',
+  'vary-subtle': 'vl',
+  'upscale-2x': 'x2',
+  opposite: 'op',
+} as const;
 
 export function encodeButton(button: ButtonAction): string {
   if (button.action === 'upscale') return `u:${button.index}:${button.jobId}`;

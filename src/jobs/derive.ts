@@ -48,3 +48,28 @@ export function deriveReroll(parent: JobDescription, parentJobId: string): JobDe
     notes: [],
   };
 }
+
+/**
+ * Opposite: the chosen image as the only image prompt at weight -1, beside the text of a remix if one
+ * was given; nothing starts from the image (no init), so the sampler is pushed away from it from the
+ * first step. Alone, its weights add up to -1, which servers with Midjourney's rule refuse.
+ */
+export function deriveOpposite(
+  parent: JobDescription,
+  source: { jobId: string; index: number; ref: string },
+  remixed?: JobDescription,
+): JobDescription {
+  const texts = (remixed?.prompts ?? []).filter((p): p is TextPrompt => p.kind === 'text');
+  const image = { kind: 'image' as const, url: source.ref, weight: -1 };
+  const { prompts, weightSum } = weighPrompts([image, ...texts.map(({ normalized: _, ...p }) => p)]);
+  const base = remixed ?? parent;
+  return {
+    ...base,
+    prompt: remixed?.prompt ?? '',
+    prompts,
+    weightSum,
+    params: { ...base.params, seed: null, repeat: 1 },
+    parents: [{ jobId: source.jobId, index: source.index, role: 'opposite' }],
+    notes: [],
+  };
+}

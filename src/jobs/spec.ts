@@ -68,7 +68,9 @@ export type ParentRole =
   | 'upscale'
   | 'blend'
   | 'image-prompt'
-  | 'reroll';
+  | 'reroll'
+  /** The image asked for at a negative weight: away from it (the Loab move). */
+  | 'opposite';
 
 export interface ParentRef {
   jobId: string;

@@ -64,7 +64,8 @@ export function evaluatePolicy(
       rule: 'weight-sum',
       message:
         `The weights add up to ${show(job.weightSum)}; this server requires a sum above 0. ` +
-        'Add or raise a positive part, e.g. `a city::1 logo::-0.5`.',
+        'Add or raise a positive part, e.g. `a city::1 logo::-0.5`. ' +
+        '(An admin can allow it with `/policy set weight_sum_positive:False`.)',
     });
   }
 

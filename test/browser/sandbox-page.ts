@@ -208,7 +208,7 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
       .locator(`article[data-message-id="${variationId}"] img[alt^="grid-"]`)
       .waitFor({ timeout: UI_MS });
 
-    step('U1 on the variation: one image with Vary (Strong), Vary (Subtle), Upscale 2x and reroll');
+    step('U1 on the variation: one image with Vary (Strong), Vary (Subtle), Upscale 2x, Opposite and reroll');
     await variation.getByRole('button', { name: 'U1', exact: true }).click();
     const upscale = ada
       .locator('article.message', { hasText: /Image #1/ })
@@ -216,7 +216,7 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
       .filter({ has: ada.locator('img[alt^="image-"]') })
       .last();
     await upscale.waitFor({ timeout: RENDER_MS });
-    for (const label of ['Vary (Strong)', 'Vary (Subtle)', 'Upscale 2x', 'Reroll'])
+    for (const label of ['Vary (Strong)', 'Vary (Subtle)', 'Upscale 2x', 'Opposite', 'Reroll'])
       assert.equal(await upscale.getByRole('button', { name: label, exact: true }).count(), 1, label);
     await shot(ada, 'sandbox-upscale.png');
 

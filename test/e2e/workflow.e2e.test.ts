@@ -104,7 +104,7 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
 
   let upscaled: MessageView;
 
-  test('U2 posts the single image with Vary (Strong), Vary (Subtle), Upscale 2x and reroll', async () => {
+  test('U2 posts the single image with Vary (Strong), Vary (Subtle), Upscale 2x, Opposite and reroll', async () => {
     const u2 = listCustomIds(grid.components).find((id) => id.startsWith('u:2:'))!;
     const handle = stack.discord.pressButton({ user: 'bob', messageId: grid.id, customId: u2 });
     await handle.response(3000);
@@ -116,7 +116,7 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
     const labels = (upscaled.components[0] as { components: Array<{ label: string }> }).components.map(
       (c) => c.label,
     );
-    expect(labels).toEqual(['Vary (Strong)', 'Vary (Subtle)', 'Upscale 2x', '🔄']);
+    expect(labels).toEqual(['Vary (Strong)', 'Vary (Subtle)', 'Upscale 2x', 'Opposite', '🔄']);
   }, 90_000);
 
   test('Vary (Strong) on the upscale makes a new grid whose record names its parent', async () => {
@@ -133,6 +133,48 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
     const upscaleJob = vary.slice(3);
     expect(record.description.parents).toEqual([{ jobId: upscaleJob, index: 0, role: 'variation-strong' }]);
     expect(record.description.prompts[0]).toMatchObject({ kind: 'image', url: `job:${upscaleJob}/0` });
+  }, 90_000);
+
+  test('Opposite asks for the image at weight -1: refused under the default rule, allowed once an admin lifts it', async () => {
+    const opposite = listCustomIds(upscaled.components).find((id) => id.startsWith('op:'))!;
+    const refusedPress = stack.discord.pressButton({
+      user: 'bob',
+      messageId: upscaled.id,
+      customId: opposite,
+    });
+    await refusedPress.response(3000);
+    const refusal = await stack.discord.waitForMessage(
+      (m) => m.interactionId === refusedPress.id && m.ephemeral && !m.loading,
+      { timeoutMs: 10_000 },
+    );
+    expect(refusal.content).toContain('The weights add up to -1; this server requires a sum above 0');
+    expect(refusal.content).toContain('/policy set weight_sum_positive:False');
+
+    const policy = (weight_sum_positive: boolean) =>
+      stack.discord
+        .invokeCommand({
+          name: 'policy',
+          user: 'ada',
+          channel: 'general',
+          subcommand: 'set',
+          options: { weight_sum_positive },
+        })
+        .response(3000);
+    await policy(false);
+    try {
+      const press = stack.discord.pressButton({ user: 'bob', messageId: upscaled.id, customId: opposite });
+      const away = await finishedMessage(stack.discord, press);
+      expect(away.content).toContain('Opposite of an image');
+      const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(away)}`))!);
+      const source = opposite.slice(3);
+      expect(record.kind).toBe('opposite');
+      expect(record.description.prompts).toEqual([
+        { kind: 'image', url: `job:${source}/0`, weight: -1, normalized: -1 },
+      ]);
+      expect(record.description.parents).toEqual([{ jobId: source, index: 0, role: 'opposite' }]);
+    } finally {
+      await policy(true);
+    }
   }, 90_000);
 
   test('/blend with two uploads makes a grid from equal-weight image prompts', async () => {
