@@ -1,12 +1,14 @@
 import { ApplicationCommandOptionType, type Attachment } from 'discord.js';
 import { type Command, startJobs } from '../src/discord/command.js';
 import { storeInputImage } from '../src/discord/input-images.js';
+import type { PlannedJob } from '../src/discord/submit.js';
 import { UserError } from '../src/discord/user-error.js';
 import { newJobId, uploadRef } from '../src/jobs/refs.js';
 import type { AspectRatio, JobDescription } from '../src/jobs/spec.js';
 import { weighPrompts } from '../src/jobs/weights.js';
 import { DEFAULT_PARAMS } from '../src/prompt/index.js';
 import { MAX_ABS_WEIGHT } from '../src/prompt/multiprompt.js';
+import type { ImageOrigin } from '../src/store/image-hashes.js';
 
 const DIMENSIONS: Record<string, AspectRatio> = {
   square: { width: 1, height: 1 },
@@ -90,10 +92,21 @@ export const blend: Command = {
       parents: [],
       notes: [],
     };
-    const job = { id: newJobId(), kind: 'blend' as const, description };
+    const job: PlannedJob = { id: newJobId(), kind: 'blend', description };
     await startJobs(ctx, interaction, [job], async () => {
+      const place = {
+        guildId: interaction.guildId,
+        channelId: interaction.channelId,
+        userId: interaction.user.id,
+      };
+      const origins: Record<string, ImageOrigin> = {};
+      job.origins = origins;
       for (const [i, attachment] of attachments.entries()) {
-        await storeInputImage(ctx, attachment.url, { name: attachment.name, id: ids[i]! });
+        const { origin } = await storeInputImage(ctx, attachment.url, place, {
+          name: attachment.name,
+          id: ids[i]!,
+        });
+        if (origin) origins[refs[i]!] = origin;
       }
     });
   },

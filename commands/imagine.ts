@@ -7,6 +7,7 @@ import { UserError } from '../src/discord/user-error.js';
 import { newJobId, uploadRef } from '../src/jobs/refs.js';
 import type { JobDescription } from '../src/jobs/spec.js';
 import { PromptError, parseImagine } from '../src/prompt/index.js';
+import type { ImageOrigin } from '../src/store/image-hashes.js';
 import type { UserSettings } from '../src/store/user-settings.js';
 
 function parseOrRefuse(prompt: string, settings: UserSettings): JobDescription[] {
@@ -62,8 +63,18 @@ export const imagine: Command = {
             // One at a time, each filed under the jobs as soon as it is stored, so a later failure
             // leaves nothing behind (startJobs drops the uploads of jobs it could not queue).
             const inputs: Record<string, string> = {};
-            for (const job of planned) job.inputs = inputs;
-            for (const link of links) inputs[link] = uploadRef(await storeInputImage(ctx, link));
+            const origins: Record<string, ImageOrigin> = {};
+            for (const job of planned) Object.assign(job, { inputs, origins });
+            const place = {
+              guildId: interaction.guildId,
+              channelId: interaction.channelId,
+              userId: interaction.user.id,
+            };
+            for (const link of links) {
+              const { id, origin } = await storeInputImage(ctx, link, place);
+              inputs[link] = uploadRef(id);
+              if (origin) origins[link] = origin;
+            }
           };
     await startJobs(ctx, interaction, planned, prepare);
   },

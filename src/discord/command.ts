@@ -84,7 +84,10 @@ export async function startJobs(
       if (!interaction.deferred) await interaction.deferReply();
       await prepare();
       // Preparation may have filled in inputs; carry them over.
-      for (const [i, job] of planned.entries()) if (job.inputs) records[i]!.inputs = job.inputs;
+      for (const [i, job] of planned.entries()) {
+        if (job.inputs) records[i]!.inputs = job.inputs;
+        if (job.origins && Object.keys(job.origins).length > 0) records[i]!.origins = job.origins;
+      }
     }
     if (interaction.deferred) await interaction.editReply(queuedMessage(first));
     else await interaction.reply(queuedMessage(first));

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { BotMetrics } from '../metrics/registry.js';
 import type { ModelInfo } from '../model/info.js';
 import type { Queues } from '../queue/queues.js';
+import type { ImageHashStore } from '../store/image-hashes.js';
 import type { ImageStore } from '../store/image-store.js';
 import type { JobCaps } from '../store/job-caps.js';
 import type { JobRecords } from '../store/job-records.js';
@@ -15,6 +16,7 @@ export interface BotContext {
   logger: Logger;
   records: JobRecords;
   images: ImageStore;
+  hashes: ImageHashStore;
   caps: JobCaps;
   policies: PolicyStore;
   settings: SettingsStore;

@@ -3,6 +3,7 @@ import type { JobKind } from '../jobs/kinds.js';
 import type { JobDescription } from '../jobs/spec.js';
 import { evaluatePolicy } from '../policy/evaluate.js';
 import { priorityFor, renderJobOptions } from '../queue/queues.js';
+import type { ImageOrigin } from '../store/image-hashes.js';
 import type { JobRecord, ReplyTarget } from '../store/job-records.js';
 import type { BotContext } from './context.js';
 import { UserError } from './user-error.js';
@@ -22,6 +23,8 @@ export interface PlannedJob {
   description: JobDescription;
   index?: number;
   inputs?: Record<string, string>;
+  /** Image prompts recognised as the bot's own images, by prompt url (see JobRecord.origins). */
+  origins?: Record<string, ImageOrigin>;
 }
 
 /**
@@ -86,6 +89,7 @@ export function draftRecords(who: Requester, planned: PlannedJob[]): JobRecord[]
       status: 'queued' as const,
       ...(job.index !== undefined ? { index: job.index } : {}),
       ...(job.inputs ? { inputs: job.inputs } : {}),
+      ...(job.origins ? { origins: job.origins } : {}),
     };
   });
 }

@@ -11,16 +11,20 @@ import {
   type DecodeLimits,
   decodeFailed,
 } from './decode.js';
+import { type ImageHashes, imageHashes } from './image-hash.js';
 
 export interface InputImage {
   png: Buffer;
   width: number;
   height: number;
+  /** Fingerprints of the image as sent, to recognise one the bot made (with `fingerprint`). */
+  hashes?: ImageHashes;
 }
 
 export interface InputImageLimits extends Partial<DecodeLimits> {
   /** Longest side kept; larger images are scaled down (never up). */
   keepSide: number;
+  fingerprint?: boolean;
 }
 
 // One decode at a time: a burst of large uploads queues here instead of multiplying peak memory.
@@ -49,7 +53,8 @@ async function prepare(bytes: Uint8Array, limits: InputImageLimits): Promise<Inp
       })
       .png({ compressionLevel: 6 })
       .toBuffer({ resolveWithObject: true });
-    return { png: data, width: info.width, height: info.height };
+    const hashes = limits.fingerprint ? await imageHashes(bytes) : undefined;
+    return { png: data, width: info.width, height: info.height, ...(hashes ? { hashes } : {}) };
   } catch (error) {
     throw decodeFailed(error);
   }

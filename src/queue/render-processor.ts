@@ -1,6 +1,9 @@
 import { DelayedError, type Job, type Processor, type Queue, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
+import { imageHashes } from '../images/image-hash.js';
+import type { ImageSlot } from '../jobs/refs.js';
 import type { WorkerMetrics } from '../metrics/registry.js';
+import type { ImageHashStore } from '../store/image-hashes.js';
 import type { ImageStore } from '../store/image-store.js';
 import type { JobCaps } from '../store/job-caps.js';
 import type { JobRecord, JobRecords } from '../store/job-records.js';
@@ -15,6 +18,7 @@ import { holdRunningSlot } from './running-slot.js';
 export interface RenderProcessorDeps {
   records: JobRecords;
   images: ImageStore;
+  hashes: ImageHashStore;
   caps: JobCaps;
   policies: PolicyStore;
   renderer: Renderer;
@@ -77,7 +81,7 @@ export function createRenderProcessor(deps: RenderProcessorDeps): Processor<Rend
         .finally(() => deadline.clear());
       const seconds = (performance.now() - started) / 1000;
       if (units > 0) rate.observe(units, seconds);
-      await storeResult(deps, record, rendered, seconds);
+      await storeResult(deps, record, rendered, seconds, log);
       await enqueueDelivery(deps.delivery, { jobId: record.id, outcome: 'done' });
       log.info({ seconds }, 'job rendered');
       outcome = 'done';
@@ -96,14 +100,26 @@ export function createRenderProcessor(deps: RenderProcessorDeps): Processor<Rend
 
 /** The images under their job id, then the record marked done with what the result is. */
 async function storeResult(
-  deps: Pick<RenderProcessorDeps, 'images' | 'records'>,
+  deps: Pick<RenderProcessorDeps, 'images' | 'records' | 'hashes'>,
   record: JobRecord,
   rendered: RenderedJob,
   seconds: number,
+  log: Logger,
 ): Promise<void> {
   const slots = new Map<string, Buffer>(rendered.images.map((png, i) => [String(i), png] as const));
   if (rendered.grid) slots.set('grid', rendered.grid);
   await deps.images.putJobImages(record.id, slots);
+  // Fingerprints, so a copy of these images coming back later is linked to this job. A failure here
+  // costs only that link, never the job.
+  await Promise.all(
+    [...slots].map(async ([slot, png]) =>
+      deps.hashes.remember(
+        record.id,
+        slot === 'grid' ? 'grid' : (Number(slot) as ImageSlot),
+        await imageHashes(png),
+      ),
+    ),
+  ).catch((error) => log.warn({ err: error }, 'could not fingerprint the images'));
   await deps.records.update(record.id, {
     status: 'done',
     finishedAt: Date.now(),

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { ImageHashStore } from './image-hashes.js';
 import { ImageStore } from './image-store.js';
 import { JobCaps } from './job-caps.js';
 import { JobRecords } from './job-records.js';
@@ -10,6 +11,7 @@ export interface Stores {
   keys: Keys;
   records: JobRecords;
   images: ImageStore;
+  hashes: ImageHashStore;
   caps: JobCaps;
   policies: PolicyStore;
   settings: SettingsStore;
@@ -26,6 +28,7 @@ export function openStores(
     keys,
     records: new JobRecords(redis, keys, ttlSeconds),
     images: new ImageStore(redis, keys, ttlSeconds, uploadTtlSeconds),
+    hashes: new ImageHashStore(redis, keys, ttlSeconds),
     caps: new JobCaps(redis, keys),
     policies: new PolicyStore(redis, keys),
     settings: new SettingsStore(redis, keys),

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { JobKind } from '../jobs/kinds.js';
 import type { JobDescription } from '../jobs/spec.js';
+import type { ImageOrigin } from './image-hashes.js';
 import type { Keys } from './keys.js';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
@@ -49,6 +50,11 @@ export interface JobRecord {
   worker?: string;
   /** Image links of the prompt mapped to where their fetched bytes are stored (`upload:<id>`). */
   inputs?: Record<string, string>;
+  /**
+   * Image prompts that are images this bot made, saved and brought back (uploaded, linked), by prompt
+   * url: the job and slot (null: its grid) they came from, so the lineage continues through them.
+   */
+  origins?: Record<string, ImageOrigin>;
 }
 
 /** Job records as JSON strings with the same time to live as the images they describe. */

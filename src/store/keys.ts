@@ -14,4 +14,6 @@ export class Keys {
   runningByUser = (userId: string) => `${this.prefix}:running:${userId}`;
   userJobs = (userId: string) => `${this.prefix}:user-jobs:${userId}`;
   delivered = (jobId: string) => `${this.prefix}:delivered:${jobId}`;
+  exactHash = (sha: string) => `${this.prefix}:exact:${sha}`;
+  hashBand = (band: number, value: string) => `${this.prefix}:phash:${band}:${value}`;
 }

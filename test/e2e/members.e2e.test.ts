@@ -257,3 +257,29 @@ test('/prefer: a named option expands in prompts, the suffix fills the rest, bad
   );
   expect(unknown.content).toContain('unknown parameter --wide');
 }, 90_000);
+
+test("an image of one server's job brought to another server is not linked to it (nothing leaks across)", async () => {
+  const grid = await gridFor('bob', 'a quiet harbour at dawn');
+  const saved = Buffer.from(stack.discord.attachmentBytes(grid.attachments[0]!));
+  const blend = (channel: string) =>
+    finishedMessage(
+      stack.discord,
+      stack.discord.invokeCommand({
+        name: 'blend',
+        user: 'bob',
+        channel,
+        options: {
+          image1: { filename: 'saved.png', contentType: 'image/png', data: saved },
+          image2: { filename: 'saved-again.png', contentType: 'image/png', data: saved },
+        },
+      }),
+    );
+  const recordOf = async (message: MessageView) =>
+    JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(message)}`))!);
+  // Same server: recognised (the exact pixels).
+  const here = await recordOf(await blend('general'));
+  expect(Object.values(here.origins ?? {})).toContainEqual({ jobId: jobIdOf(grid), index: null });
+  // Another server: the same bytes are just an upload.
+  const there = await recordOf(await blend('elsewhere'));
+  expect(there.origins).toBeUndefined();
+}, 90_000);

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
+import { readLineage } from '../../src/sandbox/web/lineage.js';
+import { openStores } from '../../src/store/index.js';
 import { freePort } from '../../src/store/local-redis.js';
 import { finishedMessage, isFinalImage, isGrid, jobIdOf } from './messages.js';
 import { type Stack, startStack } from './stack.js';
@@ -193,6 +195,49 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
       timeoutMs: 60_000,
     });
     expect(blended.content).toContain('Blend of 2 images');
+  }, 90_000);
+
+  test('a saved grid and a saved upscale, re-encoded and uploaded to /blend, continue the lineage', async () => {
+    const gridJob = jobIdOf(grid)!;
+    const upscaleJob = jobIdOf(upscaled)!;
+    // As a member would: save the images from Discord, send them through a JPEG editor at another size.
+    const savedGrid = await sharp(Buffer.from(stack.discord.attachmentBytes(grid.attachments[0]!)))
+      .resize(700, 700)
+      .jpeg({ quality: 80 })
+      .toBuffer();
+    const savedUpscale = await sharp(Buffer.from(stack.discord.attachmentBytes(upscaled.attachments[0]!)))
+      .resize(300, 300)
+      .jpeg({ quality: 75 })
+      .toBuffer();
+    const handle = stack.discord.invokeCommand({
+      name: 'blend',
+      user: 'cy',
+      channel: 'general',
+      options: {
+        image1: { filename: 'saved-grid.jpg', contentType: 'image/jpeg', data: savedGrid },
+        image2: { filename: 'saved-image.jpg', contentType: 'image/jpeg', data: savedUpscale },
+        image3: { filename: 'other.png', contentType: 'image/png', data: await png('#33aa55') },
+      },
+    });
+    const blended = await finishedMessage(stack.discord, handle);
+    const blendJob = jobIdOf(blended)!;
+    const record = JSON.parse((await stack.redisClient.get(`lb:job:${blendJob}`))!);
+    const [first, second, third] = record.description.prompts.map((p: { url: string }) => p.url);
+    expect(record.origins[first]).toEqual({ jobId: gridJob, index: null });
+    expect(record.origins[second]).toEqual({ jobId: upscaleJob, index: 0 });
+    expect(record.origins[third]).toBeUndefined();
+
+    const lineage = (await readLineage(openStores(stack.redisClient, 60), blendJob))!;
+    const root = lineage.nodes.find((n) => n.jobId === blendJob)!;
+    expect(root.parents).toEqual(
+      expect.arrayContaining([
+        { jobId: gridJob, index: null, role: 'blend' },
+        { jobId: upscaleJob, index: 0, role: 'blend' },
+      ]),
+    );
+    // Through the recognised images the tree reaches the first /imagine, two generations up.
+    expect(lineage.nodes.find((n) => n.jobId === gridJob)).toMatchObject({ kind: 'imagine' });
+    expect(lineage.nodes.find((n) => n.jobId === upscaleJob)).toMatchObject({ kind: 'upscale' });
   }, 90_000);
 
   test('/blend takes a weight per image; a negative one is judged by the weight-sum rule', async () => {

@@ -78,11 +78,13 @@ function promptText(record: JobRecord): string {
 }
 
 /**
- * Parents of a record, as edges. Recorded parents come first; image prompts that point at uploads
- * (the images of a /blend, or fetched prompt links) become edges to `upload` nodes, so a blend shows
- * what it was blended from.
+ * Parents of a record, as edges, and which of them are uploads. Recorded parents come first; image
+ * prompts that point at uploads (the images of a /blend, or fetched prompt links) become edges to
+ * `upload` nodes, so a blend shows what it was blended from, unless the upload was recognised as an
+ * image the bot made: then the edge goes to that job (and slot), and the tree goes on through it.
  */
-function edgesOf(record: JobRecord): LineageEdge[] {
+function edgesOf(record: JobRecord): { edges: LineageEdge[]; uploads: Set<string> } {
+  const uploads = new Set<string>();
   const edges: LineageEdge[] = record.description.parents.map((p) => ({
     jobId: p.jobId,
     index: p.index,
@@ -90,26 +92,31 @@ function edgesOf(record: JobRecord): LineageEdge[] {
   }));
   // Upscales, rerolls and variations copy their parent's description, image prompts included: those
   // belong to the ancestor that was typed (or blended), and are reached through the recorded parents.
-  if (record.kind !== 'imagine' && record.kind !== 'blend') return edges;
+  if (record.kind !== 'imagine' && record.kind !== 'blend') return { edges, uploads };
   const seen = new Set(edges.map((e) => `${e.jobId}/${e.index}`));
   for (const prompt of record.description.prompts) {
     if (prompt.kind !== 'image') continue;
     const ref = record.inputs?.[prompt.url] ?? prompt.url;
     const upload = UPLOAD_REF.exec(ref);
     const job = JOB_IMAGE_REF.exec(ref);
-    const edge: LineageEdge | null = upload
-      ? { jobId: upload[1]!, index: null, role: record.kind === 'blend' ? 'blend' : 'image-prompt' }
-      : job
-        ? { jobId: job[1]!, index: Number(job[2]), role: 'image-prompt' }
-        : null;
+    const origin = record.origins?.[prompt.url];
+    const role = record.kind === 'blend' ? 'blend' : 'image-prompt';
+    const edge: LineageEdge | null = origin
+      ? { jobId: origin.jobId, index: origin.index, role }
+      : upload
+        ? { jobId: upload[1]!, index: null, role }
+        : job
+          ? { jobId: job[1]!, index: Number(job[2]), role: 'image-prompt' }
+          : null;
     if (!edge) continue;
+    if (upload && !origin) uploads.add(edge.jobId);
     // A prompt naming the same image twice is one edge.
     const key = `${edge.jobId}/${edge.index}`;
     if (seen.has(key) || (job && seen.has(`${edge.jobId}/null`))) continue;
     seen.add(key);
     edges.push(edge);
   }
-  return edges;
+  return { edges, uploads };
 }
 
 /** Walks from `jobId` up through its parents, breadth first; null when the job itself is unknown. */
@@ -155,12 +162,9 @@ export async function readLineage(stores: Pick<Stores, 'records'>, jobId: string
         });
         continue;
       }
-      const parents = edgesOf(record);
-      for (const edge of parents) {
-        if (edge.role === 'blend' || (edge.role === 'image-prompt' && edge.index === null))
-          uploads.add(edge.jobId);
-        if (!nodes.has(edge.jobId)) next.add(edge.jobId);
-      }
+      const { edges: parents, uploads: uploaded } = edgesOf(record);
+      for (const id of uploaded) uploads.add(id);
+      for (const edge of parents) if (!nodes.has(edge.jobId)) next.add(edge.jobId);
       nodes.set(id, {
         jobId: id,
         kind: record.kind,
