@@ -39,7 +39,44 @@ test('images resolve by reference; unknown or malformed references resolve to nu
 
 test('settings default and refuse values outside the choices', async () => {
   const { settings } = openStores(redis.client, 60, 's');
-  expect(await settings.get('u')).toEqual({ stylize: 100, quality: 1, remix: false });
+  expect(await settings.get('u')).toEqual({
+    stylize: 100,
+    quality: 1,
+    remix: false,
+    options: {},
+    suffix: '',
+  });
   expect(await settings.update('u', { remix: true })).toMatchObject({ remix: true });
   await expect(settings.update('u', { quality: 3 as 1 })).rejects.toThrow();
+});
+
+test('/prefer options are bounded in number, name and length; a refused change stores nothing', async () => {
+  const { settings } = openStores(redis.client, 60, 'pref');
+  const twenty = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`o${i}`, '--s 10']));
+  expect(Object.keys((await settings.update('u', { options: twenty })).options)).toHaveLength(20);
+  await expect(settings.update('u', { options: { ...twenty, o20: '--s 10' } })).rejects.toThrow();
+  await expect(settings.update('u', { options: { 'Bad Name': '--s 10' } })).rejects.toThrow();
+  await expect(settings.update('u', { suffix: `--s 1 ${'x'.repeat(300)}` })).rejects.toThrow();
+  expect(Object.keys((await settings.get('u')).options)).toHaveLength(20);
+});
+
+test('image fingerprints: exact and near copies are recognised, far ones and refused origins are not', async () => {
+  const { hashes } = openStores(redis.client, 60, 'h');
+  await hashes.remember('abcdefabcdef', 2, { exact: 'e1', perceptual: '0123456789abcdef' });
+  await hashes.remember('bbbbbbbbbbbb', 'grid', { exact: 'e2', perceptual: 'fedcba9876543210' });
+  const yes = async () => true;
+  expect(await hashes.recognise({ exact: 'e1', perceptual: '0000000000000000' }, yes)).toEqual({
+    jobId: 'abcdefabcdef',
+    index: 2,
+  });
+  // Eight bits off (a re-encoded copy), found through a shared band; the grid slot is index null.
+  expect(await hashes.recognise({ exact: 'x', perceptual: 'fedcba98765432ef' }, yes)).toEqual({
+    jobId: 'bbbbbbbbbbbb',
+    index: null,
+  });
+  expect(await hashes.recognise({ exact: 'x', perceptual: 'f0f0f0f0f0f0f0f0' }, yes)).toBeNull();
+  // An origin the member may not see (another server's job) is not offered.
+  expect(
+    await hashes.recognise({ exact: 'e1', perceptual: '0123456789abcdef' }, async () => false),
+  ).toBeNull();
 });
