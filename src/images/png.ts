@@ -85,13 +85,21 @@ export function readTextChunks(png: Uint8Array): Record<string, string> {
   return out;
 }
 
+/**
+ * zlib level 1 (zlib-ng's quick deflate), no row filters. A job's five PNGs (the grid and four singles,
+ * about 1.5 MB of RGB) took some 23 ms to encode at level 6 on the development machine, about 7% of the
+ * time inside the model; level 1 takes some 13 ms, for files about 15% larger. Adaptive filtering would make
+ * them smaller but costs more time than level 6 saves. See `job_overhead_with_png` in docs/benchmarks.md.
+ */
+export const PNG_OUTPUT = { compressionLevel: 1, adaptiveFiltering: false } as const;
+
 /** Encodes RGB to PNG (deterministic: same pixels and text, same bytes) with optional text chunks. */
 export async function encodePng(
   image: RawImage,
   text: Readonly<Record<string, string>> = {},
 ): Promise<Uint8Array> {
   const png = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .png({ compressionLevel: 6, adaptiveFiltering: false })
+    .png(PNG_OUTPUT)
     .toBuffer();
   return withTextChunks(new Uint8Array(png.buffer, png.byteOffset, png.length), text);
 }
