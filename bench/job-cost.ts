@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { imagesOf } from '../src/diffusion/run-job.js';
 import { DiffusionWorker } from '../src/diffusion/worker.js';
 import { prepareInputImage } from '../src/images/input-image.js';
 import { readModelInfo } from '../src/model/info.js';
@@ -64,7 +65,7 @@ if (values.child) {
   const { description, images } = worstPrompt(Number(values.child), stored);
   const worker = await DiffusionWorker.start(model);
   const started = performance.now();
-  const output = await worker.run(description, { seed: 1, images });
+  const output = imagesOf(await worker.run(description, { seed: 1, images }));
   const seconds = (performance.now() - started) / 1000;
   await worker.close();
   const bytes = [output.grid, ...output.images.map((i) => i.png)].reduce((n, b) => n + (b?.length ?? 0), 0);
@@ -142,7 +143,7 @@ const inputIds = Object.keys(images).map((_, i) => `input${i}`);
 for (const [i, bytes] of Object.values(images).entries())
   await stores.images.putUpload(inputIds[i]!, Buffer.from(bytes));
 const worstWorker = await DiffusionWorker.start(model);
-const output = await worstWorker.run(description, { seed: 2, images });
+const output = imagesOf(await worstWorker.run(description, { seed: 2, images }));
 await worstWorker.close();
 await stores.images.putJobImages(
   'benchjob0001',

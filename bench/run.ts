@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.js';
 import type { GenerationRequest } from '../src/diffusion/request.js';
-import { runJob } from '../src/diffusion/run-job.js';
+import { imagesOf, runJob } from '../src/diffusion/run-job.js';
 import { parsePrompt } from '../src/prompt/parse.js';
 import { median, round, timeIt } from './stats.js';
 
@@ -100,7 +100,7 @@ if (wanted('pipeline_overhead')) {
   // The same with the PNG output included (display resampling, grid, five PNG encodes), for reference.
   const withPng: number[] = [];
   for (let i = 0; i < repeats; i++) {
-    const output = await runJob(pipeline, job, { seed: i, images: {} }, { modelName: 'bench' });
+    const output = imagesOf(await runJob(pipeline, job, { seed: i, images: {} }, { modelName: 'bench' }));
     withPng.push(output.timings.totalMs / output.timings.onnxMs);
   }
   report('pipeline_overhead', {

@@ -20,22 +20,24 @@ const MAX_IMAGES = 5;
 const ACCEPTED_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 
 /** Refusals that need no download: the attachment's own metadata already says no. */
+export function checkAttachment(attachment: Attachment, maxBytes: number): void {
+  const type = attachment.contentType?.split(';')[0]?.trim() ?? '';
+  if (!ACCEPTED_TYPES.includes(type)) {
+    throw new UserError(
+      `${attachment.name} is not a PNG, JPEG, WebP or GIF image (${type || 'unknown type'}).`,
+    );
+  }
+  if (attachment.size > maxBytes) {
+    throw new UserError(
+      `${attachment.name} is ${(attachment.size / 1024 / 1024).toFixed(1)} MiB; images may be at most ${(maxBytes / 1024 / 1024).toFixed(0)} MiB.`,
+    );
+  }
+}
+
 export function checkAttachments(attachments: Attachment[], maxBytes: number): void {
   if (attachments.length < 2) throw new UserError('Blend needs at least 2 images.');
   if (attachments.length > MAX_IMAGES) throw new UserError(`Blend takes at most ${MAX_IMAGES} images.`);
-  for (const attachment of attachments) {
-    const type = attachment.contentType?.split(';')[0]?.trim() ?? '';
-    if (!ACCEPTED_TYPES.includes(type)) {
-      throw new UserError(
-        `${attachment.name} is not a PNG, JPEG, WebP or GIF image (${type || 'unknown type'}).`,
-      );
-    }
-    if (attachment.size > maxBytes) {
-      throw new UserError(
-        `${attachment.name} is ${(attachment.size / 1024 / 1024).toFixed(1)} MiB; images may be at most ${(maxBytes / 1024 / 1024).toFixed(0)} MiB.`,
-      );
-    }
-  }
+  for (const attachment of attachments) checkAttachment(attachment, maxBytes);
 }
 
 export const blend: Command = {

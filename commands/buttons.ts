@@ -40,7 +40,9 @@ async function targetOf(
   };
   if (!mayUseButtons(record, place)) throw new UserError(TAMPERED);
   if (record.status !== 'done' || !record.result) throw new UserError('That job has not finished yet.');
-  if ('index' in button && button.index > record.result.count) throw new UserError(TAMPERED);
+  if (record.result.type === 'text') throw new UserError(TAMPERED);
+  if ('index' in button && button.index !== undefined && button.index > record.result.count)
+    throw new UserError(TAMPERED);
   return record;
 }
 

@@ -12,7 +12,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDevice } from '../src/diffusion/backend.js';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.js';
-import { runJob } from '../src/diffusion/run-job.js';
+import { imagesOf, runJob } from '../src/diffusion/run-job.js';
 import { parseSchedulerName } from '../src/diffusion/schedulers/index.js';
 import { parsePrompt } from '../src/prompt/parse.js';
 
@@ -53,21 +53,23 @@ async function main(): Promise<void> {
     ...(values.threads ? { threads: Number(values.threads) } : {}),
   });
   try {
-    const output = await runJob(
-      pipeline,
-      job,
-      {
-        seed,
-        images,
-        ...(values.steps ? { steps: Number(values.steps) } : {}),
-        ...(values.scheduler ? { scheduler: parseSchedulerName(values.scheduler) } : {}),
-      },
-      {
-        modelName: basename(model),
-        onProgress: (p) => {
-          if (p.stage === 'denoise') process.stderr.write(`\rstep ${p.step}/${p.total}`);
+    const output = imagesOf(
+      await runJob(
+        pipeline,
+        job,
+        {
+          seed,
+          images,
+          ...(values.steps ? { steps: Number(values.steps) } : {}),
+          ...(values.scheduler ? { scheduler: parseSchedulerName(values.scheduler) } : {}),
         },
-      },
+        {
+          modelName: basename(model),
+          onProgress: (p) => {
+            if (p.stage === 'denoise') process.stderr.write(`\rstep ${p.step}/${p.total}`);
+          },
+        },
+      ),
     );
     process.stderr.write('\n');
     if (output.grid) await writeFile(values.out, output.grid);

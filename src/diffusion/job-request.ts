@@ -20,6 +20,7 @@
 import { type DecodeLimits, decodeImage } from '../images/decode.js';
 import { ImageInputError } from '../images/errors.js';
 import type { RawImage } from '../images/raw-image.js';
+import type { EngineTaskName } from '../jobs/kinds.js';
 import { type ImageSlot, jobImageRef } from '../jobs/refs.js';
 import type { JobDescription } from '../jobs/spec.js';
 import { dimensionsFor } from '../model/dimensions.js';
@@ -41,6 +42,8 @@ export interface JobInputs {
    * `job:<jobId>/<index>`) and by `job:<jobId>/<index>` for parents. The engine never fetches anything.
    */
   images: Readonly<Record<string, Uint8Array>>;
+  /** Which engine task runs the job (the kind's, src/jobs/kinds.ts); inferred when absent. */
+  task?: EngineTaskName;
   /** Overrides of the model's defaults (the CLI's --steps / --scheduler). */
   steps?: number;
   scheduler?: SchedulerName;

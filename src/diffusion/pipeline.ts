@@ -203,6 +203,41 @@ export class DiffusionPipeline {
     return upscaleImage(this.parts.upscaler, this.defaults.size, image);
   }
 
+  /** Pooled text embeddings (`pooler_output`), one row a text, in batches of 64. */
+  async embedTexts(texts: readonly string[]): Promise<Float32Array[]> {
+    const { tokenizer, textEncoder } = this.parts;
+    const rows: Float32Array[] = [];
+    for (let start = 0; start < texts.length; start += 64) {
+      const batch = texts.slice(start, start + 64);
+      const out = await textEncoder.run(
+        {
+          input_ids: {
+            kind: 'int',
+            values: batch.flatMap((t) => tokenizer.encode(t)),
+            dims: [batch.length, tokenizer.maxLength],
+          },
+        },
+        [outputName(textEncoder, 'pooler_output')],
+      );
+      const pooled = Object.values(out)[0]!;
+      const width = pooled.data.length / batch.length;
+      for (let i = 0; i < batch.length; i++) rows.push(pooled.data.slice(i * width, (i + 1) * width));
+    }
+    return rows;
+  }
+
+  /** The image's embedding in the text encoder's space (`image_embeds`); null without an image encoder. */
+  async embedImage(image: RawImage): Promise<Float32Array | null> {
+    const { imageEncoder, config } = this.parts;
+    if (!imageEncoder) return null;
+    const size = config.imageEncoderSize ?? 224;
+    const pixels = rgbToTensor((await resizeCover(image, size, size)).data, size, size);
+    const out = await imageEncoder.run({ pixel_values: { kind: 'float', tensor: pixels } }, [
+      outputName(imageEncoder, 'image_embeds'),
+    ]);
+    return Object.values(out)[0]!.data.slice();
+  }
+
   /**
    * 1. The conditions: zero weights dropped (they change nothing), image prompts folded into an init image
    * when the model has no image encoder, a canonical order (prompt order cannot change the result), and

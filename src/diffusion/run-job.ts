@@ -1,12 +1,19 @@
-/** One job end to end: decode inputs -> generate or upscale -> PNGs. The worker thread calls this. */
+/**
+ * One job end to end, by its engine task: generate (decode inputs -> sample -> PNGs), upscale, or
+ * describe (text). The worker thread calls this. The tasks are one table, as transformers.js keeps its
+ * task registry: a new kind of job is an entry in src/jobs/kinds.ts and a handler here.
+ */
 
+import { decodeImage } from '../images/decode.js';
 import { forDisplay } from '../images/grid.js';
 import { encodePng } from '../images/png.js';
 import { renderGrid } from '../images/render.js';
+import type { EngineTaskName } from '../jobs/kinds.js';
 import type { JobDescription } from '../jobs/spec.js';
+import { Describer } from './describe.js';
 import { type JobInputs, parametersText, taskFromJob } from './job-request.js';
 import type { DiffusionPipeline } from './pipeline.js';
-import type { Progress } from './request.js';
+import { GenerationRequestError, type Progress } from './request.js';
 
 export interface JobProgress {
   stage: Progress['stage'];
@@ -16,7 +23,18 @@ export interface JobProgress {
   preview?: Uint8Array;
 }
 
-export interface JobOutput {
+/** What a job made: images (a grid or an upscale), or text (/describe). */
+export type JobOutput = ImagesOutput | TextOutput;
+
+export interface TextOutput {
+  type: 'text';
+  lines: string[];
+  notes: string[];
+  timings: { totalMs: number; onnxMs: number };
+}
+
+export interface ImagesOutput {
+  type: 'images';
   /** The 2x2 grid PNG; null for an upscale. */
   grid: Uint8Array | null;
   /** PNGs with their grid index (four for a grid, one for an upscale). */
@@ -29,11 +47,78 @@ export interface JobOutput {
   timings: { totalMs: number; onnxMs: number };
 }
 
-export async function runJob(
+export interface RunOptions {
+  modelName: string;
+  /** The model folder, for what a task reads besides the networks (the describe vocabulary). */
+  modelDir?: string;
+  onProgress?: (progress: JobProgress) => void;
+  signal?: AbortSignal;
+}
+
+type TaskHandler = (
   pipeline: DiffusionPipeline,
   job: JobDescription,
   inputs: JobInputs,
-  options: { modelName: string; onProgress?: (progress: JobProgress) => void; signal?: AbortSignal },
+  options: RunOptions,
+) => Promise<JobOutput>;
+
+const TASKS: Readonly<Record<EngineTaskName, TaskHandler>> = {
+  generate: runImages,
+  upscale: runImages,
+  describe: runDescribe,
+};
+
+export function runJob(
+  pipeline: DiffusionPipeline,
+  job: JobDescription,
+  inputs: JobInputs,
+  options: RunOptions,
+): Promise<JobOutput> {
+  // Callers that predate the task table (the CLI, benchmarks) give none: an upscale parent says which.
+  const task = inputs.task ?? (job.parents.some((p) => p.role === 'upscale') ? 'upscale' : 'generate');
+  return TASKS[task](pipeline, job, inputs, options);
+}
+
+/** The images of a job that must make images (scripts and tests that run /imagine-like jobs). */
+export function imagesOf(output: JobOutput): ImagesOutput {
+  if (output.type !== 'images') throw new Error('this job made text, not images');
+  return output;
+}
+
+const describers = new WeakMap<DiffusionPipeline, Describer | null>();
+
+async function runDescribe(
+  pipeline: DiffusionPipeline,
+  job: JobDescription,
+  inputs: JobInputs,
+  options: RunOptions,
+): Promise<JobOutput> {
+  const started = performance.now();
+  const clock = pipeline.clock.milliseconds;
+  if (!describers.has(pipeline))
+    describers.set(pipeline, options.modelDir ? Describer.forModel(options.modelDir, pipeline) : null);
+  const describer = describers.get(pipeline);
+  if (!describer) throw new GenerationRequestError('this model has no vocabulary to describe images with');
+  const prompt = job.prompts.find((p) => p.kind === 'image');
+  const bytes = prompt ? inputs.images[prompt.url] : undefined;
+  if (!bytes) throw new GenerationRequestError('a /describe job needs its image');
+  const lines = await describer.describe(
+    await decodeImage(bytes, inputs.decodeLimits),
+    job.describe?.skip ?? 0,
+  );
+  return {
+    type: 'text',
+    lines,
+    notes: [],
+    timings: { totalMs: performance.now() - started, onnxMs: pipeline.clock.milliseconds - clock },
+  };
+}
+
+async function runImages(
+  pipeline: DiffusionPipeline,
+  job: JobDescription,
+  inputs: JobInputs,
+  options: RunOptions,
 ): Promise<JobOutput> {
   const started = performance.now();
   const clock = pipeline.clock.milliseconds;
@@ -44,6 +129,7 @@ export async function runJob(
     const display = await forDisplay(image, 512);
     const png = await encodePng(display, { parameters: `${parameters} (${method})` });
     return {
+      type: 'images',
       grid: null,
       images: [{ index: task.index, png }],
       width: display.width,
@@ -70,6 +156,7 @@ export async function runJob(
   await events;
   const rendered = await renderGrid(result.images, parameters);
   return {
+    type: 'images',
     grid: rendered.grid,
     images: rendered.images.map((png, i) => ({ index: result.indices[i]!, png })),
     width: rendered.width,

@@ -54,12 +54,12 @@ function serve(pipeline: DiffusionPipeline): void {
       try {
         const output = await runJob(pipeline, job, inputs, {
           modelName: data.modelName,
+          modelDir: data.modelDir,
           onProgress: (progress) => post({ type: 'progress', id, progress }),
           signal: controller.signal,
         });
-        const buffers = [output.grid, ...output.images.map((i) => i.png)]
-          .filter((b): b is Uint8Array => b !== null)
-          .map((b) => b.buffer as ArrayBuffer);
+        const pngs = output.type === 'images' ? [output.grid, ...output.images.map((i) => i.png)] : [];
+        const buffers = pngs.filter((b): b is Uint8Array => b !== null).map((b) => b.buffer as ArrayBuffer);
         post({ type: 'done', id, output }, [...new Set(buffers)]);
       } catch (error) {
         post({ type: 'error', id, error: serialize(error) });

@@ -9,7 +9,14 @@ import type { ImageStore } from '../store/image-store.js';
 import type { JobRecord, JobRecords } from '../store/job-records.js';
 import type { Keys } from '../store/keys.js';
 import type { MessageUpdater } from './message-updater.js';
-import { failedMessage, gridMessage, type MessageBody, progressMessage, upscaleMessage } from './messages.js';
+import {
+  describeMessage,
+  failedMessage,
+  gridMessage,
+  type MessageBody,
+  progressMessage,
+  upscaleMessage,
+} from './messages.js';
 import type { Outbox } from './outbox.js';
 
 export interface DeliveryDeps {
@@ -54,6 +61,7 @@ export async function finalMessageFor(
   record: JobRecord,
 ): Promise<MessageBody> {
   if (record.status === 'failed') return failedMessage(record, record.error ?? 'unknown error');
+  if (record.result?.type === 'text') return describeMessage(record, record.result.lines);
   if (outputOf(record.kind) === 'image') {
     const image = await deps.images.getJobImage(record.id, '0');
     if (!image) return failedMessage(record, 'the image expired');

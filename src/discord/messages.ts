@@ -5,7 +5,7 @@ import {
   ButtonStyle,
   type MessageActionRowComponentBuilder,
 } from 'discord.js';
-import { encodeButton } from '../jobs/custom-ids.js';
+import { encodeButton, encodeDescribeButton } from '../jobs/custom-ids.js';
 import type { JobRecord } from '../store/job-records.js';
 
 /** A message body that works for editReply, followUp, webhook edits and channel posts alike. */
@@ -46,6 +46,8 @@ export function promptLabel(record: JobRecord): string {
       return `Blend of ${d.prompts.length} images${d.prompt ? ` ${shown}` : ''}`;
     case 'upscale':
       return `${shown} - Image #${(record.index ?? 0) + 1}`;
+    case 'describe':
+      return 'Describe';
     case 'opposite':
       return `${d.prompt ? `${shown} - ` : ''}Opposite of an image`;
     case 'variation': {
@@ -115,4 +117,20 @@ function details(record: JobRecord): string {
   if (record.result) parts.push(`${record.result.seconds.toFixed(1)} s`);
   const notes = [...record.description.notes, ...(record.result?.notes ?? [])];
   return `(${parts.join(' · ')})${notes.length ? `\n-# ${notes.join(' · ')}` : ''}`;
+}
+
+/** A /describe answer: four numbered prompts, with buttons 1-4, Imagine all and 🔄 (four more). */
+export function describeMessage(record: JobRecord, lines: readonly string[]): MessageBody {
+  const jobId = record.id;
+  const numbered = lines.map((line, i) => `${i + 1}. ${line}`).join('\n');
+  const row = new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents([
+    ...lines.map((_, i) =>
+      button(encodeDescribeButton({ action: 'describe-pick', index: i + 1, jobId }), String(i + 1)),
+    ),
+    button(encodeDescribeButton({ action: 'describe-all', jobId }), 'Imagine all'),
+  ]);
+  const more = new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents([
+    button(encodeDescribeButton({ action: 'describe-more', jobId }), '🔄', ButtonStyle.Primary),
+  ]);
+  return body(record, `${details(record)}\n${numbered}`, [], [row, more]);
 }

@@ -58,3 +58,25 @@ export const encodeRemixModal = (button: ButtonAction) => `remix:${encodeButton(
 export function parseRemixModal(customId: string): ButtonAction | null {
   return customId.startsWith('remix:') ? parseButton(customId.slice('remix:'.length)) : null;
 }
+
+/** The buttons under a /describe answer: one of its prompts (1-4), all four, or four more. */
+export type DescribeAction =
+  | { action: 'describe-pick'; index: number; jobId: string }
+  | { action: 'describe-all'; jobId: string }
+  | { action: 'describe-more'; jobId: string };
+
+const DESCRIBE_PICK = new RegExp(`^d:([1-4]):(${ID_SOURCE})$`);
+const DESCRIBE_PLAIN = new RegExp(`^(da|dr):(${ID_SOURCE})$`);
+
+export function encodeDescribeButton(button: DescribeAction): string {
+  if (button.action === 'describe-pick') return `d:${button.index}:${button.jobId}`;
+  return `${button.action === 'describe-all' ? 'da' : 'dr'}:${button.jobId}`;
+}
+
+export function parseDescribeButton(customId: string): DescribeAction | null {
+  const pick = DESCRIBE_PICK.exec(customId);
+  if (pick) return { action: 'describe-pick', index: Number(pick[1]), jobId: pick[2]! };
+  const plain = DESCRIBE_PLAIN.exec(customId);
+  if (plain) return { action: plain[1] === 'da' ? 'describe-all' : 'describe-more', jobId: plain[2]! };
+  return null;
+}

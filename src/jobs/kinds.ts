@@ -15,12 +15,15 @@ export const JOB_KINDS = {
   blend: { engineTask: 'generate', output: 'grid' },
   /** U1-U4, Upscale 2x: one image at twice the size. */
   upscale: { engineTask: 'upscale', output: 'image' },
-} as const satisfies Record<
-  string,
-  { engineTask: 'generate' | 'upscale'; output: 'grid' | 'image' | 'text' }
->;
+  /** `/describe`: four prompts in words the model knows, for an image (a text result). */
+  describe: { engineTask: 'describe', output: 'text' },
+} as const satisfies Record<string, { engineTask: EngineTaskName; output: 'grid' | 'image' | 'text' }>;
+
+/** What a worker runs; the engine keeps one handler for each (src/diffusion/run-job.ts). */
+export type EngineTaskName = 'generate' | 'upscale' | 'describe';
 
 export type JobKind = keyof typeof JOB_KINDS;
 export type JobOutputKind = (typeof JOB_KINDS)[JobKind]['output'];
 
 export const outputOf = (kind: JobKind): JobOutputKind => JOB_KINDS[kind].output;
+export const engineTaskOf = (kind: JobKind): EngineTaskName => JOB_KINDS[kind].engineTask;

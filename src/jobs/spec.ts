@@ -89,4 +89,6 @@ export interface JobDescription {
   parents: ParentRef[];
   /** Things the user should know that are not errors, e.g. an ignored `--v`. */
   notes: string[];
+  /** A /describe job: how many of the best-matching descriptions to pass over (🔄 asks for four more). */
+  describe?: { skip: number };
 }

@@ -1,4 +1,5 @@
-import { basename } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { readModelConfig } from './config.js';
 import { DEFAULT_STEPS } from './steps.js';
 
@@ -23,6 +24,8 @@ export interface ModelInfo {
    * would only cost Redis memory and worker decoding time.
    */
   inputSide: number;
+  /** Whether /describe works: an image encoder in the text encoder's space and a vocabulary to rank. */
+  canDescribe: boolean;
 }
 
 export function readModelInfo(dir: string): ModelInfo {
@@ -34,5 +37,6 @@ export function readModelInfo(dir: string): ModelInfo {
     sizeMultiple: config.vaeFactor * config.latentMultiple,
     imagePrompts: config.hasImageEncoder ? 'encoder' : 'init-image',
     inputSide: Math.max(config.imageEncoderSize ?? 0, 2 * config.sampleSize),
+    canDescribe: config.hasImageEncoder && existsSync(join(dir, 'describe', 'vocabulary.json')),
   };
 }

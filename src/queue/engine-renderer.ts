@@ -1,6 +1,7 @@
 import { GenerationRequestError } from '../diffusion/request.js';
 import { DiffusionWorker } from '../diffusion/worker.js';
 import { ImageInputError } from '../images/errors.js';
+import { engineTaskOf } from '../jobs/kinds.js';
 import type { JobRecord } from '../store/job-records.js';
 import {
   BadInputError,
@@ -45,13 +46,17 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
       signal?.addEventListener('abort', stop, { once: true });
       try {
         if (signal?.aborted) throw signal.reason;
-        output = await thread.run(record.description, { images: Object.fromEntries(inputs) }, (progress) =>
-          onProgress({
-            stage: progress.stage as RenderProgress['stage'],
-            step: progress.step,
-            total: progress.total,
-            ...(progress.preview ? { preview: Buffer.from(progress.preview) } : {}),
-          }),
+        const task = engineTaskOf(record.kind);
+        output = await thread.run(
+          record.description,
+          { task, images: Object.fromEntries(inputs) },
+          (progress) =>
+            onProgress({
+              stage: progress.stage as RenderProgress['stage'],
+              step: progress.step,
+              total: progress.total,
+              ...(progress.preview ? { preview: Buffer.from(progress.preview) } : {}),
+            }),
         );
       } catch (error) {
         if (signal?.aborted)
@@ -62,10 +67,12 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
       } finally {
         signal?.removeEventListener('abort', stop);
       }
+      if (output.type === 'text') return { type: 'text', lines: output.lines, notes: output.notes };
       const images = [...output.images]
         .sort((a, b) => a.index - b.index)
         .map((image) => Buffer.from(image.png));
       return {
+        type: 'images',
         grid: output.grid ? Buffer.from(output.grid) : null,
         images,
         width: output.width,

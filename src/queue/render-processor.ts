@@ -106,6 +106,14 @@ async function storeResult(
   seconds: number,
   log: Logger,
 ): Promise<void> {
+  if (rendered.type === 'text') {
+    await deps.records.update(record.id, {
+      status: 'done',
+      finishedAt: Date.now(),
+      result: { type: 'text', lines: rendered.lines, notes: rendered.notes, seconds },
+    });
+    return;
+  }
   const slots = new Map<string, Buffer>(rendered.images.map((png, i) => [String(i), png] as const));
   if (rendered.grid) slots.set('grid', rendered.grid);
   await deps.images.putJobImages(record.id, slots);
@@ -124,6 +132,7 @@ async function storeResult(
     status: 'done',
     finishedAt: Date.now(),
     result: {
+      type: 'images',
       width: rendered.width,
       height: rendered.height,
       count: rendered.images.length,

@@ -9,7 +9,11 @@ export interface RenderProgress {
   preview?: Buffer;
 }
 
-export interface RenderedJob {
+/** What a render made: images, or text (a /describe's prompts). */
+export type RenderedJob = RenderedImages | RenderedText;
+
+export interface RenderedImages {
+  type: 'images';
   /** The 2x2 grid (absent for an upscale, which is one image). */
   grid: Buffer | null;
   /** PNGs of the single images, in grid order. */
@@ -17,6 +21,12 @@ export interface RenderedJob {
   width: number;
   height: number;
   /** Things the user should know, e.g. that an image prompt became an init image on this model. */
+  notes: string[];
+}
+
+export interface RenderedText {
+  type: 'text';
+  lines: string[];
   notes: string[];
 }
 

@@ -18,11 +18,23 @@ export interface ReplyTarget {
   guildId: string | null;
 }
 
-export interface JobResult {
+/** What a finished job made: images (a grid's four, or one upscale), or text (/describe's prompts). */
+export type JobResult = ImagesResult | TextResult;
+
+export interface ImagesResult {
+  /** Absent on records written before text results existed. */
+  type?: 'images';
   width: number;
   height: number;
   /** Images stored for this job: 4 for a grid, 1 for an upscale. */
   count: number;
+  notes: string[];
+  seconds: number;
+}
+
+export interface TextResult {
+  type: 'text';
+  lines: string[];
   notes: string[];
   seconds: number;
 }

@@ -8,7 +8,7 @@ import {
   VARIATION_STRENGTH,
 } from '../../src/diffusion/job-request.js';
 import type { ModelDefaults } from '../../src/diffusion/pipeline.js';
-import { runJob } from '../../src/diffusion/run-job.js';
+import { imagesOf, runJob } from '../../src/diffusion/run-job.js';
 import { ImageInputError } from '../../src/images/errors.js';
 import { readTextChunks } from '../../src/images/png.js';
 import type { JobDescription } from '../../src/jobs/spec.js';
@@ -136,7 +136,9 @@ describe('runJob on the project layout', () => {
     const pipeline = await loadFixture('emoji-tiny');
     try {
       const run = (prompt: string) =>
-        runJob(pipeline, parsePrompt(prompt), { seed: 3, images: {}, steps: 4 }, { modelName: 'tiny' });
+        runJob(pipeline, parsePrompt(prompt), { seed: 3, images: {}, steps: 4 }, { modelName: 'tiny' }).then(
+          imagesOf,
+        );
       const a = await run('polar bear:: penguin::0.5 --ar 3:2');
       const b = await run('polar bear:: penguin::0.5 --ar 3:2');
       expect(same(b.grid, a.grid)).toBe(true);
@@ -156,11 +158,13 @@ describe('runJob on the project layout', () => {
       expect(readTextChunks(a.grid!)['parameters']).toMatch(
         /^polar bear:: penguin::0.5 --ar 3:2\nSteps: 4, Sampler: ddim/,
       );
-      const upscaled = await runJob(
-        pipeline,
-        variation('upscale'),
-        { seed: 1, images: { 'job:j1/2': a.images[2]!.png } },
-        { modelName: 'tiny' },
+      const upscaled = imagesOf(
+        await runJob(
+          pipeline,
+          variation('upscale'),
+          { seed: 1, images: { 'job:j1/2': a.images[2]!.png } },
+          { modelName: 'tiny' },
+        ),
       );
       expect(upscaled.grid).toBeNull();
       expect(upscaled.images.map((i) => i.index)).toEqual([2]);

@@ -1,7 +1,7 @@
 /** @jest-environment ./test/diffusion/onnx-environment.cjs */
 import sharp from 'sharp';
 import { UnknownDeviceError } from '../../src/diffusion/backend.js';
-import type { JobProgress } from '../../src/diffusion/run-job.js';
+import { imagesOf, type JobProgress } from '../../src/diffusion/run-job.js';
 import { DiffusionWorker } from '../../src/diffusion/worker.js';
 import { ImageInputError } from '../../src/images/errors.js';
 import { parsePrompt } from '../../src/prompt/parse.js';
@@ -18,10 +18,10 @@ describe('DiffusionWorker (inference in a worker thread)', () => {
     const events: JobProgress[] = [];
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
-    const output = await worker.run(
-      parsePrompt('a red cat --seed 4'),
-      { seed: 4, images: {}, steps: 10 },
-      (p) => events.push(p),
+    const output = imagesOf(
+      await worker.run(parsePrompt('a red cat --seed 4'), { seed: 4, images: {}, steps: 10 }, (p) =>
+        events.push(p),
+      ),
     );
     clearInterval(timer);
     expect(worker.defaults).toMatchObject({ size: 32, hasImageEncoder: true });
@@ -47,7 +47,7 @@ describe('DiffusionWorker (inference in a worker thread)', () => {
       controller.signal,
     );
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
-    const next = await worker.run(parsePrompt('a blue dog'), { seed: 2, images: {}, steps: 2 });
+    const next = imagesOf(await worker.run(parsePrompt('a blue dog'), { seed: 2, images: {}, steps: 2 }));
     expect(next.images).toHaveLength(4);
   });
 

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
 import { readLineage } from '../../src/sandbox/web/lineage.js';
 import { openStores } from '../../src/store/index.js';
 import { freePort } from '../../src/store/local-redis.js';
-import { finishedMessage, isFinalImage, isGrid, jobIdOf } from './messages.js';
+import { ephemeralAnswer, finishedMessage, isFinalImage, isGrid, jobIdOf } from './messages.js';
 import { type Stack, startStack } from './stack.js';
 
 let stack: Stack;
@@ -513,4 +514,78 @@ describe('operations', () => {
     expect(workerMetrics).toMatch(/latentbot_denoise_step_seconds_count\{worker="[^"]+"\} [1-9]/);
     expect(workerMetrics).toMatch(/latentbot_worker_busy_seconds_total\{worker="[^"]+"\} [0-9.]+/);
   });
+});
+
+describe('/describe', () => {
+  test('answers four prompts in words the model knows; 1-4 and Imagine all start jobs, 🔄 gives four more', async () => {
+    const art = await sharp(
+      readFileSync(new URL('../../models/emoji-ld/samples/reference_sampler.png', import.meta.url)),
+    )
+      .extract({ left: 0, top: 0, width: 64, height: 64 })
+      .png()
+      .toBuffer();
+    const handle = stack.discord.invokeCommand({
+      name: 'describe',
+      user: 'bob',
+      channel: 'general',
+      options: { image: { filename: 'art.png', contentType: 'image/png', data: art } },
+    });
+    const answer = await finishedMessage(
+      stack.discord,
+      handle,
+      (m) => m.components.length > 0 && /\n1\. /.test(m.content),
+    );
+    const lines = [...answer.content.matchAll(/^(\d)\. (.+)$/gm)].map((m) => m[2]!);
+    expect(lines).toHaveLength(4);
+    expect(new Set(lines).size).toBe(4);
+    const ids = listCustomIds(answer.components);
+    expect(ids.filter((id) => id.startsWith('d:'))).toHaveLength(4);
+
+    // 1: /imagine with the first prompt.
+    const one = stack.discord.pressButton({
+      user: 'bob',
+      messageId: answer.id,
+      customId: ids.find((id) => id.startsWith('d:1:'))!,
+    });
+    const grid = await finishedMessage(stack.discord, one);
+    expect(grid.content).toContain(lines[0]!);
+
+    // 🔄: four other prompts.
+    const more = stack.discord.pressButton({
+      user: 'bob',
+      messageId: answer.id,
+      customId: ids.find((id) => id.startsWith('dr:'))!,
+    });
+    const next = await finishedMessage(
+      stack.discord,
+      more,
+      (m) => m.components.length > 0 && /\n1\. /.test(m.content),
+    );
+    const nextLines = [...next.content.matchAll(/^(\d)\. (.+)$/gm)].map((m) => m[2]!);
+    expect(nextLines).toHaveLength(4);
+    expect(nextLines.filter((line) => lines.includes(line))).toEqual([]);
+
+    // Imagine all: four jobs, four messages.
+    const before = (await stack.redisClient.keys('lb:job:*')).length;
+    const all = stack.discord.pressButton({
+      user: 'bob',
+      messageId: answer.id,
+      customId: ids.find((id) => id.startsWith('da:'))!,
+    });
+    await all.response(3000);
+    for (let i = 0; i < 100 && (await stack.redisClient.keys('lb:job:*')).length < before + 4; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect((await stack.redisClient.keys('lb:job:*')).length).toBe(before + 4);
+  }, 120_000);
+
+  test('a link that is not an image link is refused before anything is fetched', async () => {
+    const handle = stack.discord.invokeCommand({
+      name: 'describe',
+      user: 'bob',
+      channel: 'general',
+      options: { link: 'https://example.com/page' },
+    });
+    const answer = await ephemeralAnswer(stack.discord, handle);
+    expect(answer.content).toContain('That link cannot be described');
+  }, 30_000);
 });
