@@ -15,6 +15,12 @@
  * - negative_white_*: `polar bear::0.6 white::-0.5` against `polar bear` on the same seeds; whiteness of a
  *   grid = mean over its pixels of min(R, G, B) / 255; a trial is a win when the negative-weight grid is
  *   at least 0.01 less white.
+ * - describe_top4: /describe through the engine's describe task on the eval concepts' real artwork
+ *   (Noto and Twemoji, each concept once per set): the fraction whose concept label is one of the four
+ *   prompts. Both sets were seen in training (there is no held-out art set for this model).
+ * - negative_image_*: `<concept art>::-1 <another concept's label>::2` against that label alone on the same
+ *   seed; a win when the grid's images are further from the negative art in the image encoder's space
+ *   (mean cosine similarity of their embeddings to the art's), with the untrained UNet's wins beside it.
  * - ceiling: the classifier's accuracy on real artwork of the art set it did not see in training.
  *
  * Each concept gets `--seeds` seeds (default 4); every seed makes a full 2x2 grid, all four images scored.
@@ -26,7 +32,8 @@ import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { type JobInputs, taskFromJob } from '../src/diffusion/job-request.js';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.js';
-import { resizeCover } from '../src/images/decode.js';
+import { runJob } from '../src/diffusion/run-job.js';
+import { decodeImage, resizeCover } from '../src/images/decode.js';
 import type { RawImage } from '../src/images/raw-image.js';
 import { renderGrid } from '../src/images/render.js';
 import type { JobDescription } from '../src/jobs/spec.js';
@@ -253,22 +260,107 @@ async function negativeWhite(p: DiffusionPipeline, label: string) {
 }
 
 const white = await negativeWhite(pipeline, 'negative weight');
-await pipeline.dispose();
+
+/** /describe on each concept's artwork of both sets: is its label among the four prompts? */
+async function describeTop4(p: DiffusionPipeline) {
+  let hits = 0;
+  let total = 0;
+  const bySet: Record<string, number> = {};
+  for (const set of ['google', 'twitter']) {
+    let setHits = 0;
+    for (const c of concepts) {
+      // Both art sets sit beside the Twemoji one (emoji-datasource-<set>/img/<set>/64).
+      const setDir = join(artDir, '..', '..', '..', '..', `emoji-datasource-${set}`, 'img', set, '64');
+      const bytes = new Uint8Array(readFileSync(join(setDir, c.image)));
+      const url = 'upload:describeeval';
+      const job: JobDescription = {
+        ...parsePrompt('image'),
+        prompt: '',
+        prompts: [{ kind: 'image', url, weight: 1, normalized: 1 }],
+        weightSum: 1,
+        describe: { skip: 0 },
+      };
+      const output = await runJob(
+        p,
+        job,
+        { task: 'describe', images: { [url]: bytes } },
+        { modelName: 'eval', modelDir },
+      );
+      if (output.type !== 'text') throw new Error('describe made images');
+      const hit = output.lines.some((line) => line.split(', ')[0] === c.en);
+      setHits += hit ? 1 : 0;
+      total++;
+    }
+    bySet[set === 'google' ? 'noto' : 'twemoji'] = Math.round((setHits / concepts.length) * 10000) / 10000;
+    hits += setHits;
+  }
+  say(`describe: the label among the four prompts for ${hits}/${total} artworks`);
+  return { top4: hits / total, bySet };
+}
+
+/** Cosine similarity of two embeddings. */
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+/** `<art>::-1 <label>::2` vs `<label>`: are the images further from the art in the encoder's space? */
+async function negativeImage(p: DiffusionPipeline, judge: DiffusionPipeline, label: string) {
+  let wins = 0;
+  const plain: number[] = [];
+  const pushed: number[] = [];
+  for (let t = 0; t < NEGATIVE_TRIALS; t++) {
+    const away = concepts[t % concepts.length]!;
+    const other = concepts[(t + Math.floor(concepts.length / 2)) % concepts.length]!;
+    const bytes = art(away);
+    const target = (await judge.embedImage(await decodeImage(bytes)))!;
+    const similarity = async (images: RawImage[]) => {
+      let sum = 0;
+      for (const image of images) sum += cosine((await judge.embedImage(image))!, target);
+      return sum / images.length;
+    };
+    const seed = 700 + t;
+    const url = `https://eval.invalid/${away.image}`;
+    const job = parsePrompt(`${url}::-1 ${other.en}::2`);
+    plain.push(await similarity((await imagine(p, other.en, seed)).images));
+    pushed.push(await similarity((await generateJob(p, job, { seed, images: { [url]: bytes } })).images));
+    if (pushed[t]! < plain[t]!) wins++;
+  }
+  const list = (v: number[]) => v.map((x) => x.toFixed(3)).join(' ');
+  say(
+    `${label}: ${wins}/${NEGATIVE_TRIALS} further from the negative image (plain ${list(plain)}; pushed ${list(pushed)})`,
+  );
+  return { wins, plain, pushed };
+}
+
+const described = await describeTop4(pipeline);
+const awayFromImage = await negativeImage(pipeline, pipeline, 'negative image weight');
 
 const floorDir = untrainedFolder();
 let top1Untrained: number;
 let whiteUntrained: Awaited<ReturnType<typeof negativeWhite>>;
+let awayUntrained: Awaited<ReturnType<typeof negativeImage>>;
 try {
   const untrained = await DiffusionPipeline.fromPretrained(floorDir, { threads });
   top1Untrained = await scorePrompts(untrained, 'english labels, untrained UNet', (c, seed) =>
     imagine(untrained, c.en, seed),
   );
   whiteUntrained = await negativeWhite(untrained, 'negative weight, untrained UNet');
+  // The same judge (the trained model's image encoder) scores the untrained UNet's images.
+  awayUntrained = await negativeImage(untrained, pipeline, 'negative image weight, untrained UNet');
   await untrained.dispose();
 } finally {
   rmSync(floorDir, { recursive: true, force: true });
 }
 
+await pipeline.dispose();
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 const round = (v: number) => Math.round(v * 10000) / 10000;
 const report = {
@@ -283,6 +375,16 @@ const report = {
   negative_white_trials: NEGATIVE_TRIALS,
   negative_white_wins: white.wins,
   negative_white_wins_untrained: whiteUntrained.wins,
+  describe_top4: round(described.top4),
+  describe_top4_by_set: described.bySet,
+  negative_image_trials: NEGATIVE_TRIALS,
+  negative_image_wins: awayFromImage.wins,
+  negative_image_wins_untrained: awayUntrained.wins,
+  negative_image_similarity: {
+    definition: 'mean cosine similarity of the grid images to the negative art, in the image encoder space',
+    plain: round(mean(awayFromImage.plain)),
+    pushed: round(mean(awayFromImage.pushed)),
+  },
   whiteness: {
     definition: 'mean of min(R,G,B)/255 over the grid',
     margin: WHITE_MARGIN,
