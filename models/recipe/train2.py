@@ -548,6 +548,20 @@ def val_mse(d, lat, model):
     return res
 
 
+@torch.no_grad()
+def style_accuracy(d, model):
+    """How often the style encoder's prototype classifier names the right style, over every drawing
+    (training data: a progress signal for the style path, not a held-out score)."""
+    model.eval()
+    res = {}
+    for s in range(len(STYLES)):
+        ids = d.by_style[s]
+        pred = torch.cat([model.sh.logits(model.se(d.images(ids[i:i + 256], np.full(len(ids[i:i + 256]), s), ENC_PIX))).argmax(1)
+                          for i in range(0, len(ids), 256)])
+        res[STYLES[s]] = round(float((pred == s).float().mean()), 4)
+    return res
+
+
 def stage_unet():
     """The UNet, both content encoders, the style encoder and the style tokens, trained together.
     Per sample: a target drawing (emoji i, style s); content = caption (en or zh) / the image encoder's
@@ -728,6 +742,7 @@ def stage_export():
     lg = load_log()
     lg["unet_history"] = ck.get("history", [])
     lg["unet_val_mse"] = val_mse(d, lat, m)
+    lg["style_encoder_top1_all_drawings"] = style_accuracy(d, m)
     lg["unet_step"] = ck["step"]
     lg["unet_train_h"] = round(ck.get("train_s", 0) / 3600, 3)
     jsave(os.path.join(WORK, "log.json"), lg)
@@ -737,7 +752,7 @@ def stage_export():
         for f in files:
             p = os.path.join(root, f)
             sizes[os.path.relpath(p, OUT)] = os.path.getsize(p)
-    log(f"export: UNet step {ck['step']}, val_mse {lg['unet_val_mse']}, folder {sum(sizes.values()) / 1e6:.1f} MB")
+    log(f"export: UNet step {ck['step']}, val_mse {lg['unet_val_mse']}, style encoder {lg['style_encoder_top1_all_drawings']}, folder {sum(sizes.values()) / 1e6:.1f} MB")
     return {"unet_step": ck["step"], "bytes": sum(sizes.values()), "val_mse": lg["unet_val_mse"]}
 
 
