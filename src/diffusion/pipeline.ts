@@ -56,8 +56,6 @@ export interface PipelineParts {
 export interface PipelineOptions extends BackendOptions {
   /** Most UNet rows per call; by default one call carries everything and halves only on allocation failure. */
   maxUnetBatch?: number;
-  /** Progress previews every this many steps (0: none). */
-  previewEvery?: number;
 }
 
 export interface ModelDefaults {
@@ -104,14 +102,12 @@ function isAllocationFailure(error: unknown): boolean {
 
 export class DiffusionPipeline {
   private maxUnetBatch: number;
-  private readonly previewEvery: number;
 
   constructor(
     private readonly parts: PipelineParts,
-    options: Pick<PipelineOptions, 'maxUnetBatch' | 'previewEvery'> = {},
+    options: Pick<PipelineOptions, 'maxUnetBatch'> = {},
   ) {
     this.maxUnetBatch = options.maxUnetBatch ?? Number.POSITIVE_INFINITY;
-    this.previewEvery = options.previewEvery ?? 5;
   }
 
   static async fromPretrained(dir: string, options: PipelineOptions = {}): Promise<DiffusionPipeline> {
@@ -324,12 +320,12 @@ export class DiffusionPipeline {
       latents = step.prevSample;
       estimate = step.predOriginal;
       const done = index - start + 1;
-      const withPreview = this.previewEvery > 0 && (done % this.previewEvery === 0 || done === total);
+      const current = estimate;
       onProgress?.({
         stage: 'denoise',
         step: done,
         total,
-        ...(withPreview ? { preview: previewGrid(estimate, images, height, width) } : {}),
+        preview: () => previewGrid(current, images, height, width),
       });
     }
     return { data: stop < scheduler.timesteps.length ? estimate : latents, dims };

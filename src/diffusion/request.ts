@@ -1,5 +1,7 @@
 /** What the pipeline is asked to make, independent of Discord and of the prompt language. */
+
 import type { RawImage } from '../images/raw-image.js';
+import type { Progress as JobsProgress } from '../jobs/progress.js';
 import type { SchedulerName } from './schedulers/index.js';
 
 /** One weighted condition; weights are the parser's normalized ones (negative pushes away). */
@@ -34,15 +36,13 @@ export interface GenerationRequest {
   images: readonly number[];
 }
 
-export type ProgressStage = 'encode' | 'denoise' | 'decode';
+export type { ProgressStage } from '../jobs/progress.js';
 
-export interface Progress {
-  stage: ProgressStage;
-  step: number;
-  total: number;
-  /** A cheap preview of the grid (latents mapped linearly to RGB), every few denoising steps. */
-  preview?: RawImage;
-}
+/**
+ * The pipeline's progress: every step, with the grid's current estimate as a function, so a preview
+ * costs nothing unless the caller takes it (it must, if at all, within the callback: the estimate moves on).
+ */
+export type Progress = JobsProgress<() => RawImage>;
 
 export type ProgressCallback = (progress: Progress) => void;
 

@@ -9,19 +9,15 @@ import { forDisplay } from '../images/grid.js';
 import { encodePng } from '../images/png.js';
 import { renderGrid } from '../images/render.js';
 import type { EngineTaskName } from '../jobs/kinds.js';
+import { FIRST_PREVIEW_FRACTION, PREVIEW_INTERVAL_MS, type Progress } from '../jobs/progress.js';
 import type { JobDescription } from '../jobs/spec.js';
 import { Describer } from './describe.js';
 import { type JobInputs, parametersText, taskFromJob } from './job-request.js';
 import type { DiffusionPipeline } from './pipeline.js';
-import { GenerationRequestError, type Progress } from './request.js';
+import { GenerationRequestError } from './request.js';
 
-export interface JobProgress {
-  stage: Progress['stage'];
-  step: number;
-  total: number;
-  /** PNG of the forming grid (small), on some denoising steps. */
-  preview?: Uint8Array;
-}
+/** Progress out of the inference thread: a small PNG of the forming grid, at most every preview interval. */
+export type JobProgress = Progress<Uint8Array>;
 
 /** What a job made: images (a grid or an upscale), or text (/describe). */
 export type JobOutput = ImagesOutput | TextOutput;
@@ -52,6 +48,8 @@ export interface RunOptions {
   /** The model folder, for what a task reads besides the networks (the describe vocabulary). */
   modelDir?: string;
   onProgress?: (progress: JobProgress) => void;
+  /** Least time between two previews (default PREVIEW_INTERVAL_MS). */
+  previewIntervalMs?: number;
   signal?: AbortSignal;
 }
 
@@ -140,6 +138,8 @@ async function runImages(
     };
   }
   const onProgress = options.onProgress;
+  const interval = options.previewIntervalMs ?? PREVIEW_INTERVAL_MS;
+  let lastPreview = Number.NEGATIVE_INFINITY;
   // Every event goes through one promise chain: previews are encoded on the way and order is kept.
   let events = Promise.resolve();
   const result = await pipeline.generate(
@@ -147,8 +147,16 @@ async function runImages(
     onProgress &&
       ((p) => {
         const { preview, ...event } = p;
+        // The one throttle on previews: taken here (now, while the estimate is this step's) or not at all.
+        const now = performance.now();
+        const due =
+          preview !== undefined &&
+          p.step >= Math.ceil(p.total * FIRST_PREVIEW_FRACTION) &&
+          now - lastPreview >= interval;
+        if (due) lastPreview = now;
+        const picture = due ? preview() : null;
         events = events.then(async () =>
-          onProgress(preview ? { ...event, preview: await encodePng(await forDisplay(preview, 64)) } : event),
+          onProgress(picture ? { ...event, preview: await encodePng(await forDisplay(picture, 64)) } : event),
         );
       }),
     options.signal,

@@ -28,8 +28,6 @@ export interface DeliveryDeps {
   redis: Redis;
   keys: Keys;
   logger: Logger;
-  /** Least time between two progress edits of one message (Discord rate limits webhook edits). */
-  progressIntervalMs?: number;
 }
 
 /**
@@ -100,14 +98,11 @@ export function startDeliveryWorker(
 /** Follows render progress (BullMQ QueueEvents, a Redis stream) and edits the preview into the message. */
 export function startProgressFollower(deps: DeliveryDeps, connection: ConnectionOptions): QueueEvents {
   const events = new QueueEvents(RENDER_QUEUE, { connection });
-  const interval = deps.progressIntervalMs ?? 1500;
-  const lastEdit = new Map<string, number>();
+  // Previews arrive already paced (src/jobs/progress.ts): each one is an edit; the updater keeps them in
+  // order and behind none of the final message.
   events.on('progress', ({ jobId, data }) => {
     const progress = data as unknown as ProgressData;
-    if (typeof progress !== 'object' || progress === null || !progress.preview) return;
-    const now = Date.now();
-    if (now - (lastEdit.get(jobId) ?? 0) < interval) return;
-    lastEdit.set(jobId, now);
+    if (typeof progress !== 'object' || progress === null || typeof progress.preview !== 'string') return;
     const preview = Buffer.from(progress.preview, 'base64');
     deps.updater.progress(jobId, async () => {
       const record = await deps.records.get(jobId);
@@ -116,8 +111,6 @@ export function startProgressFollower(deps: DeliveryDeps, connection: Connection
       await deps.outbox.edit(record.reply, progressMessage(record, percent, preview));
     });
   });
-  events.on('completed', ({ jobId }) => lastEdit.delete(jobId));
-  events.on('failed', ({ jobId }) => lastEdit.delete(jobId));
   events.on('error', outageLogger(deps.logger, 'progress follower'));
   return events;
 }

@@ -52,7 +52,7 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
           { task, images: Object.fromEntries(inputs) },
           (progress) =>
             onProgress({
-              stage: progress.stage as RenderProgress['stage'],
+              stage: progress.stage,
               step: progress.step,
               total: progress.total,
               ...(progress.preview ? { preview: Buffer.from(progress.preview) } : {}),

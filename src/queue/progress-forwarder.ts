@@ -5,14 +5,13 @@ import type { ProgressData } from './queues.js';
 import type { RenderProgress } from './renderer.js';
 
 /**
- * Sends a render's progress to the bot through BullMQ (a Redis stream the bot follows), with a preview
- * at most every `previewIntervalMs` and always at the last step; times each denoising step for metrics.
+ * Sends a render's progress to the bot through BullMQ (a Redis stream the bot follows), every event as
+ * it comes (previews are already paced where they are made); times each denoising step for metrics.
  */
 export function progressForwarder(
   job: Job,
-  options: { previewIntervalMs: number; metrics: WorkerMetrics | undefined; log: Logger },
+  options: { metrics: WorkerMetrics | undefined; log: Logger },
 ): (progress: RenderProgress) => void {
-  let lastPreview = 0;
   let lastStep = performance.now();
   return (progress) => {
     const now = performance.now();
@@ -20,12 +19,8 @@ export function progressForwarder(
       if (progress.step > 1) options.metrics?.stepSeconds.observe((now - lastStep) / 1000);
       lastStep = now;
     }
-    const last = progress.step === progress.total;
     const data: ProgressData = { stage: progress.stage, step: progress.step, total: progress.total };
-    if (progress.preview && (now - lastPreview >= options.previewIntervalMs || last)) {
-      lastPreview = now;
-      data.preview = progress.preview.toString('base64');
-    }
+    if (progress.preview) data.preview = progress.preview.toString('base64');
     job
       .updateProgress(data as unknown as object)
       .catch((error) => options.log.debug({ err: error }, 'progress lost'));

@@ -1,4 +1,5 @@
 import { type ConnectionOptions, type JobsOptions, Queue } from 'bullmq';
+import type { Progress } from '../jobs/progress.js';
 
 export const RENDER_QUEUE = 'render';
 export const DELIVERY_QUEUE = 'deliver';
@@ -8,16 +9,8 @@ export interface RenderJobData {
   jobId: string;
 }
 
-/** Where a render is: encoding the prompts, denoising step by step, decoding the images. */
-export type ProgressStage = 'encode' | 'denoise' | 'decode';
-
 /** Progress as it travels through BullMQ to the bot (JSON: the preview PNG as base64). */
-export interface ProgressData {
-  stage: ProgressStage;
-  step: number;
-  total: number;
-  preview?: string;
-}
+export type ProgressData = Progress<string>;
 
 export type DeliveryJobData =
   | { jobId: string; outcome: 'done' }

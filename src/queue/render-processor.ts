@@ -26,15 +26,12 @@ export interface RenderProcessorDeps {
   logger: Logger;
   /** Recorded on the job while it runs (host/pid), so operators can see which worker had it. */
   workerName?: string;
-  /** Least time between two progress previews sent to the bot. */
-  previewIntervalMs?: number;
   metrics?: WorkerMetrics;
   /** The model's steps and sizes, to size each job's deadline; without it the policy's cap applies alone. */
   model?: ModelShape;
 }
 
 export function createRenderProcessor(deps: RenderProcessorDeps): Processor<RenderJobData> {
-  const previewIntervalMs = deps.previewIntervalMs ?? 700;
   const rate = new WorkRate();
 
   return async (job: Job<RenderJobData>, token?: string, cancelled?: AbortSignal) => {
@@ -75,7 +72,7 @@ export function createRenderProcessor(deps: RenderProcessorDeps): Processor<Rend
         cancelled,
       );
       const started = performance.now();
-      const forward = progressForwarder(job, { previewIntervalMs, metrics, log });
+      const forward = progressForwarder(job, { metrics, log });
       const rendered = await deps.renderer
         .render(record, inputs, forward, deadline.signal)
         .finally(() => deadline.clear());

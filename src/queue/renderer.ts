@@ -1,13 +1,8 @@
+import type { Progress } from '../jobs/progress.js';
 import type { JobRecord } from '../store/job-records.js';
-import type { ProgressStage } from './queues.js';
 
 /** What a worker reports while it renders; `preview` is a small PNG of the grid forming. */
-export interface RenderProgress {
-  stage: ProgressStage;
-  step: number;
-  total: number;
-  preview?: Buffer;
-}
+export type RenderProgress = Progress<Buffer>;
 
 /** What a render made: images, or text (a /describe's prompts). */
 export type RenderedJob = RenderedImages | RenderedText;

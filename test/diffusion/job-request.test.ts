@@ -132,6 +132,32 @@ async function pixels(png: Uint8Array | null): Promise<Buffer> {
 }
 
 describe('runJob on the project layout', () => {
+  test('previews are paced where they are made: none before a quarter of the steps, then one per interval', async () => {
+    const pipeline = await loadFixture('emoji-tiny');
+    try {
+      const previewSteps = async (previewIntervalMs: number) => {
+        const steps: number[] = [];
+        await runJob(
+          pipeline,
+          parsePrompt('a cat'),
+          { seed: 1, images: {}, steps: 8 },
+          {
+            modelName: 'tiny',
+            previewIntervalMs,
+            onProgress: (p) => {
+              if (p.preview) steps.push(p.step);
+            },
+          },
+        );
+        return steps;
+      };
+      expect(await previewSteps(0)).toEqual([2, 3, 4, 5, 6, 7, 8]);
+      expect(await previewSteps(60_000)).toEqual([2]);
+    } finally {
+      await pipeline.dispose();
+    }
+  });
+
   test('same prompt and seed: byte-identical PNGs; `a::1` equals `a`; parameters inside', async () => {
     const pipeline = await loadFixture('emoji-tiny');
     try {
