@@ -77,28 +77,11 @@ function plan(record: JobRecord, button: ButtonAction, remixed?: JobDescription)
         kind: 'opposite',
         description: deriveOpposite(record.description, sourceOf(record, button), remixed),
       };
-    case 'vary-subtle':
-      return {
-        id,
-        kind: 'variation',
-        description: deriveVariation(
-          record.description,
-          sourceOf(record, button),
-          'variation-subtle',
-          remixed,
-        ),
-      };
-    default:
-      return {
-        id,
-        kind: 'variation',
-        description: deriveVariation(
-          record.description,
-          sourceOf(record, button),
-          'variation-strong',
-          remixed,
-        ),
-      };
+    default: {
+      const role = button.action === 'vary-subtle' ? 'variation-subtle' : 'variation-strong';
+      const description = deriveVariation(record.description, sourceOf(record, button), role, remixed);
+      return { id, kind: 'variation', description };
+    }
   }
 }
 

@@ -90,7 +90,7 @@ async function pressDescribe(ctx: BotContext, interaction: ButtonInteraction, bu
     channelId: interaction.channelId,
     userId: interaction.user.id,
   };
-  if (!record || record.kind !== 'describe' || !mayUseButtons(record, place))
+  if (record?.kind !== 'describe' || !mayUseButtons(record, place))
     throw new UserError('That /describe has expired or is not from here; describe the image again.');
   if (record.result?.type !== 'text') throw new UserError('That /describe has not finished yet.');
   if (button.action === 'describe-more') {

@@ -85,6 +85,24 @@ const SETTABLE = [
   },
 ] as const satisfies ReadonlyArray<{ option: string; field: keyof GuildPolicy; type: number; text: string }>;
 
+/** /policy ban and /policy unban: one word or phrase. */
+function wordSubcommand(name: string, description: string) {
+  return {
+    type: ApplicationCommandOptionType.Subcommand as const,
+    name,
+    description,
+    options: [
+      {
+        type: ApplicationCommandOptionType.String as const,
+        name: 'word',
+        description: 'Word or phrase',
+        required: true,
+        max_length: 100,
+      },
+    ],
+  };
+}
+
 export function describePolicy(policy: GuildPolicy): string {
   return [
     '**Server policy**',
@@ -127,34 +145,8 @@ export const policy: Command = {
           },
         ],
       },
-      {
-        type: ApplicationCommandOptionType.Subcommand,
-        name: 'ban',
-        description: 'Ban a word or phrase in prompts',
-        options: [
-          {
-            type: ApplicationCommandOptionType.String,
-            name: 'word',
-            description: 'Word or phrase',
-            required: true,
-            max_length: 100,
-          },
-        ],
-      },
-      {
-        type: ApplicationCommandOptionType.Subcommand,
-        name: 'unban',
-        description: 'Allow a banned word again',
-        options: [
-          {
-            type: ApplicationCommandOptionType.String,
-            name: 'word',
-            description: 'Word or phrase',
-            required: true,
-            max_length: 100,
-          },
-        ],
-      },
+      wordSubcommand('ban', 'Ban a word or phrase in prompts'),
+      wordSubcommand('unban', 'Allow a banned word again'),
     ],
   },
 

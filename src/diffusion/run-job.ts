@@ -53,18 +53,16 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
+type Timings = { totalMs: number; onnxMs: number };
+
+/** A task's handler; `timings()` gives the job's time so far, in all and inside ONNX Runtime. */
 type TaskHandler = (
   pipeline: DiffusionPipeline,
   job: JobDescription,
   inputs: JobInputs,
   options: RunOptions,
+  timings: () => Timings,
 ) => Promise<JobOutput>;
-
-const TASKS: Readonly<Record<EngineTaskName, TaskHandler>> = {
-  generate: runImages,
-  upscale: runImages,
-  describe: runDescribe,
-};
 
 export function runJob(
   pipeline: DiffusionPipeline,
@@ -74,7 +72,13 @@ export function runJob(
 ): Promise<JobOutput> {
   // Callers that predate the task table (the CLI, benchmarks) give none: an upscale parent says which.
   const task = inputs.task ?? (job.parents.some((p) => p.role === 'upscale') ? 'upscale' : 'generate');
-  return TASKS[task](pipeline, job, inputs, options);
+  const started = performance.now();
+  const clock = pipeline.clock.milliseconds;
+  const timings = () => ({
+    totalMs: performance.now() - started,
+    onnxMs: pipeline.clock.milliseconds - clock,
+  });
+  return TASKS[task](pipeline, job, inputs, options, timings);
 }
 
 /** The images of a job that must make images (scripts and tests that run /imagine-like jobs). */
@@ -85,14 +89,7 @@ export function imagesOf(output: JobOutput): ImagesOutput {
 
 const describers = new WeakMap<DiffusionPipeline, Describer | null>();
 
-async function runDescribe(
-  pipeline: DiffusionPipeline,
-  job: JobDescription,
-  inputs: JobInputs,
-  options: RunOptions,
-): Promise<JobOutput> {
-  const started = performance.now();
-  const clock = pipeline.clock.milliseconds;
+const runDescribe: TaskHandler = async (pipeline, job, inputs, options, timings) => {
   if (!describers.has(pipeline))
     describers.set(pipeline, options.modelDir ? Describer.forModel(options.modelDir, pipeline) : null);
   const describer = describers.get(pipeline);
@@ -104,22 +101,10 @@ async function runDescribe(
     await decodeImage(bytes, inputs.decodeLimits),
     job.describe?.skip ?? 0,
   );
-  return {
-    type: 'text',
-    lines,
-    notes: [],
-    timings: { totalMs: performance.now() - started, onnxMs: pipeline.clock.milliseconds - clock },
-  };
-}
+  return { type: 'text', lines, notes: [], timings: timings() };
+};
 
-async function runImages(
-  pipeline: DiffusionPipeline,
-  job: JobDescription,
-  inputs: JobInputs,
-  options: RunOptions,
-): Promise<JobOutput> {
-  const started = performance.now();
-  const clock = pipeline.clock.milliseconds;
+const runImages: TaskHandler = async (pipeline, job, inputs, options, timings) => {
   const task = await taskFromJob(job, inputs, pipeline.defaults);
   const parameters = parametersText(job, task, options.modelName);
   if (task.kind === 'upscale') {
@@ -134,7 +119,7 @@ async function runImages(
       height: display.height,
       parameters,
       notes: task.notes,
-      timings: { totalMs: performance.now() - started, onnxMs: pipeline.clock.milliseconds - clock },
+      timings: timings(),
     };
   }
   const onProgress = options.onProgress;
@@ -171,6 +156,13 @@ async function runImages(
     height: rendered.height,
     parameters,
     notes: [...task.notes, ...result.notes],
-    timings: { totalMs: performance.now() - started, onnxMs: result.timings.onnxMs },
+    timings: timings(),
   };
-}
+};
+
+/** The engine's tasks by name (src/jobs/kinds.ts names each kind's); after the handlers they refer to. */
+const TASKS: Readonly<Record<EngineTaskName, TaskHandler>> = {
+  generate: runImages,
+  upscale: runImages,
+  describe: runDescribe,
+};

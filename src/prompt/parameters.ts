@@ -58,13 +58,18 @@ function requireValue(flag: string, value: string, expected: string): void {
   if (value === '') throw new PromptError('missing-value', `${flag} needs a value (${expected})`, flag);
 }
 
-function wholeInRange(min: number, max: number): (value: string, flag: string) => number {
+function inRange(
+  min: number,
+  max: number,
+  pattern: RegExp,
+  what: string,
+): (value: string, flag: string) => number {
   return (value, flag) => {
     requireValue(flag, value, `${min}-${max}`);
-    if (!WHOLE.test(value)) {
+    if (!pattern.test(value)) {
       throw new PromptError(
         'bad-value',
-        `${flag} must be a whole number ${min}-${max}, got ${value}`,
+        `${flag} must be ${what} ${min}-${max}, got ${value}`,
         `${flag} ${value}`,
       );
     }
@@ -80,27 +85,8 @@ function wholeInRange(min: number, max: number): (value: string, flag: string) =
   };
 }
 
-function decimalInRange(min: number, max: number): (value: string, flag: string) => number {
-  return (value, flag) => {
-    requireValue(flag, value, `${min}-${max}`);
-    if (!NUMBER.test(value)) {
-      throw new PromptError(
-        'bad-value',
-        `${flag} must be a number ${min}-${max}, got ${value}`,
-        `${flag} ${value}`,
-      );
-    }
-    const number = Number(value);
-    if (number < min || number > max) {
-      throw new PromptError(
-        'out-of-range',
-        `${flag} must be ${min}-${max}, got ${value}`,
-        `${flag} ${value}`,
-      );
-    }
-    return number;
-  };
-}
+const wholeInRange = (min: number, max: number) => inRange(min, max, WHOLE, 'a whole number');
+const decimalInRange = (min: number, max: number) => inRange(min, max, NUMBER, 'a number');
 
 function noValue(value: string, flag: string): void {
   if (value !== '')
