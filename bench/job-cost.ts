@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { InferenceThread } from '../src/diffusion/inference-thread.js';
 import { imagesOf } from '../src/diffusion/run-job.js';
-import { DiffusionWorker } from '../src/diffusion/worker.js';
 import { prepareInputImage } from '../src/images/input-image.js';
 import { readModelInfo } from '../src/model/info.js';
 import { DEFAULT_POLICY, POLICY_CEILINGS } from '../src/policy/guild-policy.js';
@@ -63,7 +63,7 @@ function worstPrompt(parts: number, stored: readonly string[]) {
 if (values.child) {
   const stored = JSON.parse(readFileSync(INPUTS, 'utf8')) as string[];
   const { description, images } = worstPrompt(Number(values.child), stored);
-  const worker = await DiffusionWorker.start(model);
+  const worker = await InferenceThread.start(model);
   const started = performance.now();
   const output = imagesOf(await worker.run(description, { seed: 1, images }));
   const seconds = (performance.now() - started) / 1000;
@@ -87,7 +87,7 @@ for (let i = 0; i < POLICY_CEILINGS.imagePrompts; i++)
   storedInputs.push((await memberImage(i)).toString('base64'));
 writeFileSync(INPUTS, JSON.stringify(storedInputs));
 
-const worker = await DiffusionWorker.start(model);
+const worker = await InferenceThread.start(model);
 const repeats = Number(values.repeats);
 const one = async (prompt: string) => {
   const times: number[] = [];
@@ -142,7 +142,7 @@ const { description, images } = worstPrompt(DEFAULT_POLICY.maxTextParts, storedI
 const inputIds = Object.keys(images).map((_, i) => `input${i}`);
 for (const [i, bytes] of Object.values(images).entries())
   await stores.images.putUpload(inputIds[i]!, Buffer.from(bytes));
-const worstWorker = await DiffusionWorker.start(model);
+const worstWorker = await InferenceThread.start(model);
 const output = imagesOf(await worstWorker.run(description, { seed: 2, images }));
 await worstWorker.close();
 await stores.images.putJobImages(

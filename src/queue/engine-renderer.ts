@@ -1,5 +1,5 @@
+import { InferenceThread } from '../diffusion/inference-thread.js';
 import { GenerationRequestError } from '../diffusion/request.js';
-import { DiffusionWorker } from '../diffusion/worker.js';
 import { ImageInputError } from '../images/errors.js';
 import { engineTaskOf } from '../jobs/kinds.js';
 import type { JobRecord } from '../store/job-records.js';
@@ -18,13 +18,13 @@ export interface EngineRendererOptions {
 }
 
 /**
- * The queue's Renderer on the diffusion engine. The engine runs in its own thread (DiffusionWorker),
+ * The queue's Renderer on the diffusion engine. The engine runs in its own thread (InferenceThread),
  * so this process's event loop keeps BullMQ's lock renewals going while a job denoises. A thread that
  * died (its job fails and is retried) or was ended at a deadline is replaced before the next job.
  */
 export async function createEngineRenderer(options: EngineRendererOptions): Promise<Renderer> {
   const start = () =>
-    DiffusionWorker.start(options.modelDir, {
+    InferenceThread.start(options.modelDir, {
       device: options.device,
       ...(options.threads > 0 ? { threads: options.threads } : {}),
     });
@@ -41,7 +41,7 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
       signal?: AbortSignal,
     ): Promise<RenderedJob> {
       const thread = await current();
-      let output: Awaited<ReturnType<DiffusionWorker['run']>>;
+      let output: Awaited<ReturnType<InferenceThread['run']>>;
       const stop = () => void thread.terminate();
       signal?.addEventListener('abort', stop, { once: true });
       try {

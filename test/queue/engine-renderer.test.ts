@@ -1,5 +1,5 @@
 /** @jest-environment ./test/diffusion/onnx-environment.cjs */
-import { DiffusionWorker, DiffusionWorkerError } from '../../src/diffusion/worker.js';
+import { InferenceThread, InferenceThreadError } from '../../src/diffusion/inference-thread.js';
 import { parsePrompt } from '../../src/prompt/parse.js';
 import { createEngineRenderer } from '../../src/queue/engine-renderer.js';
 import { DeadlineError, type Renderer } from '../../src/queue/renderer.js';
@@ -53,10 +53,10 @@ describe('the engine renderer replaces its inference thread', () => {
 });
 
 test('a thread that has ended fails new jobs at once instead of waiting forever', async () => {
-  const worker = await DiffusionWorker.start(`${MODELS}emoji-tiny`, { threads: 1 });
+  const worker = await InferenceThread.start(`${MODELS}emoji-tiny`, { threads: 1 });
   const running = worker.run(parsePrompt('a cat --q 2'), { seed: 1, images: {} });
   await worker.terminate();
-  await expect(running).rejects.toBeInstanceOf(DiffusionWorkerError);
+  await expect(running).rejects.toBeInstanceOf(InferenceThreadError);
   expect(worker.alive).toBe(false);
   const started = Date.now();
   await expect(worker.run(parsePrompt('a cat'), { seed: 1, images: {} })).rejects.toThrow(

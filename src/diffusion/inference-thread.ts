@@ -10,14 +10,14 @@ import { Worker } from 'node:worker_threads';
 import { ImageInputError, type ImageInputErrorCode } from '../images/errors.js';
 import type { JobDescription } from '../jobs/spec.js';
 import { UnknownDeviceError } from './backend.js';
+import type { FromWorker, SerializedError, ToWorker, WorkerData } from './inference-thread-protocol.js';
 import type { JobInputs } from './job-request.js';
 import type { ModelDefaults, PipelineOptions } from './pipeline.js';
 import { GenerationRequestError } from './request.js';
 import type { JobOutput, JobProgress } from './run-job.js';
-import type { FromWorker, SerializedError, ToWorker, WorkerData } from './worker-protocol.js';
 
-export class DiffusionWorkerError extends Error {
-  override readonly name = 'DiffusionWorkerError';
+export class InferenceThreadError extends Error {
+  override readonly name = 'InferenceThreadError';
 }
 
 /** Rebuilds the typed errors callers branch on (bad images, bad requests); others keep name and message. */
@@ -29,7 +29,7 @@ function revive(error: SerializedError): Error {
   if (error.name === 'UnknownDeviceError') {
     return new UnknownDeviceError(/unknown device "(.*)";/.exec(error.message)?.[1] ?? error.message);
   }
-  const revived = new DiffusionWorkerError(error.message);
+  const revived = new InferenceThreadError(error.message);
   Object.defineProperty(revived, 'name', { value: error.name });
   return revived;
 }
@@ -40,11 +40,11 @@ interface Pending {
   onProgress: ((progress: JobProgress) => void) | undefined;
 }
 
-export class DiffusionWorker {
+export class InferenceThread {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private closing: Promise<void> | null = null;
-  private exited: DiffusionWorkerError | null = null;
+  private exited: InferenceThreadError | null = null;
 
   private constructor(
     private readonly worker: Worker,
@@ -53,7 +53,7 @@ export class DiffusionWorker {
     worker.on('message', (message: FromWorker) => this.onMessage(message));
     worker.on('error', (error) => this.failAll(error));
     worker.on('exit', (code) => {
-      this.exited = new DiffusionWorkerError(`inference thread exited with code ${code}`);
+      this.exited = new InferenceThreadError(`inference thread exited with code ${code}`);
       this.failAll(this.exited);
     });
   }
@@ -65,7 +65,7 @@ export class DiffusionWorker {
 
   /**
    * Ends the thread at once, in the middle of a step if need be (a job past its deadline); its jobs fail
-   * with DiffusionWorkerError. Native memory of its sessions goes with the thread.
+   * with InferenceThreadError. Native memory of its sessions goes with the thread.
    */
   async terminate(): Promise<void> {
     await this.worker.terminate();
@@ -74,9 +74,12 @@ export class DiffusionWorker {
   static async start(
     modelDir: string,
     options: PipelineOptions & { modelName?: string } = {},
-  ): Promise<DiffusionWorker> {
+  ): Promise<InferenceThread> {
     const typescript = import.meta.url.endsWith('.ts');
-    const entry = new URL(typescript ? './worker-entry.ts' : './worker-entry.js', import.meta.url);
+    const entry = new URL(
+      typescript ? './inference-thread-entry.ts' : './inference-thread-entry.js',
+      import.meta.url,
+    );
     const { modelName, ...pipelineOptions } = options;
     const data: WorkerData = {
       modelDir,
@@ -105,7 +108,7 @@ export class DiffusionWorker {
       await worker.terminate();
       throw error;
     });
-    return new DiffusionWorker(worker, defaults);
+    return new InferenceThread(worker, defaults);
   }
 
   /** Runs a job in the inference thread; aborting `signal` stops it between denoising steps. */
@@ -115,7 +118,7 @@ export class DiffusionWorker {
     onProgress?: (progress: JobProgress) => void,
     signal?: AbortSignal,
   ): Promise<JobOutput> {
-    if (this.closing) return Promise.reject(new DiffusionWorkerError('the worker is closed'));
+    if (this.closing) return Promise.reject(new InferenceThreadError('the worker is closed'));
     // Posting to an ended thread would wait forever for an answer.
     if (this.exited) return Promise.reject(this.exited);
     if (signal?.aborted) return Promise.reject(signal.reason);

@@ -1,4 +1,4 @@
-/** Messages between DiffusionWorker (main thread) and worker-entry (inference thread). */
+/** Messages between InferenceThread (main thread) and inference-thread-entry (inference thread). */
 import type { JobDescription } from '../jobs/spec.js';
 import type { JobInputs } from './job-request.js';
 import type { ModelDefaults, PipelineOptions } from './pipeline.js';

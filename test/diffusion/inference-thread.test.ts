@@ -1,16 +1,16 @@
 /** @jest-environment ./test/diffusion/onnx-environment.cjs */
 import sharp from 'sharp';
 import { UnknownDeviceError } from '../../src/diffusion/backend.js';
+import { InferenceThread } from '../../src/diffusion/inference-thread.js';
 import { imagesOf, type JobProgress } from '../../src/diffusion/run-job.js';
-import { DiffusionWorker } from '../../src/diffusion/worker.js';
 import { ImageInputError } from '../../src/images/errors.js';
 import { parsePrompt } from '../../src/prompt/parse.js';
 import { MODELS } from './helpers.js';
 
-describe('DiffusionWorker (inference in a worker thread)', () => {
-  let worker: DiffusionWorker;
+describe('InferenceThread (inference in a worker thread)', () => {
+  let worker: InferenceThread;
   beforeAll(async () => {
-    worker = await DiffusionWorker.start(`${MODELS}emoji-tiny`, { threads: 1, modelName: 'tiny' });
+    worker = await InferenceThread.start(`${MODELS}emoji-tiny`, { threads: 1, modelName: 'tiny' });
   }, 60_000);
   afterAll(() => worker.close());
 
@@ -60,12 +60,12 @@ describe('DiffusionWorker (inference in a worker thread)', () => {
   });
 
   test('an unknown device fails start() with the typed error', async () => {
-    const failure = DiffusionWorker.start(`${MODELS}emoji-tiny`, { device: 'tpu' });
+    const failure = InferenceThread.start(`${MODELS}emoji-tiny`, { device: 'tpu' });
     await expect(failure).rejects.toBeInstanceOf(UnknownDeviceError);
     await expect(failure).rejects.toThrow('unknown device "tpu"; valid devices: cpu, cuda');
   });
 
   test('a model folder that does not load fails start()', async () => {
-    await expect(DiffusionWorker.start(`${MODELS}missing`)).rejects.toThrow(/has no unet/);
+    await expect(InferenceThread.start(`${MODELS}missing`)).rejects.toThrow(/has no unet/);
   });
 });

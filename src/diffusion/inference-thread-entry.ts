@@ -1,10 +1,10 @@
-/** The inference thread: owns one pipeline and runs jobs sent by DiffusionWorker, one at a time. */
+/** The inference thread: owns one pipeline and runs jobs sent by InferenceThread, one at a time. */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { FromWorker, SerializedError, ToWorker, WorkerData } from './inference-thread-protocol.js';
 import { DiffusionPipeline } from './pipeline.js';
 import { runJob } from './run-job.js';
-import type { FromWorker, SerializedError, ToWorker, WorkerData } from './worker-protocol.js';
 
-if (!parentPort) throw new Error('worker-entry must run in a worker thread');
+if (!parentPort) throw new Error('inference-thread-entry must run in a worker thread');
 const port = parentPort;
 const data = workerData as WorkerData;
 
