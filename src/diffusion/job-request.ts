@@ -17,16 +17,23 @@
  * | upscale parent | 2x with the model's upscaler, else sharp (Lanczos) |
  */
 
-import { type DecodeLimits, decodeImage } from '../images/decode.js';
+import { type DecodeLimits, decodeImage, resizeCover } from '../images/decode.js';
 import { ImageInputError } from '../images/errors.js';
-import type { RawImage } from '../images/raw-image.js';
+import { type RawImage, rawImage } from '../images/raw-image.js';
+import { type CanvasLayout, canvasLayout, paintMask } from '../jobs/canvas.js';
 import type { EngineTaskName } from '../jobs/kinds.js';
 import { type ImageSlot, jobImageRef } from '../jobs/refs.js';
 import type { JobDescription } from '../jobs/spec.js';
 import { dimensionsFor } from '../model/dimensions.js';
 import { stepsForQuality } from '../model/steps.js';
 import type { ModelDefaults } from './pipeline.js';
-import { type Condition, type GenerationRequest, GenerationRequestError, type InitImage } from './request.js';
+import {
+  type Canvas,
+  type Condition,
+  type GenerationRequest,
+  GenerationRequestError,
+  type InitImage,
+} from './request.js';
 import type { SchedulerName } from './schedulers/index.js';
 
 export const VARIATION_STRENGTH = { 'variation-strong': 0.75, 'variation-subtle': 0.45 } as const;
@@ -102,7 +109,15 @@ export async function taskFromJob(
   const seed = params.seed ?? inputs.seed;
   if (seed === undefined) throw new GenerationRequestError('the job has no seed');
   if (params.weird > 0) notes.push('--weird is ignored by this engine.');
-  const size = dimensionsFor(params.aspect, model.size, model.sizeMultiple);
+  let size = dimensionsFor(params.aspect, model.size, model.sizeMultiple);
+  let canvas: Canvas | undefined;
+  const onCanvas = job.parents.find((p) => CANVAS_ROLES.has(p.role));
+  if (job.canvas && onCanvas && onCanvas.index !== null) {
+    const source = await imageFor(inputs, jobImageRef(onCanvas.jobId, onCanvas.index as ImageSlot));
+    const layout = canvasLayout(job.canvas, source, model.size, model.sizeMultiple);
+    size = { width: layout.width, height: layout.height };
+    canvas = { image: await placeOnCanvas(source, layout), mask: paintMask(job.canvas, layout) };
+  }
   const request: GenerationRequest = {
     conditions,
     seed,
@@ -115,9 +130,24 @@ export async function taskFromJob(
     chaos: Math.min(100, Math.max(0, params.chaos)),
     tile: params.tile,
     init,
+    ...(canvas ? { canvas } : {}),
     images: [0, 1, 2, 3],
   };
   return { kind: 'generate', request, notes };
+}
+
+const CANVAS_ROLES = new Set(['zoom', 'pan', 'square', 'region']);
+
+/** The source scaled into its place on a white canvas of the layout's size. */
+async function placeOnCanvas(source: RawImage, layout: CanvasLayout): Promise<RawImage> {
+  const { place } = layout;
+  const scaled = await resizeCover(source, place.width, place.height);
+  const data = new Uint8Array(layout.width * layout.height * 3).fill(255);
+  for (let y = 0; y < place.height; y++) {
+    const row = scaled.data.subarray(y * place.width * 3, (y + 1) * place.width * 3);
+    data.set(row, ((place.y + y) * layout.width + place.x) * 3);
+  }
+  return rawImage(layout.width, layout.height, data);
 }
 
 /** The "parameters" text stored in every PNG (AUTOMATIC1111's layout: prompt line, then key: value pairs). */

@@ -11,6 +11,7 @@ import { type RawImage, rawImage } from '../images/raw-image.js';
 import { type ModelConfig, readModelConfig } from '../model/config.js';
 import { DEFAULT_STEPS } from '../model/steps.js';
 import { Backend, type BackendOptions, type ModelSession } from './backend.js';
+import { blendKept, composite, featheredMask, latentMask } from './canvas-ops.js';
 import { canonicalOrder } from './condition-order.js';
 import { combineGuidance } from './guidance.js';
 import { resolveImagePrompts } from './image-prompts.js';
@@ -94,6 +95,8 @@ interface PreparedLatents {
   stop: number;
   /** Guidance scale of each grid image. */
   scales: number[];
+  /** With a canvas: the source's latent, the latent mask (1 paint) and the noise it is noised with. */
+  kept?: { source: Float32Array; mask: Float32Array; noise: Float32Array };
 }
 
 function isAllocationFailure(error: unknown): boolean {
@@ -178,7 +181,13 @@ export class DiffusionPipeline {
     const latents = await this.prepareLatents(request, prompt.init);
     const final = await this.denoise(request, prompt, latents, onProgress, signal);
     onProgress?.({ stage: 'decode', step: 0, total: 1 });
-    const images = await this.decode(final, request.tile);
+    let images = await this.decode(final, request.tile);
+    if (request.canvas) {
+      const { image, mask } = request.canvas;
+      const radius = Math.max(1, Math.round(Math.min(request.width, request.height) / 32));
+      const alpha = featheredMask(mask, request.width, request.height, radius);
+      images = images.map((generated) => composite(generated, image, alpha));
+    }
     onProgress?.({ stage: 'decode', step: 1, total: 1 });
     return {
       images,
@@ -278,6 +287,13 @@ export class DiffusionPipeline {
     } else {
       latents = noise.data.map((v) => v * scheduler.initNoiseSigma);
     }
+    let kept: PreparedLatents['kept'];
+    if (request.canvas) {
+      const source = (await this.encodeImageLatent(request.canvas.image, request.width, request.height)).data;
+      const mask = latentMask(request.canvas.mask, request.width, request.height, config.vaeFactor);
+      kept = { source, mask, noise: noise.data };
+      latents = blendKept(latents, scheduler.addNoise(source, noise.data.subarray(0, rowSize), start), mask);
+    }
     return {
       scheduler,
       latents,
@@ -285,6 +301,7 @@ export class DiffusionPipeline {
       stop,
       dims: [indices.length, LATENT_CHANNELS, height, width],
       scales: indices.map((i) => guidanceFor(request.seed, i, request.guidanceScale, request.chaos)),
+      ...(kept ? { kept } : {}),
     };
   }
 
@@ -319,6 +336,17 @@ export class DiffusionPipeline {
       );
       latents = step.prevSample;
       estimate = step.predOriginal;
+      if (prepared.kept) {
+        // The kept part is the source at the level the next step starts from (clean after the last).
+        const { source, mask, noise } = prepared.kept;
+        const next = index + 1;
+        const known =
+          next < scheduler.timesteps.length
+            ? scheduler.addNoise(source, noise.subarray(0, rowSize), next)
+            : source;
+        latents = blendKept(latents, known, mask);
+        estimate = blendKept(estimate, source, mask);
+      }
       const done = index - start + 1;
       const current = estimate;
       onProgress?.({
@@ -362,6 +390,16 @@ export class DiffusionPipeline {
       fail('init strength must be in (0, 1]');
     if (request.init && !this.parts.vaeEncoder)
       fail('this model has no VAE encoder, so it cannot start from an image');
+    if (request.canvas) {
+      if (!this.parts.vaeEncoder) fail('this model has no VAE encoder, so it cannot paint around an image');
+      const { image, mask } = request.canvas;
+      if (
+        image.width !== request.width ||
+        image.height !== request.height ||
+        mask.length !== image.width * image.height
+      )
+        fail('the canvas image and mask must have the request size');
+    }
     if (
       request.conditions.some((c) => c.kind === 'image') &&
       !this.parts.vaeEncoder &&

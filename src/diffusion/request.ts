@@ -32,8 +32,18 @@ export interface GenerationRequest {
   /** Seamless tiling (`--tile`). */
   tile: boolean;
   init: InitImage | null;
+  /** Paint only part of a canvas (Zoom Out, Pan, Vary (Region)); the rest stays the source's. */
+  canvas?: Canvas;
   /** Which grid images (0-3) to make. Image i is the same whether made alone or with the others. */
   images: readonly number[];
+}
+
+/** A canvas the model paints only partly. */
+export interface Canvas {
+  /** The source placed on the canvas, at the request's size (what is not kept may hold anything). */
+  image: RawImage;
+  /** Per pixel of the request's size: 1 where the model paints, 0 where the source is kept. */
+  mask: Float32Array;
 }
 
 export type { ProgressStage } from '../jobs/progress.js';

@@ -1,3 +1,5 @@
+import type { CanvasSpec } from './canvas.js';
+
 /**
  * The job description: what a parsed `/imagine` prompt, a button press or `/blend` turns into.
  * Plain JSON all the way down, so it travels through Redis and BullMQ unchanged.
@@ -70,7 +72,12 @@ export type ParentRole =
   | 'image-prompt'
   | 'reroll'
   /** The image asked for at a negative weight: away from it (the Loab move). */
-  | 'opposite';
+  | 'opposite'
+  /** Canvas actions: the image kept, the model painting around it or a part of it. */
+  | 'zoom'
+  | 'pan'
+  | 'square'
+  | 'region';
 
 export interface ParentRef {
   jobId: string;
@@ -89,6 +96,8 @@ export interface JobDescription {
   parents: ParentRef[];
   /** Things the user should know that are not errors, e.g. an ignored `--v`. */
   notes: string[];
+  /** A canvas action (Zoom Out, Pan, Make Square, Vary (Region)) on the parent's image. */
+  canvas?: CanvasSpec;
   /** A /describe job: how many of the best-matching descriptions to pass over (🔄 asks for four more). */
   describe?: { skip: number };
 }
