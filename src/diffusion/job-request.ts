@@ -59,7 +59,17 @@ export interface JobInputs {
 
 export type EngineTask =
   | { kind: 'generate'; request: GenerationRequest; notes: string[] }
-  | { kind: 'upscale'; image: RawImage; index: number; notes: string[] };
+  | {
+      kind: 'upscale';
+      image: RawImage;
+      index: number;
+      notes: string[];
+      /** Upscale (Creative): the job's prompt, to run over the upscaled image at CREATIVE_STRENGTH. */
+      creative?: GenerationRequest;
+    };
+
+/** How much of the upscaled image Upscale (Creative) repaints: detail, not a new picture. */
+export const CREATIVE_STRENGTH = 0.3;
 
 export function guidanceForStylize(stylize: number, modelGuidance: number): number {
   return 1 + (modelGuidance - 1) * Math.sqrt(Math.max(0, stylize) / 100);
@@ -82,9 +92,26 @@ export async function taskFromJob(
   if (upscale) {
     if (upscale.index === null)
       throw new ImageInputError('missing', 'an upscale needs one image of the parent grid');
-    const image = await imageFor(inputs, jobImageRef(upscale.jobId, upscale.index as ImageSlot));
-    return { kind: 'upscale', image, index: upscale.index, notes };
+    let image = await imageFor(inputs, jobImageRef(upscale.jobId, upscale.index as ImageSlot));
+    // Stored images are resampled for display; the upscaler doubles the image's own size (recorded by
+    // the bot; a record from before that is taken to be at the model's native area).
+    const own = job.upscale ?? nativeArea(image, model.size);
+    if (own.width < image.width || own.height < image.height)
+      image = await resizeCover(image, own.width, own.height);
+    if (!job.upscale?.creative) return { kind: 'upscale', image, index: upscale.index, notes };
+    const { request } = await generationOf({ ...job, parents: [] }, inputs, model, notes);
+    return { kind: 'upscale', image, index: upscale.index, notes, creative: request };
   }
+  return generationOf(job, inputs, model, notes);
+}
+
+/** The generation a job asks for: its conditions, init image or canvas, size, steps and guidance. */
+async function generationOf(
+  job: JobDescription,
+  inputs: JobInputs,
+  model: ModelDefaults,
+  notes: string[],
+): Promise<Extract<EngineTask, { kind: 'generate' }>> {
   const conditions: Condition[] = [];
   for (const prompt of job.prompts) {
     if (prompt.kind === 'text')
@@ -134,6 +161,14 @@ export async function taskFromJob(
     images: [0, 1, 2, 3],
   };
   return { kind: 'generate', request, notes };
+}
+
+function nativeArea(image: RawImage, size: number): { width: number; height: number } {
+  const shrink = Math.min(1, Math.sqrt((size * size) / (image.width * image.height)));
+  return {
+    width: Math.max(1, Math.round(image.width * shrink)),
+    height: Math.max(1, Math.round(image.height * shrink)),
+  };
 }
 
 const CANVAS_ROLES = new Set(['zoom', 'pan', 'square', 'region']);

@@ -205,7 +205,7 @@ export class DiffusionPipeline {
 
   /** 2x with the model's upscaler when it ships one, else sharp (Lanczos). */
   upscale(image: RawImage): Promise<Upscaled> {
-    return upscaleImage(this.parts.upscaler, this.defaults.size, image);
+    return upscaleImage(this.parts.upscaler, image);
   }
 
   /** Pooled text embeddings (`pooler_output`), one row a text, in batches of 64. */

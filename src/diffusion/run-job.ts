@@ -4,7 +4,7 @@
  * task registry: a new kind of job is an entry in src/jobs/kinds.ts and a handler here.
  */
 
-import { decodeImage } from '../images/decode.js';
+import { decodeImage, resizeCover } from '../images/decode.js';
 import { forDisplay } from '../images/grid.js';
 import { encodePng } from '../images/png.js';
 import { renderGrid } from '../images/render.js';
@@ -12,7 +12,7 @@ import type { EngineTaskName } from '../jobs/kinds.js';
 import { FIRST_PREVIEW_FRACTION, PREVIEW_INTERVAL_MS, type Progress } from '../jobs/progress.js';
 import type { JobDescription } from '../jobs/spec.js';
 import { Describer } from './describe.js';
-import { type JobInputs, parametersText, taskFromJob } from './job-request.js';
+import { CREATIVE_STRENGTH, type JobInputs, parametersText, taskFromJob } from './job-request.js';
 import type { DiffusionPipeline } from './pipeline.js';
 import { GenerationRequestError } from './request.js';
 
@@ -38,6 +38,9 @@ export interface ImagesOutput {
   /** Pixel size of every PNG in `images` (as displayed: small model outputs are resampled). */
   width: number;
   height: number;
+  /** The images' own size, before display resampling (what an upscale of them doubles). */
+  contentWidth: number;
+  contentHeight: number;
   parameters: string;
   notes: string[];
   timings: { totalMs: number; onnxMs: number };
@@ -108,7 +111,23 @@ const runImages: TaskHandler = async (pipeline, job, inputs, options, timings) =
   const task = await taskFromJob(job, inputs, pipeline.defaults);
   const parameters = parametersText(job, task, options.modelName);
   if (task.kind === 'upscale') {
-    const { image, method } = await pipeline.upscale(task.image);
+    const upscaled = await pipeline.upscale(task.image);
+    let { image } = upscaled;
+    let method: string = upscaled.method;
+    if (task.creative) {
+      // Upscale (Creative): the prompt again over the upscaled image, lightly, at its new size.
+      const multiple = pipeline.defaults.sizeMultiple;
+      const width = Math.max(multiple, Math.floor(image.width / multiple) * multiple);
+      const height = Math.max(multiple, Math.floor(image.height / multiple) * multiple);
+      const start = await resizeCover(image, width, height);
+      const detailed = await pipeline.generate(
+        { ...task.creative, width, height, init: { image: start, strength: CREATIVE_STRENGTH }, images: [0] },
+        undefined,
+        options.signal,
+      );
+      image = detailed.images[0]!;
+      method = `${method}, then img2img at ${CREATIVE_STRENGTH}`;
+    }
     const display = await forDisplay(image, 512);
     const png = await encodePng(display, { parameters: `${parameters} (${method})` });
     return {
@@ -117,6 +136,8 @@ const runImages: TaskHandler = async (pipeline, job, inputs, options, timings) =
       images: [{ index: task.index, png }],
       width: display.width,
       height: display.height,
+      contentWidth: image.width,
+      contentHeight: image.height,
       parameters,
       notes: task.notes,
       timings: timings(),
@@ -153,6 +174,8 @@ const runImages: TaskHandler = async (pipeline, job, inputs, options, timings) =
     grid: rendered.grid,
     images: rendered.images.map((png, i) => ({ index: result.indices[i]!, png })),
     width: rendered.width,
+    contentWidth: result.width,
+    contentHeight: result.height,
     height: rendered.height,
     parameters,
     notes: [...task.notes, ...result.notes],

@@ -96,6 +96,11 @@ export interface JobDescription {
   parents: ParentRef[];
   /** Things the user should know that are not errors, e.g. an ignored `--v`. */
   notes: string[];
+  /**
+   * An upscale: the parent image's own size (before it was resampled for display), which the upscaler
+   * doubles, and whether to add detail with a light img2img pass at the new size (Upscale (Creative)).
+   */
+  upscale?: { width: number; height: number; creative?: boolean };
   /** A canvas action (Zoom Out, Pan, Make Square, Vary (Region)) on the parent's image. */
   canvas?: CanvasSpec;
   /** A /describe job: how many of the best-matching descriptions to pass over (🔄 asks for four more). */

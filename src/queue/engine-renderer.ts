@@ -77,6 +77,8 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
         images,
         width: output.width,
         height: output.height,
+        contentWidth: output.contentWidth,
+        contentHeight: output.contentHeight,
         notes: output.notes,
       };
     },

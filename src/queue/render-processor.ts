@@ -132,6 +132,8 @@ async function storeResult(
       type: 'images',
       width: rendered.width,
       height: rendered.height,
+      contentWidth: rendered.contentWidth,
+      contentHeight: rendered.contentHeight,
       count: rendered.images.length,
       notes: rendered.notes,
       seconds,

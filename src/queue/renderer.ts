@@ -15,6 +15,9 @@ export interface RenderedImages {
   images: Buffer[];
   width: number;
   height: number;
+  /** The images' own size, before display resampling. */
+  contentWidth: number;
+  contentHeight: number;
   /** Things the user should know, e.g. that an image prompt became an init image on this model. */
   notes: string[];
 }

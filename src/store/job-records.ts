@@ -26,6 +26,9 @@ export interface ImagesResult {
   type?: 'images';
   width: number;
   height: number;
+  /** The images' own size before display resampling (absent on older records). */
+  contentWidth?: number;
+  contentHeight?: number;
   /** Images stored for this job: 4 for a grid, 1 for an upscale. */
   count: number;
   notes: string[];

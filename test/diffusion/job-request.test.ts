@@ -26,8 +26,8 @@ const model: ModelDefaults = {
   hasUpscaler: true,
 };
 
-const png = (color: string) =>
-  sharp({ create: { width: 16, height: 16, channels: 3, background: color } })
+const png = (color: string, side = 16) =>
+  sharp({ create: { width: side, height: side, channels: 3, background: color } })
     .png()
     .toBuffer()
     .then((b) => new Uint8Array(b));
@@ -107,6 +107,25 @@ test('variations are img2img from the parent image with their documented strengt
   }
   const upscale = await taskFromJob(variation('upscale'), { seed: 1, images }, model);
   expect(upscale).toMatchObject({ kind: 'upscale', index: 2 });
+});
+
+test("an upscale brings a display-sized parent back to the image's own size first", async () => {
+  const images = { 'job:j1/2': await png('#00ff00', 256) };
+  const recorded = await taskFromJob(
+    { ...variation('upscale'), upscale: { width: 64, height: 64 } },
+    { seed: 1, images },
+    model,
+  );
+  expect(recorded.kind === 'upscale' && recorded.image).toMatchObject({ width: 64, height: 64 });
+  // A record from before the size was kept: taken to be at the model's native area.
+  const older = await taskFromJob(variation('upscale'), { seed: 1, images }, model);
+  expect(older.kind === 'upscale' && older.image.width).toBe(model.size);
+  const creative = await taskFromJob(
+    { ...variation('upscale'), upscale: { width: 64, height: 64, creative: true } },
+    { seed: 1, images },
+    model,
+  );
+  expect(creative.kind === 'upscale' && creative.creative?.conditions.map((c) => c.kind)).toEqual(['text']);
 });
 
 test('the parameters text names the settings that reproduce the image', async () => {

@@ -261,9 +261,9 @@ describe('guidance through the whole pipeline (project layout)', () => {
     const { image, method } = await pipeline.upscale(rawImage(32, 16, new Uint8Array(32 * 16 * 3).fill(90)));
     expect(method).toBe('model');
     expect(image).toMatchObject({ width: 64, height: 32 });
-    // A parent resampled for display (32 px shown at 256 px) is brought back to the native area first.
-    const shown = await pipeline.upscale(rawImage(256, 256, new Uint8Array(256 * 256 * 3).fill(90)));
-    expect(shown.image).toMatchObject({ width: 64, height: 64 });
+    // It is fully convolutional: an upscale of an upscale doubles again (the job says the image's own size).
+    const again = await pipeline.upscale(image);
+    expect(again.image).toMatchObject({ width: 128, height: 64 });
   });
 
   test('invalid requests are refused before inference', async () => {
