@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Reference values for the schedulers, computed with numpy from the diffusers formulas (DDIMScheduler,
 EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler with use_karras_sigmas, dpmsolver++, order 2,
-midpoint, lower_order_final, final_sigmas_type 'zero'), independently of the TypeScript code.
+midpoint, lower_order_final, final_sigmas_type 'zero'; EulerDiscreteScheduler with s_churn 0, linear
+interpolation, final sigma zero; LCMScheduler from the LCM paper's Algorithm 1 with diffusers' timestep
+selection), independently of the TypeScript code.
 Each case runs a full trajectory with a fixed toy model  eps(x, t) = 0.5 x + 0.01 (t / 1000) r  (r a fixed ramp),
 and fixed per-step noise, so the multistep state is exercised too.
     /usr/bin/python3 scripts/make-scheduler-fixtures.py
@@ -162,6 +164,84 @@ def run_dpmpp_2m_karras(cfg, n, x, noises):
             'add_noise': {'index': int(k), 'result': (a_k * x_clean() + s_k * noises[0]).tolist()}}
 
 
+def run_euler(cfg, n, x, noises):
+    """Euler (Karras et al. 2022, Alg. 2 with s_churn = 0): x <- x + (x - x0) / sigma * (sigma_next - sigma)."""
+    ac = alphas_cumprod(cfg)
+    ts = spaced_timesteps(cfg, n, 'euler')
+    sig = ((1 - ac) / ac) ** 0.5
+    sigmas = np.concatenate([np.interp(ts, np.arange(len(sig)), sig), [0.0]])
+    init = sigmas.max() if cfg['timestep_spacing'] in ('linspace', 'trailing') else (sigmas.max() ** 2 + 1) ** 0.5
+    x = x * init
+    traj, x0s = [], []
+    for i, t in enumerate(ts):
+        s = sigmas[i]
+        e = toy_model(x / (s ** 2 + 1) ** 0.5, t)
+        if cfg['prediction_type'] == 'epsilon':
+            x0 = x - s * e
+        else:
+            x0 = e * (-s / (s ** 2 + 1) ** 0.5) + x / (s ** 2 + 1)
+        x = x + (x - x0) / s * (sigmas[i + 1] - s)
+        traj.append(x.tolist())
+        x0s.append(x0.tolist())
+    k = len(ts) // 2
+    return {'timesteps': ts.tolist(), 'sigmas': sigmas.tolist(), 'init_noise_sigma': float(init),
+            'trajectory': traj, 'pred_original': x0s,
+            'add_noise': {'index': int(k), 'result': (x_clean() + sigmas[k] * noises[0]).tolist()}}
+
+
+def lcm_timesteps(cfg, n):
+    """The distillation schedule t_j = j * (T // N) - 1 (j = 1..N), N = original_inference_steps, reversed,
+    then n of them at indices floor(linspace(0, N, n, endpoint=False))."""
+    N, T = cfg['original_inference_steps'], cfg['num_train_timesteps']
+    k = T // N
+    origin = (np.arange(1, N + 1) * k - 1)[::-1]
+    idx = np.floor(np.linspace(0, N, num=n, endpoint=False)).astype(np.int64)
+    return origin[idx]
+
+
+def run_lcm(cfg, n, x, noises):
+    """LCM multistep sampling (Luo et al. 2023, Alg. 1): x0 from the model output, the consistency boundary
+    condition denoised = c_out x0 + c_skip x (c_skip = sd^2 / (s^2 + sd^2), c_out = s / sqrt(s^2 + sd^2),
+    s = 10 t, sd = 0.5), then x = sqrt(a_next) denoised + sqrt(1 - a_next) z except after the last step."""
+    ac = alphas_cumprod(cfg)
+    ts = lcm_timesteps(cfg, n)
+    sd = 0.5
+    traj, denoised_all, scalings = [], [], []
+    for i, t in enumerate(ts):
+        e = toy_model(x, t)
+        a = ac[t]
+        x0, _ = to_prediction(cfg, e, x, a)
+        s = t * cfg['timestep_scaling']
+        c_skip = sd ** 2 / (s ** 2 + sd ** 2)
+        c_out = s / (s ** 2 + sd ** 2) ** 0.5
+        scalings.append([c_skip, c_out])
+        denoised = c_out * x0 + c_skip * x
+        if i < len(ts) - 1:
+            a_next = ac[ts[i + 1]]
+            x = a_next ** 0.5 * denoised + (1 - a_next) ** 0.5 * noises[i]
+        else:
+            x = denoised
+        traj.append(x.tolist())
+        denoised_all.append(denoised.tolist())
+    k = len(ts) // 2
+    noised = ac[ts[k]] ** 0.5 * x_clean() + (1 - ac[ts[k]]) ** 0.5 * noises[0]
+    return {'timesteps': ts.tolist(), 'init_noise_sigma': 1.0, 'trajectory': traj, 'pred_original': denoised_all,
+            'scalings': scalings, 'add_noise': {'index': int(k), 'result': noised.tolist()}}
+
+
+def guidance_embedding(w, dim):
+    """VDM's sinusoidal embedding of the guidance scale, in float32 as the LCM pipeline computes it:
+    w' = (w - 1) * 1000; sin and cos of w' * exp(-ln(10000) * i / (dim / 2 - 1)), i < dim / 2."""
+    half = dim // 2
+    step = np.float32(np.log(np.float32(10000.0)) / np.float32(half - 1))
+    freqs = np.exp(np.arange(half, dtype=np.float32) * -step)
+    angles = np.float32((w - 1) * 1000.0) * freqs
+    emb = np.concatenate([np.sin(angles), np.cos(angles)]).astype(np.float32)
+    if dim % 2 == 1:
+        emb = np.concatenate([emb, np.zeros(1, dtype=np.float32)])
+    return emb
+
+
 def main():
     rng = np.random.default_rng(7)
     x = rng.standard_normal(SIZE)
@@ -182,9 +262,25 @@ def main():
             cases.append({'scheduler': 'euler-ancestral', 'config': cfg, 'steps': n,
                           **run_euler_ancestral(cfg, n, x, noises)})
             cases.append({'scheduler': 'dpmpp-2m-karras', 'config': cfg, 'steps': n, **run_dpmpp_2m_karras(cfg, n, x, noises)})
+    # Euler (non-ancestral): the same configs, and the few-step counts Turbo models run (1, 2, 4 with trailing).
+    for cfg in configs:
+        for n in [1, 2, 4, 10, 25]:
+            cases.append({'scheduler': 'euler', 'config': cfg, 'steps': n, **run_euler(cfg, n, x, noises)})
+    # LCM: LCM_Dreamshaper_v7's config (original_inference_steps 50, set_alpha_to_one, leading) and variants.
+    lcm_base = dict(base, timestep_spacing='leading', steps_offset=1, prediction_type='epsilon', set_alpha_to_one=True,
+                    original_inference_steps=50, timestep_scaling=10.0)
+    lcm_configs = [lcm_base, dict(lcm_base, prediction_type='v_prediction'), dict(lcm_base, original_inference_steps=100),
+                   dict(lcm_base, original_inference_steps=30, timestep_scaling=5.0),
+                   dict(lcm_base, beta_schedule='linear', beta_start=0.0001, beta_end=0.02, set_alpha_to_one=False)]
+    for cfg in lcm_configs:
+        for n in [1, 2, 3, 4, 6, 8, 25]:
+            cases.append({'scheduler': 'lcm', 'config': cfg, 'steps': n, **run_lcm(cfg, n, x, noises)})
+    embeddings = [{'guidance_scale': w, 'dim': d, 'embedding': guidance_embedding(w, d).tolist()}
+                  for w, d in [(8.5, 256), (1.0, 256), (2.0, 32), (4.5, 7)]]
     with open(OUT, 'w') as f:
         json.dump({'sample': x.tolist(), 'noises': noises.tolist(), 'ramp': RAMP.tolist(), 'clean': x_clean().tolist(),
-                   'model': 'eps(x, t) = 0.5 * x + 0.01 * (t / 1000) * ramp', 'cases': cases}, f)
+                   'model': 'eps(x, t) = 0.5 * x + 0.01 * (t / 1000) * ramp', 'cases': cases,
+                   'lcm_guidance_embeddings': embeddings}, f)
         f.write('\n')
 
 
