@@ -1,9 +1,13 @@
 import {
   ActionRowBuilder,
   type ButtonInteraction,
+  type MessageActionRowComponentBuilder,
+  MessageFlags,
   type ModalActionRowComponentBuilder,
   ModalBuilder,
   type ModalSubmitInteraction,
+  StringSelectMenuBuilder,
+  type StringSelectMenuInteraction,
   TextInputBuilder,
   TextInputStyle,
 } from 'discord.js';
@@ -13,10 +17,27 @@ import type { BotContext } from '../src/discord/context.js';
 import { mayUseButtons } from '../src/discord/job-access.js';
 import type { PlannedJob } from '../src/discord/submit.js';
 import { UserError } from '../src/discord/user-error.js';
-import { type ButtonAction, encodeRemixModal, parseButton, parseRemixModal } from '../src/jobs/custom-ids.js';
-import { deriveOpposite, deriveReroll, deriveUpscale, deriveVariation } from '../src/jobs/derive.js';
+import { type CanvasSpec, MAX_CANVAS_AREA, REGIONS } from '../src/jobs/canvas.js';
+import {
+  type ButtonAction,
+  encodeRegionSelect,
+  encodeRemixModal,
+  encodeZoomModal,
+  parseButton,
+  parseRegionSelect,
+  parseRemixModal,
+  parseZoomModal,
+} from '../src/jobs/custom-ids.js';
+import {
+  deriveCanvas,
+  deriveOpposite,
+  deriveReroll,
+  deriveUpscale,
+  deriveVariation,
+} from '../src/jobs/derive.js';
 import { type ImageSlot, jobImageRef, newJobId } from '../src/jobs/refs.js';
 import type { JobDescription } from '../src/jobs/spec.js';
+import { dimensionsFor } from '../src/model/dimensions.js';
 import { PromptError, parsePrompt } from '../src/prompt/index.js';
 import type { JobRecord } from '../src/store/job-records.js';
 
@@ -29,7 +50,7 @@ const TAMPERED = 'This button was not made by this bot, or its id was altered; n
 async function targetOf(
   ctx: BotContext,
   button: ButtonAction,
-  interaction: ButtonInteraction | ModalSubmitInteraction,
+  interaction: ButtonInteraction | ModalSubmitInteraction | StringSelectMenuInteraction,
 ): Promise<JobRecord> {
   const record = await ctx.records.get(button.jobId);
   if (!record) throw new UserError('That job has expired or never existed; start again with /imagine.');
@@ -52,37 +73,103 @@ function sourceOf(record: JobRecord, button: ButtonAction): { jobId: string; ind
   return { jobId: record.id, index, ref: jobImageRef(record.id, index as ImageSlot) };
 }
 
-function plan(record: JobRecord, button: ButtonAction, remixed?: JobDescription): PlannedJob {
+/** What a button may make on this server: the largest side, and the model's sizes. */
+interface Limits {
+  maxSide: number;
+  baseSize: number;
+  sizeMultiple: number;
+}
+
+/** The image's own size (before display resampling): recorded, or the model's size for an older record. */
+function ownSize(record: JobRecord, limits: Limits): { width: number; height: number } {
+  const result = record.result?.type === 'text' ? undefined : record.result;
+  if (result?.contentWidth && result.contentHeight)
+    return { width: result.contentWidth, height: result.contentHeight };
+  return dimensionsFor(record.description.params.aspect, limits.baseSize, limits.sizeMultiple);
+}
+
+const PANS = { 'pan-left': 'left', 'pan-right': 'right', 'pan-up': 'up', 'pan-down': 'down' } as const;
+
+function plan(record: JobRecord, button: ButtonAction, limits: Limits, remixed?: JobDescription): PlannedJob {
   const id = newJobId();
+  const source = sourceOf(record, button);
+  const canvas = (spec: CanvasSpec): PlannedJob => ({
+    id,
+    kind: 'canvas',
+    description: deriveCanvas(record.description, source, spec, remixed),
+  });
   switch (button.action) {
     case 'upscale':
+    case 'upscale-subtle':
+    case 'upscale-creative': {
+      const own = ownSize(record, limits);
+      const side = 2 * Math.max(own.width, own.height);
+      if (side > limits.maxSide)
+        throw new UserError(
+          `This image is ${own.width}x${own.height}; doubled it would pass this server's largest side of ${limits.maxSide} px.`,
+        );
+      const creative = button.action === 'upscale-creative';
+      if (creative && 4 * own.width * own.height > MAX_CANVAS_AREA * limits.baseSize * limits.baseSize)
+        throw new UserError(
+          `Upscale (Creative) repaints at the new size, which this model does up to ${2 * limits.baseSize} px a side; use Upscale (Subtle).`,
+        );
       return {
         id,
         kind: 'upscale',
-        description: deriveUpscale(record.description, sourceOf(record, button)),
-        index: button.index - 1,
+        description: deriveUpscale(record.description, source, { ...own, ...(creative ? { creative } : {}) }),
+        index: button.action === 'upscale' ? button.index - 1 : (record.index ?? 0),
       };
-    case 'upscale-2x':
-      return {
-        id,
-        kind: 'upscale',
-        description: deriveUpscale(record.description, sourceOf(record, button)),
-        index: record.index ?? 0,
-      };
+    }
     case 'reroll':
       return { id, kind: 'reroll', description: deriveReroll(record.description, record.id) };
     case 'opposite':
-      return {
-        id,
-        kind: 'opposite',
-        description: deriveOpposite(record.description, sourceOf(record, button), remixed),
-      };
-    default: {
+      return { id, kind: 'opposite', description: deriveOpposite(record.description, source, remixed) };
+    case 'zoom-2':
+    case 'zoom-1.5':
+      return canvas({ mode: 'outpaint', zoom: button.action === 'zoom-2' ? 2 : 1.5 });
+    case 'pan-left':
+    case 'pan-right':
+    case 'pan-up':
+    case 'pan-down':
+      return canvas({ mode: 'outpaint', zoom: 1, pan: PANS[button.action] });
+    case 'make-square': {
+      const own = ownSize(record, limits);
+      if (own.width === own.height) throw new UserError('This image is already square.');
+      return canvas({ mode: 'outpaint', zoom: 1, square: true });
+    }
+    case 'vary-strong':
+    case 'vary-subtle': {
       const role = button.action === 'vary-subtle' ? 'variation-subtle' : 'variation-strong';
-      const description = deriveVariation(record.description, sourceOf(record, button), role, remixed);
+      const description = deriveVariation(record.description, source, role, remixed);
       return { id, kind: 'variation', description };
     }
+    default:
+      // Vary (Region) and Custom Zoom open a menu or a form first (pressButton).
+      throw new UserError(TAMPERED);
   }
+}
+
+/** The job a component submits for a canvas of its own (the region menu, the Custom Zoom form). */
+export async function startCanvasJob(
+  ctx: BotContext,
+  interaction: StringSelectMenuInteraction | ModalSubmitInteraction,
+  jobId: string,
+  spec: CanvasSpec,
+  remixed?: JobDescription,
+): Promise<void> {
+  const button = { action: 'vary-region', jobId } as const;
+  const record = await targetOf(ctx, button, interaction);
+  const job: PlannedJob = {
+    id: newJobId(),
+    kind: 'canvas',
+    description: deriveCanvas(record.description, sourceOf(record, button), spec, remixed),
+  };
+  await startJobs(ctx, interaction, [job]);
+}
+
+async function limitsFor(ctx: BotContext, guildId: string | null): Promise<Limits> {
+  const policy = await ctx.policies.get(guildId);
+  return { maxSide: policy.maxSide, baseSize: ctx.model.baseSize, sizeMultiple: ctx.model.sizeMultiple };
 }
 
 function typedPrompt(record: JobRecord): string {
@@ -98,8 +185,45 @@ async function pressButton(
   button: ButtonAction,
 ): Promise<void> {
   const record = await targetOf(ctx, button, interaction);
+  if (button.action === 'vary-region') {
+    // Discord gives a bot no drawing editor: the region is chosen from a menu (only the presser sees it).
+    const menu = new StringSelectMenuBuilder()
+      .setCustomId(encodeRegionSelect(record.id))
+      .setPlaceholder('Which part to repaint')
+      .setMinValues(1)
+      .setMaxValues(Object.keys(REGIONS).length)
+      .addOptions(Object.entries(REGIONS).map(([value, region]) => ({ label: region.label, value })));
+    await interaction.reply({
+      content: 'Pick the part of the image to repaint (several add up); the rest stays as it is.',
+      components: [new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents(menu)],
+      flags: MessageFlags.Ephemeral,
+    });
+    return;
+  }
+  if (button.action === 'custom-zoom') {
+    const input = new TextInputBuilder()
+      .setCustomId('prompt')
+      .setLabel('Prompt, with --zoom 1-2 and an optional --ar')
+      .setStyle(TextInputStyle.Paragraph)
+      .setMaxLength(4000)
+      .setRequired(true)
+      .setValue(
+        `${typedPrompt(record)
+          .replace(/\s--(ar|aspect|zoom)\s+\S+/gi, '')
+          .slice(0, 3980)} --zoom 2`,
+      );
+    const modal = new ModalBuilder()
+      .setCustomId(encodeZoomModal(record.id))
+      .setTitle('Custom Zoom')
+      .addComponents(new ActionRowBuilder<ModalActionRowComponentBuilder>().addComponents(input));
+    await interaction.showModal(modal);
+    return;
+  }
   const isVariation =
-    button.action === 'vary-strong' || button.action === 'vary-subtle' || button.action === 'opposite';
+    button.action === 'vary-strong' ||
+    button.action === 'vary-subtle' ||
+    button.action === 'opposite' ||
+    button.action.startsWith('pan-');
   if (isVariation && (await ctx.settings.get(interaction.user.id)).remix) {
     const input = new TextInputBuilder()
       .setCustomId('prompt')
@@ -115,7 +239,7 @@ async function pressButton(
     await interaction.showModal(modal);
     return;
   }
-  await startJobs(ctx, interaction, [plan(record, button)]);
+  await startJobs(ctx, interaction, [plan(record, button, await limitsFor(ctx, interaction.guildId))]);
 }
 
 async function submitRemix(
@@ -135,7 +259,9 @@ async function submitRemix(
       throw new UserError(`Your prompt was not understood: ${error.message}.`);
     throw error;
   }
-  await startJobs(ctx, interaction, [plan(record, button, remixed)]);
+  await startJobs(ctx, interaction, [
+    plan(record, button, await limitsFor(ctx, interaction.guildId), remixed),
+  ]);
 }
 
 /** U1-U4, V1-V4, 🔄 and the buttons under an upscale (`u:2:<jobId>`-style ids, see src/jobs/custom-ids.ts). */
@@ -150,4 +276,47 @@ export const remixForm = defineComponent({
   name: 'remix form',
   parse: (interaction) => (interaction.isModalSubmit() ? parseRemixModal(interaction.customId) : null),
   run: (ctx, interaction, button) => submitRemix(ctx, interaction as ModalSubmitInteraction, button),
+});
+
+/** Vary (Region)'s menu: the chosen regions, together, are repainted. */
+export const regionMenu = defineComponent({
+  name: 'region menu',
+  parse: (interaction) =>
+    interaction.isStringSelectMenu() ? (parseRegionSelect(interaction.customId) ?? null) : null,
+  run: async (ctx, interaction, jobId) => {
+    const values = (interaction as StringSelectMenuInteraction).values;
+    const cells = [...new Set(values.flatMap((value) => REGIONS[value]?.cells ?? []))].sort();
+    if (cells.length === 0 || values.some((value) => !REGIONS[value])) throw new UserError(TAMPERED);
+    await startCanvasJob(ctx, interaction as StringSelectMenuInteraction, jobId, { mode: 'region', cells });
+  },
+});
+
+/** Custom Zoom's form: a new prompt, `--zoom` 1-2 and an optional new `--ar` for the canvas. */
+export const zoomForm = defineComponent({
+  name: 'custom zoom form',
+  parse: (interaction) =>
+    interaction.isModalSubmit() ? (parseZoomModal(interaction.customId) ?? null) : null,
+  run: async (ctx, interaction, jobId) => {
+    const submitted = interaction as ModalSubmitInteraction;
+    const settings = await ctx.settings.get(submitted.user.id);
+    let remixed: JobDescription;
+    try {
+      remixed = parsePrompt(submitted.fields.getTextInputValue('prompt'), {
+        preferences: { options: settings.options, suffix: settings.suffix },
+      });
+    } catch (error) {
+      if (error instanceof PromptError)
+        throw new UserError(`Your prompt was not understood: ${error.message}.`);
+      throw error;
+    }
+    const zoom = remixed.params.zoom ?? 2;
+    const written = remixed.prompt.match(/--(ar|aspect)\s/i) ? remixed.params.aspect : undefined;
+    await startCanvasJob(
+      ctx,
+      submitted,
+      jobId,
+      { mode: 'outpaint', zoom, ...(written ? { aspect: written } : {}) },
+      remixed,
+    );
+  },
 });

@@ -1,7 +1,7 @@
 import type { Command } from '../src/discord/command.js';
 import type { ComponentHandler } from '../src/discord/component.js';
 import { blend } from './blend.js';
-import { jobButtons, remixForm } from './buttons.js';
+import { jobButtons, regionMenu, remixForm, zoomForm } from './buttons.js';
 import { describe, describeButtons } from './describe.js';
 import { imagine } from './imagine.js';
 import { info } from './info.js';
@@ -21,6 +21,8 @@ export const commands: ReadonlyMap<string, Command> = new Map(
 /** Every button, select menu and modal handler; the router asks each in turn. */
 export const components: readonly ComponentHandler[] = [
   jobButtons,
+  regionMenu,
+  zoomForm,
   describeButtons,
   remixForm,
   settingsControls,

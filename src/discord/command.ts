@@ -3,6 +3,7 @@ import type {
   ChatInputCommandInteraction,
   ModalSubmitInteraction,
   RESTPostAPIChatInputApplicationCommandsJSONBody,
+  StringSelectMenuInteraction,
 } from 'discord.js';
 import type { BotContext } from './context.js';
 import { uploadIdsOf } from './input-images.js';
@@ -15,7 +16,11 @@ export interface Command {
   execute(ctx: BotContext, interaction: ChatInputCommandInteraction): Promise<void>;
 }
 
-type JobInteraction = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
+type JobInteraction =
+  | ChatInputCommandInteraction
+  | ButtonInteraction
+  | ModalSubmitInteraction
+  | StringSelectMenuInteraction;
 
 export function requesterOf(interaction: JobInteraction): Requester {
   return {

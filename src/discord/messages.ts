@@ -50,6 +50,8 @@ export function promptLabel(record: JobRecord): string {
       return 'Describe';
     case 'opposite':
       return `${d.prompt ? `${shown} - ` : ''}Opposite of an image`;
+    case 'canvas':
+      return `${shown} - ${canvasLabel(d)}`;
     case 'variation': {
       const role = d.parents[0]?.role === 'variation-subtle' ? 'Subtle' : 'Strong';
       return `${shown} - Variations (${role})`;
@@ -97,19 +99,48 @@ export function gridMessage(record: JobRecord, grid: Buffer): MessageBody {
   return body(record, details(record), [file], rows);
 }
 
-/** One upscaled image with Vary (Strong), Vary (Subtle), Upscale 2x, Opposite and reroll. */
+/**
+ * One upscaled image with Midjourney's rows: upscales, variations, zooms (Make Square only on a
+ * non-square image), pans, then Opposite and 🔄.
+ */
 export function upscaleMessage(record: JobRecord, image: Buffer): MessageBody {
   const jobId = record.id;
   const parent = record.description.parents.find((p) => p.role === 'upscale')?.jobId ?? jobId;
-  const row = new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents([
-    button(encodeButton({ action: 'vary-strong', jobId }), 'Vary (Strong)'),
-    button(encodeButton({ action: 'vary-subtle', jobId }), 'Vary (Subtle)'),
-    button(encodeButton({ action: 'upscale-2x', jobId }), 'Upscale 2x'),
-    button(encodeButton({ action: 'opposite', jobId }), 'Opposite'),
-    button(encodeButton({ action: 'reroll', jobId: parent }), '🔄', ButtonStyle.Primary),
-  ]);
+  const at = (action: Parameters<typeof encodeButton>[0]['action']) =>
+    encodeButton({ action, jobId } as Parameters<typeof encodeButton>[0]);
+  const row = (...buttons: ButtonBuilder[]) =>
+    new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents(buttons);
+  const result = record.result?.type === 'text' ? undefined : record.result;
+  const square = !result || (result.contentWidth ?? result.width) === (result.contentHeight ?? result.height);
+  const rows = [
+    row(
+      button(at('upscale-subtle'), 'Upscale (Subtle)'),
+      button(at('upscale-creative'), 'Upscale (Creative)'),
+    ),
+    row(
+      button(at('vary-subtle'), 'Vary (Subtle)'),
+      button(at('vary-strong'), 'Vary (Strong)'),
+      button(at('vary-region'), 'Vary (Region)'),
+    ),
+    row(
+      button(at('zoom-2'), 'Zoom Out 2x'),
+      button(at('zoom-1.5'), 'Zoom Out 1.5x'),
+      button(at('custom-zoom'), 'Custom Zoom'),
+      ...(square ? [] : [button(at('make-square'), 'Make Square')]),
+    ),
+    row(
+      button(at('pan-left'), '⬅️'),
+      button(at('pan-right'), '➡️'),
+      button(at('pan-up'), '⬆️'),
+      button(at('pan-down'), '⬇️'),
+    ),
+    row(
+      button(at('opposite'), 'Opposite'),
+      button(encodeButton({ action: 'reroll', jobId: parent }), '🔄', ButtonStyle.Primary),
+    ),
+  ];
   const file = new AttachmentBuilder(image, { name: `image-${jobId}.png` });
-  return body(record, details(record), [file], [row]);
+  return body(record, details(record), [file], rows);
 }
 
 function details(record: JobRecord): string {
@@ -133,4 +164,12 @@ export function describeMessage(record: JobRecord, lines: readonly string[]): Me
     button(encodeDescribeButton({ action: 'describe-more', jobId }), '🔄', ButtonStyle.Primary),
   ]);
   return body(record, `${details(record)}\n${numbered}`, [], [row, more]);
+}
+
+function canvasLabel(d: JobRecord['description']): string {
+  const canvas = d.canvas;
+  if (!canvas || canvas.mode === 'region') return 'Vary (Region)';
+  if (canvas.pan) return `Pan ${{ left: '⬅️', right: '➡️', up: '⬆️', down: '⬇️' }[canvas.pan]}`;
+  if (canvas.square) return 'Make Square';
+  return `Zoom Out ${canvas.zoom}x`;
 }

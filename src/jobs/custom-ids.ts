@@ -4,34 +4,41 @@
  */
 import { ID_SOURCE } from './refs.js';
 
+// Two-letter codes keep ids short. `v:<n>:` (V1-V4) and `vs:` (Vary (Strong) under an upscale) are one
+// action, from a grid or from an upscale; `x2:` was "Upscale 2x" and is Upscale (Subtle).
+const PLAIN_CODES = {
+  r: 'reroll',
+  vs: 'vary-strong',
+  vl: 'vary-subtle',
+  vr: 'vary-region',
+  x2: 'upscale-subtle',
+  uc: 'upscale-creative',
+  op: 'opposite',
+  z2: 'zoom-2',
+  zh: 'zoom-1.5',
+  zc: 'custom-zoom',
+  pl: 'pan-left',
+  pr: 'pan-right',
+  pu: 'pan-up',
+  pd: 'pan-down',
+  sq: 'make-square',
+} as const;
+
+/** The actions of the buttons under an upscaled image (and 🔄): each a job id only. */
+export type PlainAction = (typeof PLAIN_CODES)[keyof typeof PLAIN_CODES];
+
 export type ButtonAction =
   /** U1-U4: one image of a grid, upscaled. */
   | { action: 'upscale'; index: number; jobId: string }
   /** V1-V4 (with the grid image's number) and Vary (Strong) under an upscale (without). */
   | { action: 'vary-strong'; index?: number; jobId: string }
-  | { action: 'vary-subtle'; jobId: string }
-  | { action: 'reroll'; jobId: string }
-  | { action: 'upscale-2x'; jobId: string }
-  /** Opposite, under an upscale: that image at a negative weight. */
-  | { action: 'opposite'; jobId: string };
+  | { action: Exclude<PlainAction, 'vary-strong'>; jobId: string };
 
-// Two-letter codes keep ids short; `v:<n>:` and `vs:` are one action, from a grid or from an upscale.
+const CODE_OF = Object.fromEntries(
+  Object.entries(PLAIN_CODES).map(([code, action]) => [action, code]),
+) as Record<PlainAction, string>;
 const INDEXED = new RegExp(`^(u|v):([1-4]):(${ID_SOURCE})$`);
-const PLAIN = new RegExp(`^(r|vs|vl|x2|op):(${ID_SOURCE})$`);
-const PLAIN_CODES = {
-  r: 'reroll',
-  vs: 'vary-strong',
-  vl: 'vary-subtle',
-  x2: 'upscale-2x',
-  op: 'opposite',
-} as const;
-const CODE_OF = {
-  reroll: 'r',
-  'vary-strong': 'vs',
-  'vary-subtle': 'vl',
-  'upscale-2x': 'x2',
-  opposite: 'op',
-} as const;
+const PLAIN = new RegExp(`^(${Object.keys(PLAIN_CODES).join('|')}):(${ID_SOURCE})$`);
 
 export function encodeButton(button: ButtonAction): string {
   if (button.action === 'upscale') return `u:${button.index}:${button.jobId}`;
@@ -48,7 +55,8 @@ export function parseButton(customId: string): ButtonAction | null {
     return { action, index: Number(indexed[2]), jobId: indexed[3]! };
   }
   const plain = PLAIN.exec(customId);
-  if (plain) return { action: PLAIN_CODES[plain[1] as keyof typeof PLAIN_CODES], jobId: plain[2]! };
+  if (plain)
+    return { action: PLAIN_CODES[plain[1] as keyof typeof PLAIN_CODES], jobId: plain[2]! } as ButtonAction;
   return null;
 }
 
@@ -80,3 +88,13 @@ export function parseDescribeButton(customId: string): DescribeAction | null {
   if (plain) return { action: plain[1] === 'da' ? 'describe-all' : 'describe-more', jobId: plain[2]! };
   return null;
 }
+
+/** Vary (Region)'s menu of regions, for one upscaled image. */
+export const encodeRegionSelect = (jobId: string) => `rg:${jobId}`;
+const REGION_SELECT = new RegExp(`^rg:(${ID_SOURCE})$`);
+export const parseRegionSelect = (customId: string) => REGION_SELECT.exec(customId)?.[1] ?? null;
+
+/** Custom Zoom's form (the prompt with `--zoom`), for one upscaled image. */
+export const encodeZoomModal = (jobId: string) => `zm:${jobId}`;
+const ZOOM_MODAL = new RegExp(`^zm:(${ID_SOURCE})$`);
+export const parseZoomModal = (customId: string) => ZOOM_MODAL.exec(customId)?.[1] ?? null;

@@ -1,3 +1,4 @@
+import type { CanvasSpec } from './canvas.js';
 import type { JobDescription, ParentRole, TextPrompt } from './spec.js';
 import { weighPrompts } from './weights.js';
 
@@ -31,8 +32,43 @@ export function deriveVariation(
 export function deriveUpscale(
   parent: JobDescription,
   source: { jobId: string; index: number },
+  upscale?: JobDescription['upscale'],
 ): JobDescription {
-  return { ...parent, parents: [{ jobId: source.jobId, index: source.index, role: 'upscale' }], notes: [] };
+  return {
+    ...parent,
+    parents: [{ jobId: source.jobId, index: source.index, role: 'upscale' }],
+    notes: [],
+    ...(upscale ? { upscale } : {}),
+  };
+}
+
+/**
+ * A canvas action on one image (Zoom Out, Pan, Make Square, Vary (Region)): the parent's text (or a
+ * remix's) paints the new part; the image itself is kept by the canvas, not prompted.
+ */
+export function deriveCanvas(
+  parent: JobDescription,
+  source: { jobId: string; index: number },
+  canvas: CanvasSpec,
+  remixed?: JobDescription,
+): JobDescription {
+  const base = remixed ?? parent;
+  const texts = base.prompts.filter((p): p is TextPrompt => p.kind === 'text');
+  const written =
+    texts.length > 0
+      ? texts.map(({ normalized: _, ...p }) => p)
+      : [{ kind: 'text' as const, text: '', weight: 1 }];
+  const { prompts, weightSum } = weighPrompts(written);
+  const role = canvas.mode === 'region' ? 'region' : canvas.pan ? 'pan' : canvas.square ? 'square' : 'zoom';
+  return {
+    ...base,
+    prompts,
+    weightSum,
+    params: { ...base.params, seed: null, repeat: 1 },
+    parents: [{ jobId: source.jobId, index: source.index, role }],
+    notes: [],
+    canvas,
+  };
 }
 
 /** A reroll: the same prompt again with a new seed. */

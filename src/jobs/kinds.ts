@@ -9,6 +9,8 @@ export const JOB_KINDS = {
   reroll: { engineTask: 'generate', output: 'grid' },
   /** V1-V4, Vary (Strong/Subtle): a grid that starts from one earlier image. */
   variation: { engineTask: 'generate', output: 'grid' },
+  /** Zoom Out, Pan, Make Square, Vary (Region): a grid that keeps one image and paints around or in it. */
+  canvas: { engineTask: 'generate', output: 'grid' },
   /** Opposite: a grid pushed away from one image (that image at weight -1, plus any remix text). */
   opposite: { engineTask: 'generate', output: 'grid' },
   /** `/blend`: a grid from 2-5 uploads as equal image prompts. */

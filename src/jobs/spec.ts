@@ -61,6 +61,8 @@ export interface PromptParams {
    * records made before they were accepted.
    */
   ignored?: Record<string, string>;
+  /** `--zoom` 1-2: Custom Zoom's factor (the form prefills it); elsewhere it is noted and ignored. */
+  zoom?: number;
 }
 
 /** How an earlier image took part in making this job. */

@@ -220,6 +220,12 @@ export const PARAMETERS: readonly ParameterSpec[] = [
   numeric(['iw'], 'iw', iw),
   numeric(['repeat', 'r'], 'repeat', repeat),
   {
+    names: ['zoom'],
+    set: (p, v, f) => {
+      p.zoom = decimalInRange(1, 2)(v, f);
+    },
+  },
+  {
     names: ['version', 'v'],
     set: (p, v, f) => {
       p.version = singleWord(v, f, 'e.g. 6');

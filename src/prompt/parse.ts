@@ -139,6 +139,7 @@ function ignoredSelectors(params: JobDescription['params']): string[] {
   if (params.version !== null) notes.push(`--v ${params.version} is ignored: this server runs its own model`);
   if (params.niji !== null) notes.push('--niji is ignored: this server runs its own model');
   if (params.style !== null) notes.push(`--style ${params.style} is ignored: this model has one style`);
+  if (params.zoom !== undefined) notes.push('--zoom only applies in Custom Zoom (under an upscaled image)');
   const ignored = Object.keys(params.ignored ?? {});
   if (ignored.length > 0) {
     const names = ignored.map((name) => `--${name}`).join(', ');

@@ -107,7 +107,7 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
 
   let upscaled: MessageView;
 
-  test('U2 posts the single image with Vary (Strong), Vary (Subtle), Upscale 2x, Opposite and reroll', async () => {
+  test("U2 posts the single image with Midjourney's rows of buttons", async () => {
     const u2 = listCustomIds(grid.components).find((id) => id.startsWith('u:2:'))!;
     const handle = stack.discord.pressButton({ user: 'bob', messageId: grid.id, customId: u2 });
     await handle.response(3000);
@@ -116,10 +116,16 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
       timeoutMs: 60_000,
     });
     expect(upscaled.content).toContain('Image #2');
-    const labels = (upscaled.components[0] as { components: Array<{ label: string }> }).components.map(
-      (c) => c.label,
+    const rows = (upscaled.components as { components: Array<{ label: string }> }[]).map((row) =>
+      row.components.map((c) => c.label),
     );
-    expect(labels).toEqual(['Vary (Strong)', 'Vary (Subtle)', 'Upscale 2x', 'Opposite', '🔄']);
+    expect(rows).toEqual([
+      ['Upscale (Subtle)', 'Upscale (Creative)'],
+      ['Vary (Subtle)', 'Vary (Strong)', 'Vary (Region)'],
+      ['Zoom Out 2x', 'Zoom Out 1.5x', 'Custom Zoom'],
+      ['⬅️', '➡️', '⬆️', '⬇️'],
+      ['Opposite', '🔄'],
+    ]);
   }, 90_000);
 
   test('Vary (Strong) on the upscale makes a new grid whose record names its parent', async () => {
@@ -137,6 +143,125 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
     expect(record.description.parents).toEqual([{ jobId: upscaleJob, index: 0, role: 'variation-strong' }]);
     expect(record.description.prompts[0]).toMatchObject({ kind: 'image', url: `job:${upscaleJob}/0` });
   }, 90_000);
+
+  describe('canvas actions on the upscale, checked on the pixels', () => {
+    /** An image's pixels at `size` x `size`, optionally cut from a fraction of it first. */
+    async function pixels(
+      png: Buffer,
+      size: number,
+      cut?: { left: number; top: number; width: number; height: number },
+    ) {
+      let image = sharp(png);
+      if (cut) {
+        const meta = await sharp(png).metadata();
+        image = sharp(
+          await image
+            .extract({
+              left: Math.round(cut.left * meta.width!),
+              top: Math.round(cut.top * meta.height!),
+              width: Math.round(cut.width * meta.width!),
+              height: Math.round(cut.height * meta.height!),
+            })
+            .toBuffer(),
+        );
+      }
+      return image.resize(size, size, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+    }
+    const mad = (a: Buffer, b: Buffer) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]!), 0) / a.length;
+    const press = async (action: string, isFinal = isGrid) => {
+      const id = listCustomIds(upscaled.components).find((c) => c.startsWith(`${action}:`))!;
+      const message = await finishedMessage(
+        stack.discord,
+        stack.discord.pressButton({ user: 'bob', messageId: upscaled.id, customId: id }),
+        isFinal,
+      );
+      const jobId = jobIdOf(message)!;
+      const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!);
+      const images = await Promise.all(
+        [0, 1, 2, 3].map(async (i) => (await stack.redisClient.getBuffer(`lb:img:${jobId}:${i}`))!),
+      );
+      return { message, record, images };
+    };
+    let source: Buffer;
+    let otherImage: Buffer;
+    beforeAll(async () => {
+      source = Buffer.from(stack.discord.attachmentBytes(upscaled.attachments[0]!));
+      otherImage = (await stack.redisClient.getBuffer(`lb:img:${jobIdOf(grid)}:0`))!;
+    });
+
+    test('Zoom Out 2x: four images whose centre is the source, painted around', async () => {
+      const { record, images, message } = await press('z2');
+      expect(message.content).toContain('Zoom Out 2x');
+      expect(record.description.parents[0]).toMatchObject({ role: 'zoom', index: 0 });
+      expect(record.result.contentWidth).toBe(record.result.contentHeight);
+      // What two different pictures give, for scale.
+      const apart = mad(await pixels(source, 32), await pixels(otherImage, 32));
+      const centre = { left: 0.28, top: 0.28, width: 0.44, height: 0.44 };
+      const sourceCentre = { left: 0.06, top: 0.06, width: 0.88, height: 0.88 };
+      for (const png of images) {
+        const kept = mad(await pixels(png, 32, centre), await pixels(source, 32, sourceCentre));
+        expect(kept).toBeLessThan(apart / 4);
+      }
+    }, 90_000);
+
+    test('➡️: wider, with the source as its left part', async () => {
+      const { record, images } = await press('pr');
+      expect(record.result.contentWidth).toBeGreaterThan(record.result.contentHeight);
+      const apart = mad(await pixels(source, 32), await pixels(otherImage, 32));
+      for (const png of images) {
+        const meta = await sharp(png).metadata();
+        expect(meta.width!).toBeGreaterThan(meta.height!);
+        const left = { left: 0.03, top: 0.05, width: 0.6, height: 0.9 };
+        const kept = mad(
+          await pixels(png, 32, left),
+          await pixels(source, 32, { left: 0.05, top: 0.05, width: 0.9, height: 0.9 }),
+        );
+        expect(kept).toBeLessThan(apart / 4);
+      }
+    }, 90_000);
+
+    test('Vary (Region): the centre repainted, the rest the source', async () => {
+      const id = listCustomIds(upscaled.components).find((c) => c.startsWith('vr:'))!;
+      const menu = await ephemeralAnswer(
+        stack.discord,
+        stack.discord.pressButton({ user: 'bob', messageId: upscaled.id, customId: id }),
+      );
+      expect(menu.content).toContain('Pick the part of the image to repaint');
+      const select = listCustomIds(menu.components).find((c) => c.startsWith('rg:'))!;
+      const chosen = stack.discord.selectOption({
+        user: 'bob',
+        messageId: menu.id,
+        customId: select,
+        values: ['centre'],
+      });
+      const message = await finishedMessage(stack.discord, chosen);
+      const jobId = jobIdOf(message)!;
+      const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!);
+      expect(record.description.canvas).toEqual({ mode: 'region', cells: [4] });
+      const top = { left: 0, top: 0, width: 1, height: 0.28 };
+      const middle = { left: 0.38, top: 0.38, width: 0.24, height: 0.24 };
+      for (const i of [0, 1, 2, 3]) {
+        const png = (await stack.redisClient.getBuffer(`lb:img:${jobId}:${i}`))!;
+        expect(mad(await pixels(png, 32, top), await pixels(source, 32, top))).toBeLessThan(3);
+        expect(mad(await pixels(png, 16, middle), await pixels(source, 16, middle))).toBeGreaterThan(3);
+      }
+    }, 90_000);
+
+    test('Upscale (Subtle) doubles the side, and again on its own result', async () => {
+      const first = await press('x2', isFinalImage);
+      const before = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(upscaled)}`))!).result
+        .contentWidth;
+      expect(first.record.result.contentWidth).toBe(2 * before);
+      const id = listCustomIds(first.message.components).find((c) => c.startsWith('x2:'))!;
+      const second = await finishedMessage(
+        stack.discord,
+        stack.discord.pressButton({ user: 'bob', messageId: first.message.id, customId: id }),
+        isFinalImage,
+      );
+      const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(second)}`))!);
+      expect(record.result.contentWidth).toBe(4 * before);
+    }, 90_000);
+  });
 
   test('Opposite asks for the image at weight -1: refused under the default rule, allowed once an admin lifts it', async () => {
     const opposite = listCustomIds(upscaled.components).find((id) => id.startsWith('op:'))!;

@@ -16,7 +16,12 @@ test("every button round-trips and stays within Discord's 100 characters", () =>
     { action: 'reroll', jobId },
     { action: 'vary-strong', jobId },
     { action: 'vary-subtle', jobId },
-    { action: 'upscale-2x', jobId },
+    { action: 'upscale-subtle', jobId },
+    { action: 'upscale-creative', jobId },
+    { action: 'zoom-1.5', jobId },
+    { action: 'pan-left', jobId },
+    { action: 'make-square', jobId },
+    { action: 'vary-region', jobId },
   ];
   for (const button of buttons) {
     const id = encodeButton(button);

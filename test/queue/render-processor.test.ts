@@ -114,7 +114,16 @@ test('a transient fault is retried and the job is delivered once, done', async (
       calls++;
       if (calls === 1) throw new Error('onnxruntime: transient allocation failure');
       onProgress({ stage: 'denoise', step: 1, total: 1 });
-      return { type: 'images', grid: png, images: [png, png, png, png], width: 64, height: 64, contentWidth: 32, contentHeight: 32, notes: [] };
+      return {
+        type: 'images',
+        grid: png,
+        images: [png, png, png, png],
+        width: 64,
+        height: 64,
+        contentWidth: 32,
+        contentHeight: 32,
+        notes: [],
+      };
     },
     close: async () => {},
   };
