@@ -208,7 +208,7 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
       .locator(`article[data-message-id="${variationId}"] img[alt^="grid-"]`)
       .waitFor({ timeout: UI_MS });
 
-    step('U1 on the variation: one image with Vary (Strong), Vary (Subtle), Upscale 2x, Opposite and reroll');
+    step("U1 on the variation: one image with Midjourney's rows of buttons");
     await variation.getByRole('button', { name: 'U1', exact: true }).click();
     const upscale = ada
       .locator('article.message', { hasText: /Image #1/ })
@@ -216,9 +216,33 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
       .filter({ has: ada.locator('img[alt^="image-"]') })
       .last();
     await upscale.waitFor({ timeout: RENDER_MS });
-    for (const label of ['Vary (Strong)', 'Vary (Subtle)', 'Upscale 2x', 'Opposite', 'Reroll'])
+    for (const label of [
+      'Upscale (Subtle)',
+      'Upscale (Creative)',
+      'Vary (Subtle)',
+      'Vary (Strong)',
+      'Vary (Region)',
+      'Zoom Out 2x',
+      'Zoom Out 1.5x',
+      'Custom Zoom',
+      'Opposite',
+    ])
       assert.equal(await upscale.getByRole('button', { name: label, exact: true }).count(), 1, label);
+    assert.equal(
+      (await upscale.locator('.components button').count()) >= 14 ||
+        (await upscale.getByRole('button').count()) >= 14,
+      true,
+    );
+    await upscale.scrollIntoViewIfNeeded();
     await shot(ada, 'sandbox-upscale.png');
+
+    step('Zoom Out 2x on the upscale: a grid painted around the image');
+    await upscale.getByRole('button', { name: 'Zoom Out 2x', exact: true }).click();
+    const zoomed = gridWith(ada, /Zoom Out 2x/);
+    await zoomed.waitFor({ timeout: RENDER_MS });
+    await waitUntil('the zoomed grid', () => imageLoaded(zoomed.locator('img[alt^="grid-"]')));
+    await zoomed.scrollIntoViewIfNeeded();
+    await shot(ada, 'sandbox-zoom.png');
 
     step("the upscale's lineage: three generations");
     await upscale.hover();
@@ -300,7 +324,7 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
         .getByLabel('image2', { exact: true })
         .setInputFiles({ name: 'lagoon.png', mimeType: 'image/png', buffer: second });
       // The optional fields open on request; `dimensions` offers the command's choices.
-      await page.getByRole('button', { name: '+4 optional' }).click();
+      await page.getByRole('button', { name: /^\+\d+ optional$/ }).click();
       await page.getByLabel('dimensions', { exact: true }).selectOption('square');
       await shot(page, 'sandbox-blend-command.png');
     });
