@@ -137,6 +137,14 @@ async function generationOf(
   if (seed === undefined) throw new GenerationRequestError('the job has no seed');
   if (params.weird > 0) notes.push('--weird is ignored by this engine.');
   let size = dimensionsFor(params.aspect, model.size, model.sizeMultiple);
+  const asked = params.aspect.width / params.aspect.height;
+  const made = size.width / size.height;
+  if (!job.canvas && Math.abs(made / asked - 1) > 0.02) {
+    notes.push(
+      `--ar ${params.aspect.width}:${params.aspect.height} became ${size.width}x${size.height} ` +
+        `(${ratioText(size.width, size.height)}): sides are multiples of ${model.sizeMultiple} px at this model's size`,
+    );
+  }
   let canvas: Canvas | undefined;
   const onCanvas = job.parents.find((p) => CANVAS_ROLES.has(p.role));
   if (job.canvas && onCanvas && onCanvas.index !== null) {
@@ -161,6 +169,13 @@ async function generationOf(
     images: [0, 1, 2, 3],
   };
   return { kind: 'generate', request, notes };
+}
+
+/** A ratio in its smallest whole terms, e.g. 440x264 -> 5:3. */
+function ratioText(width: number, height: number): string {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const d = gcd(width, height);
+  return `${width / d}:${height / d}`;
 }
 
 function nativeArea(image: RawImage, size: number): { width: number; height: number } {

@@ -254,13 +254,20 @@ export class DiffusionPipeline {
   ): Promise<EncodedPrompt> {
     const resolved = await resolveImagePrompts(request, this.parts.imageEncoder !== null);
     const conditions = canonicalOrder(resolved.conditions.filter((c) => c.weight !== 0));
+    // A part longer than the text encoder's window loses its end: say so, not silently.
+    const notes = [...resolved.notes];
+    for (const c of conditions) {
+      if (c.kind !== 'text') continue;
+      const over = this.parts.tokenizer.overflow(c.text);
+      if (over) notes.push(`"${c.text.slice(0, 40)}…" was cut after ${over.kept} tokens: ${over.cut}`);
+    }
     onProgress?.({ stage: 'encode', step: 0, total: 1 });
     const embeddings = await this.encodeConditions(conditions);
     return {
       weights: conditions.map((c) => c.weight),
       hidden: cat(embeddings.map((e) => repeatBatch(e, request.images.length))),
       init: resolved.init,
-      notes: resolved.notes,
+      notes,
     };
   }
 

@@ -14,6 +14,8 @@ export interface PromptTokenizer {
   readonly padId: number;
   /** Token ids with special tokens, truncated (keeping the final special token) and padded to maxLength. */
   encode(text: string): number[];
+  /** What `encode` cuts off a text too long for the encoder's window (null when it fits). */
+  overflow(text: string): { kept: number; cut: string } | null;
 }
 
 interface TokenizerConfig {
@@ -107,6 +109,17 @@ class FixedLengthTokenizer implements PromptTokenizer {
       ids = [...ids.slice(0, this.maxLength - 1), ids[ids.length - 1]!];
     }
     return [...ids, ...new Array<number>(this.maxLength - ids.length).fill(this.padId)];
+  }
+
+  overflow(text: string): { kept: number; cut: string } | null {
+    const plain = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    const specials = this.tokenizer.encode('', { add_special_tokens: true }).ids.length;
+    const room = this.maxLength - specials;
+    if (plain.length <= room) return null;
+    return {
+      kept: room,
+      cut: this.tokenizer.decode(plain.slice(room), { skip_special_tokens: true }).trim(),
+    };
   }
 }
 

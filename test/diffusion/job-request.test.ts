@@ -222,3 +222,10 @@ describe('runJob on the project layout', () => {
     }
   });
 });
+
+test('an aspect ratio the model cannot keep exactly is named in a note; one it keeps is not', async () => {
+  const odd = await generateTask('a cat --ar 16:9');
+  expect(odd.notes.join(' ')).toMatch(/--ar 16:9 became \d+x\d+ \(\d+:\d+\): sides are multiples of/);
+  const kept = await generateTask('a cat --ar 2:1');
+  expect(kept.notes.filter((n) => n.startsWith('--ar'))).toEqual([]);
+});

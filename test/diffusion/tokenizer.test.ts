@@ -40,3 +40,13 @@ describe('WordPiece tokenizer.json (the project layout)', () => {
     expect(tokenizer.encode('cats zebra').slice(0, 5)).toEqual([2, 8, 21, 1, 3]);
   });
 });
+
+test('overflow says how many tokens were kept and what was cut; a prompt that fits has none', () => {
+  const tokenizer = loadPromptTokenizer('models/emoji-ld/tokenizer');
+  expect(tokenizer.overflow('polar bear')).toBeNull();
+  const long = 'polar bear on white ice under a grey sky with snow falling on the sea and a red apple';
+  const over = tokenizer.overflow(long)!;
+  expect(over.kept).toBe(tokenizer.maxLength - 2);
+  expect(over.cut.length).toBeGreaterThan(0);
+  expect(long.endsWith(over.cut.split(' ').at(-1)!)).toBe(true);
+});
