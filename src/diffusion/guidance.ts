@@ -40,3 +40,29 @@ export function combineGuidance(
   }
   return out;
 }
+
+/**
+ * Without an unconditional row (guidance-distilled and LCM models): e = sum_c w_c e_c, rows laid out as
+ * for `combineGuidance` minus the unconditional block. With one condition of weight 1 it is e_c itself.
+ */
+export function combineConditional(
+  prediction: Float32Array,
+  layout: GuidanceLayout,
+  weights: readonly number[],
+): Float32Array {
+  const { images, rowSize } = layout;
+  const size = images * rowSize;
+  if (prediction.length !== weights.length * size) {
+    throw new RangeError(
+      `guidance: ${prediction.length} values for ${weights.length} conditions x ${images} images`,
+    );
+  }
+  if (weights.length === 1 && weights[0] === 1) return prediction.slice(0, size);
+  const out = new Float32Array(size);
+  for (let c = 0; c < weights.length; c++) {
+    const w = weights[c]!;
+    const offset = c * size;
+    for (let k = 0; k < size; k++) out[k]! += w * prediction[offset + k]!;
+  }
+  return out;
+}

@@ -5,7 +5,7 @@
  * |-------------|------------------------|
  * | prompts     | one condition each, with the parser's normalized weight (text and image alike) |
  * | --stylize s | guidance g = 1 + (g0 - 1) * sqrt(s / 100): s = 100 (default) is the model's own g0, 0 is g = 1 (no extra push), 1000 about 3.2x the push |
- * | --q q       | steps = round(model steps * q), at least 1 |
+ * | --q q       | steps = stepsForQuality: round(model steps * q), at least 1; Turbo 1-4, LCM 4-8 |
  * | --ar w:h    | pixels via dimensionsFor (native area, sides rounded to the model's multiple) |
  * | --stop p    | run p% of the steps and decode the current clean estimate |
  * | --chaos c   | noise shared among the four images falls from 50% (c = 0) to 0 (c = 100) and each image's guidance is jittered by up to 2^(±c/100) |
@@ -158,7 +158,7 @@ async function generationOf(
     seed,
     width: size.width,
     height: size.height,
-    steps: inputs.steps ?? stepsForQuality(params.quality, model.steps),
+    steps: inputs.steps ?? stepsForQuality(params.quality, model.steps, model.distilled),
     guidanceScale: guidanceForStylize(params.stylize, model.guidanceScale),
     scheduler: inputs.scheduler ?? model.scheduler,
     stop: Math.min(1, Math.max(0.01, params.stop / 100)),

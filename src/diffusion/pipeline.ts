@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { resizeCover } from '../images/decode.js';
 import { composeGrid } from '../images/grid.js';
 import { type RawImage, rawImage } from '../images/raw-image.js';
-import { type ModelConfig, readModelConfig } from '../model/config.js';
-import { DEFAULT_STEPS } from '../model/steps.js';
+import { type Distillation, type GuidanceMode, type ModelConfig, readModelConfig } from '../model/config.js';
+import { baseStepsFor } from '../model/steps.js';
 import { Backend, type BackendOptions, type ModelSession } from './backend.js';
 import { blendKept, composite, featheredMask, latentMask } from './canvas-ops.js';
 import { canonicalOrder } from './condition-order.js';
-import { combineGuidance } from './guidance.js';
+import { combineConditional, combineGuidance } from './guidance.js';
 import { resolveImagePrompts } from './image-prompts.js';
 import {
   cropBorder,
@@ -36,7 +36,7 @@ import {
   createScheduler,
   type Scheduler,
   type SchedulerName,
-  schedulerFromConfigName,
+  schedulerForModel,
 } from './schedulers/index.js';
 import { cat, type FloatTensor, repeatBatch, sliceBatch } from './tensor.js';
 import { loadPromptTokenizer, type PromptTokenizer } from './tokenizer.js';
@@ -60,9 +60,14 @@ export interface PipelineOptions extends BackendOptions {
 }
 
 export interface ModelDefaults {
+  /** Steps at `--q 1`: the folder's own, else its family's (`baseStepsFor`). */
   steps: number;
   guidanceScale: number;
   scheduler: SchedulerName;
+  /** The family's distillation, for `stepsForQuality`'s per-family ranges. */
+  distilled: Distillation;
+  /** How the model takes guidance (`cfg`, `embedded` for LCM, `none` for Turbo). */
+  guidance: GuidanceMode;
   /** Native square side in pixels and the multiple every side must be. */
   size: number;
   sizeMultiple: number;
@@ -74,12 +79,22 @@ const LATENT_CHANNELS = 4;
 /** Largest output area, in native squares: attention cost grows with the square of the area. */
 export const MAX_AREA_FACTOR = 4;
 
+/**
+ * Default guidance scale per guidance mode: CFG 7.5 (diffusers' SD default); guidance-distilled 1 (in this
+ * engine's formula e_u + g * sum w (e_c - e_u), g = 1 is the conditional prediction alone, which is what
+ * the Turbo model cards' guidance_scale 0.0 means in diffusers' no-CFG path); LCM 8.5 (the LCM pipeline's
+ * default, fed as the `timestep_cond` embedding).
+ */
+const DEFAULT_GUIDANCE: Readonly<Record<GuidanceMode, number>> = { cfg: 7.5, none: 1, embedded: 8.5 };
+
 /** Step 1's result: what the UNet is conditioned on. */
 interface EncodedPrompt {
-  /** One weight per condition, in the order of `hidden`'s rows after the unconditional one. */
+  /** One weight per condition, in the order of `hidden`'s rows after the unconditional one (if any). */
   weights: number[];
-  /** [uncond, ...conditions] embeddings, each repeated for every grid image. */
+  /** [uncond, ...conditions] embeddings (no uncond block when `uncond` is false), each repeated per image. */
   hidden: FloatTensor;
+  /** Whether `hidden` starts with the unconditional block (classifier-free guidance). */
+  uncond: boolean;
   init: InitImage | null;
   notes: string[];
 }
@@ -142,11 +157,13 @@ export class DiffusionPipeline {
 
   get defaults(): ModelDefaults {
     const { config } = this.parts;
-    const scheduler = schedulerFromConfigName(config.defaults.scheduler);
+    const { distilled, guidance } = config.family;
     return {
-      steps: config.defaults.steps ?? DEFAULT_STEPS,
-      guidanceScale: config.defaults.guidanceScale ?? 7.5,
-      scheduler,
+      steps: config.defaults.steps ?? baseStepsFor(distilled),
+      guidanceScale: config.defaults.guidanceScale ?? DEFAULT_GUIDANCE[guidance],
+      scheduler: schedulerForModel(config),
+      distilled,
+      guidance,
       size: config.sampleSize,
       sizeMultiple: config.vaeFactor * config.latentMultiple,
       hasImageEncoder: this.parts.imageEncoder !== null,
@@ -263,12 +280,53 @@ export class DiffusionPipeline {
     }
     onProgress?.({ stage: 'encode', step: 0, total: 1 });
     const embeddings = await this.encodeConditions(conditions);
+    let weights = conditions.map((c) => c.weight);
+    const uncond = this.needsUncond(weights, request.guidanceScale, notes);
+    let used = uncond ? embeddings : embeddings.slice(1);
+    if (used.length === 0) {
+      // No condition left and no CFG row: the empty prompt is the one condition.
+      used = embeddings.slice(0, 1);
+      weights = [1];
+    }
     return {
-      weights: conditions.map((c) => c.weight),
-      hidden: cat(embeddings.map((e) => repeatBatch(e, request.images.length))),
+      weights,
+      hidden: cat(used.map((e) => repeatBatch(e, request.images.length))),
+      uncond,
       init: resolved.init,
       notes,
     };
+  }
+
+  /**
+   * Whether the UNet gets an unconditional row beside the conditions. CFG models: always. Guidance-distilled
+   * models (Turbo, `guidance: 'none'`): not when the guidance scale is 1 and every weight is positive and
+   * they sum to 1, since then e_u + g * sum w (e_c - e_u) = sum w e_c exactly and the unconditional term
+   * vanishes (one row per image for a single prompt); weighted or negative parts need it, and the notes say
+   * so. LCM (`embedded`): never; the scale is the `timestep_cond` embedding and several parts are mixed as
+   * sum w e_c, one row each.
+   */
+  private needsUncond(weights: readonly number[], guidanceScale: number, notes: string[]): boolean {
+    const mode = this.parts.config.family.guidance;
+    if (mode === 'cfg') return true;
+    if (mode === 'embedded') {
+      if (weights.length > 1 || weights.some((w) => w < 0))
+        notes.push(
+          'this model takes guidance as an embedding (LCM): the weighted or negative parts are combined into ' +
+            'the conditioning rows as a weighted mix of their predictions (no unconditional row)',
+        );
+      return false;
+    }
+    const sum = weights.reduce((a, w) => a + w, 0);
+    if (weights.length > 0 && weights.every((w) => w > 0) && Math.abs(sum - 1) < 1e-6 && guidanceScale === 1)
+      return false;
+    if (weights.length > 0) {
+      const rows = weights.length;
+      notes.push(
+        `this model is guidance-distilled; ${guidanceScale === 1 ? 'negative or weighted parts' : `guidance scale ${Number(guidanceScale.toFixed(4))}`} ` +
+          `turned guidance on (${rows + 1} UNet rows per image instead of ${rows})`,
+      );
+    }
+    return true;
   }
 
   /**
@@ -334,10 +392,12 @@ export class DiffusionPipeline {
       let input: FloatTensor = { data: scheduler.scaleModelInput(latents, index), dims };
       const shift = request.tile ? tileShift(request.seed, index, height, width) : null;
       if (shift) input = rollLatents(input, shift[0], shift[1]);
-      const rows = repeatBatch(input, prompt.weights.length + 1);
+      const rows = repeatBatch(input, prompt.weights.length + (prompt.uncond ? 1 : 0));
       let prediction = await this.predict(rows, scheduler.timesteps[index]!, prompt.hidden);
       if (shift) prediction = rollLatents(prediction, -shift[0], -shift[1]);
-      const guided = combineGuidance(prediction.data, { images, rowSize }, prompt.weights, scales);
+      const guided = prompt.uncond
+        ? combineGuidance(prediction.data, { images, rowSize }, prompt.weights, scales)
+        : combineConditional(prediction.data, { images, rowSize }, prompt.weights);
       const step = scheduler.step(guided, index, latents, () =>
         stepNoise(request.seed, request.images, index, rowSize),
       );

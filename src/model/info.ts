@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { readModelConfig } from './config.js';
-import { DEFAULT_STEPS } from './steps.js';
+import { type Distillation, readModelConfig } from './config.js';
+import { baseStepsFor } from './steps.js';
 
 /**
  * What the bot, the policy and the workers need to know about the model without loading it: enough to judge steps and sizes
@@ -10,8 +10,10 @@ import { DEFAULT_STEPS } from './steps.js';
  */
 export interface ModelInfo {
   name: string;
-  /** Denoising steps at `--q 1`. */
+  /** Denoising steps at `--q 1`: the folder's own, else its family's (`baseStepsFor`). */
   baseSteps: number;
+  /** The family's distillation: `--q` maps to steps in its range (`stepsForQuality`). */
+  distilled: Distillation;
   /** Native square output in pixels. */
   baseSize: number;
   /** Output sides are multiples of this. */
@@ -32,7 +34,8 @@ export function readModelInfo(dir: string): ModelInfo {
   const config = readModelConfig(dir);
   return {
     name: basename(dir.replace(/\/+$/, '')),
-    baseSteps: config.defaults.steps ?? DEFAULT_STEPS,
+    baseSteps: config.defaults.steps ?? baseStepsFor(config.family.distilled),
+    distilled: config.family.distilled,
     baseSize: config.sampleSize,
     sizeMultiple: config.vaeFactor * config.latentMultiple,
     imagePrompts: config.hasImageEncoder ? 'encoder' : 'init-image',

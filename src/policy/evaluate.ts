@@ -1,4 +1,5 @@
 import type { JobDescription } from '../jobs/spec.js';
+import type { Distillation } from '../model/config.js';
 import { dimensionsFor } from '../model/dimensions.js';
 import { DEFAULT_STEPS, stepsForQuality } from '../model/steps.js';
 import { findBannedWords } from './banned-words.js';
@@ -26,6 +27,8 @@ export interface Violation {
 export interface PolicyContext {
   /** The model's steps at `--q 1`. */
   baseSteps: number;
+  /** The model family's distillation (ModelInfo's `distilled`); plain when not given. */
+  distilled?: Distillation;
   /** The model's native square output, in pixels. */
   baseSize: number;
   /** Output sides are multiples of this. */
@@ -44,8 +47,9 @@ export const DEFAULT_CONTEXT: Readonly<PolicyContext> = Object.freeze({
   jobCount: 1,
 });
 
-export function stepsFor(job: JobDescription, baseSteps: number): number {
-  return stepsForQuality(job.params.quality, baseSteps);
+/** Steps a job takes on the model (`distilled`: the model's family, so Turbo and LCM keep their ranges). */
+export function stepsFor(job: JobDescription, baseSteps: number, distilled: Distillation = 'none'): number {
+  return stepsForQuality(job.params.quality, baseSteps, distilled);
 }
 
 const show = (n: number) => String(Number(n.toPrecision(6)));
@@ -109,7 +113,7 @@ export function evaluatePolicy(
     });
   }
 
-  const steps = stepsFor(job, ctx.baseSteps);
+  const steps = stepsFor(job, ctx.baseSteps, ctx.distilled);
   if (steps > policy.maxSteps) {
     violations.push({
       rule: 'max-steps',

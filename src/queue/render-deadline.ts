@@ -5,6 +5,7 @@
  */
 
 import type { JobDescription } from '../jobs/spec.js';
+import type { Distillation } from '../model/config.js';
 import { dimensionsFor } from '../model/dimensions.js';
 import { stepsForQuality } from '../model/steps.js';
 
@@ -17,6 +18,8 @@ export const MIN_DEADLINE_SECONDS = 10;
 
 export interface ModelShape {
   baseSteps: number;
+  /** The model family's distillation (ModelInfo's `distilled`); plain when not given. */
+  distilled?: Distillation;
   baseSize: number;
   sizeMultiple: number;
 }
@@ -31,7 +34,8 @@ export function workUnits(job: JobDescription, model: ModelShape): number {
   const size = dimensionsFor(job.params.aspect, model.baseSize, model.sizeMultiple);
   const area = (size.width * size.height) / (model.baseSize * model.baseSize);
   const steps =
-    stepsForQuality(job.params.quality, model.baseSteps) * Math.min(1, Math.max(0.01, job.params.stop / 100));
+    stepsForQuality(job.params.quality, model.baseSteps, model.distilled) *
+    Math.min(1, Math.max(0.01, job.params.stop / 100));
   return 4 * (1 + job.prompts.length) * steps * area;
 }
 

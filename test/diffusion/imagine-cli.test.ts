@@ -49,3 +49,37 @@ test('an unknown device fails with the list of valid ones', async () => {
     }),
   ).rejects.toMatchObject({ stderr: expect.stringMatching(/valid devices: cpu, cuda/) });
 }, 60_000);
+
+/** Each family fixture runs through the CLI with its own sampler and steps (read back from the PNG). */
+const FAMILIES: readonly (readonly [fixture: string, sampler: string, steps: number])[] = [
+  ['sd-turbo-tiny', 'euler', 2],
+];
+
+test.each(FAMILIES)(
+  'npm run imagine --model %s: its sampler %s, %i steps',
+  async (fixture, sampler, steps) => {
+    const dir = mkdtempSync(join(tmpdir(), 'imagine-'));
+    try {
+      const out = join(dir, 'grid.png');
+      await run(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'scripts/imagine.ts',
+          'a cat --seed 5',
+          '--out',
+          out,
+          '--model',
+          `${MODELS}${fixture}`,
+        ],
+        { cwd: ROOT },
+      );
+      const parameters = readTextChunks(readFileSync(out))['parameters'] ?? '';
+      expect(parameters).toMatch(new RegExp(`Steps: ${steps}, Sampler: ${sampler},`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  60_000,
+);

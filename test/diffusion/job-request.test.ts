@@ -24,6 +24,8 @@ const model: ModelDefaults = {
   sizeMultiple: 8,
   hasImageEncoder: true,
   hasUpscaler: true,
+  distilled: 'none',
+  guidance: 'cfg',
 };
 
 const png = (color: string, side = 16) =>

@@ -1,0 +1,139 @@
+/** @jest-environment ./test/diffusion/onnx-environment.cjs */
+/**
+ * The few-step and inpainting fixtures (random weights with the signatures of Optimum's exports) generate
+ * through the pipeline with their own defaults, and the UNet gets the inputs each family was trained with.
+ */
+import { jest } from '@jest/globals';
+import { type Feed, ModelSession } from '../../src/diffusion/backend.js';
+import type { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
+import type { GenerationRequest } from '../../src/diffusion/request.js';
+import { loadFixture, meanAbsDiff, request } from './helpers.js';
+
+type Fed = { label: string; feeds: Record<string, Feed> };
+
+/** Every ONNX call the pipeline makes while `fn` runs, with its feeds. */
+async function recordRuns<T>(fn: () => Promise<T>): Promise<{ result: T; runs: Fed[] }> {
+  const runs: Fed[] = [];
+  const original = ModelSession.prototype.run;
+  const spy = jest.spyOn(ModelSession.prototype, 'run').mockImplementation(function (
+    this: ModelSession,
+    feeds,
+    outputs,
+  ) {
+    runs.push({ label: this.label, feeds });
+    return original.call(this, feeds, outputs);
+  });
+  try {
+    return { result: await fn(), runs };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+const unetRuns = (runs: Fed[]) => runs.filter((r) => r.label === 'unet');
+
+function floatDims(feed: Feed | undefined): readonly number[] {
+  if (feed?.kind !== 'float') throw new Error('not a float feed');
+  return feed.tensor.dims;
+}
+
+function expectImages(
+  result: { images: { width: number; height: number; data: Uint8Array }[] },
+  side: number,
+) {
+  expect(result.images).toHaveLength(4);
+  for (const image of result.images) {
+    expect(image).toMatchObject({ width: side, height: side });
+    expect(image.data.every((v) => Number.isFinite(v))).toBe(true);
+    expect(Math.max(...image.data) - Math.min(...image.data)).toBeGreaterThan(0);
+  }
+}
+
+/** The pipeline's own defaults: steps and sampler of the family, not the test helper's four steps. */
+function defaultRequest(pipeline: DiffusionPipeline, overrides: Partial<GenerationRequest> = {}) {
+  return request(pipeline, { steps: pipeline.defaults.steps, ...overrides });
+}
+
+describe('SD-Turbo (guidance-distilled, Euler trailing)', () => {
+  let pipeline: DiffusionPipeline;
+  beforeAll(async () => {
+    pipeline = await loadFixture('sd-turbo-tiny');
+  });
+  afterAll(() => pipeline.dispose());
+
+  test('defaults: its own sampler, 2 steps at --q 1, guidance 1', () => {
+    expect(pipeline.defaults).toMatchObject({
+      scheduler: 'euler',
+      steps: 2,
+      guidanceScale: 1,
+      distilled: 'turbo',
+      guidance: 'none',
+    });
+  });
+
+  test('one prompt: one UNet row per image, no unconditional row, no note', async () => {
+    const { result, runs } = await recordRuns(() => pipeline.generate(defaultRequest(pipeline)));
+    expectImages(result, pipeline.defaults.size);
+    const unet = unetRuns(runs);
+    expect(unet).toHaveLength(2);
+    for (const run of unet) {
+      expect(floatDims(run.feeds['sample'])).toEqual([4, 4, 8, 8]);
+      expect(floatDims(run.feeds['encoder_hidden_states'])[0]).toBe(4);
+      expect(run.feeds['timestep_cond']).toBeUndefined();
+    }
+    expect(result.notes).toEqual([]);
+    expect(meanAbsDiff(result.images[0]!.data, result.images[1]!.data)).toBeGreaterThan(0);
+  });
+
+  test('the prompt changes the output', async () => {
+    const a = await pipeline.generate(defaultRequest(pipeline, { images: [0] }));
+    const b = await pipeline.generate(
+      defaultRequest(pipeline, {
+        images: [0],
+        conditions: [{ kind: 'text', text: 'a blue dog', weight: 1 }],
+      }),
+    );
+    expect(meanAbsDiff(a.images[0]!.data, b.images[0]!.data)).toBeGreaterThan(0);
+  });
+
+  test('positive weights summing to 1 stay without the unconditional row', async () => {
+    const { result, runs } = await recordRuns(() =>
+      pipeline.generate(
+        defaultRequest(pipeline, {
+          conditions: [
+            { kind: 'text', text: 'a red cat', weight: 0.75 },
+            { kind: 'text', text: 'a blue dog', weight: 0.25 },
+          ],
+        }),
+      ),
+    );
+    expect(floatDims(unetRuns(runs)[0]!.feeds['sample'])[0]).toBe(2 * 4);
+    expect(result.notes).toEqual([]);
+  });
+
+  test('a negative part turns guidance on, and the notes say so', async () => {
+    const { result, runs } = await recordRuns(() =>
+      pipeline.generate(
+        defaultRequest(pipeline, {
+          conditions: [
+            { kind: 'text', text: 'a red cat', weight: 1.25 },
+            { kind: 'text', text: 'a blue dog', weight: -0.25 },
+          ],
+        }),
+      ),
+    );
+    expect(floatDims(unetRuns(runs)[0]!.feeds['sample'])[0]).toBe(3 * 4);
+    expect(result.notes.join('\n')).toMatch(
+      /guidance-distilled; negative or weighted parts turned guidance on/,
+    );
+    expectImages(result, pipeline.defaults.size);
+  });
+
+  test('a guidance scale other than 1 turns guidance on too', async () => {
+    const { result, runs } = await recordRuns(() =>
+      pipeline.generate(defaultRequest(pipeline, { guidanceScale: 2 })),
+    );
+    expect(floatDims(unetRuns(runs)[0]!.feeds['sample'])[0]).toBe(2 * 4);
+    expect(result.notes.join('\n')).toMatch(/guidance scale 2 turned guidance on/);
+  });
+});
