@@ -10,7 +10,7 @@ import { composeGrid } from '../images/grid.js';
 import { type RawImage, rawImage } from '../images/raw-image.js';
 import { type Distillation, type GuidanceMode, type ModelConfig, readModelConfig } from '../model/config.js';
 import { baseStepsFor } from '../model/steps.js';
-import { Backend, type BackendOptions, type ModelSession } from './backend.js';
+import { Backend, type BackendOptions, type Feed, type ModelSession } from './backend.js';
 import { blendKept, composite, featheredMask, latentMask } from './canvas-ops.js';
 import { canonicalOrder } from './condition-order.js';
 import { combineConditional, combineGuidance } from './guidance.js';
@@ -34,6 +34,7 @@ import {
 } from './request.js';
 import {
   createScheduler,
+  guidanceScaleEmbedding,
   type Scheduler,
   type SchedulerName,
   schedulerForModel,
@@ -98,6 +99,9 @@ interface EncodedPrompt {
   init: InitImage | null;
   notes: string[];
 }
+
+/** Per-row UNet inputs by input name (`encoder_hidden_states`, `timestep_cond`, ...), [rows, ...]. */
+type UnetRows = Record<string, FloatTensor>;
 
 /** Step 2's result: the sampler and where its loop starts and stops. */
 interface PreparedLatents {
@@ -387,13 +391,14 @@ export class DiffusionPipeline {
     const total = stop - start;
     let latents = prepared.latents;
     let estimate = latents;
+    const conditionRows = this.conditionRows(prompt, scales);
     for (let index = start; index < stop; index++) {
       signal?.throwIfAborted();
       let input: FloatTensor = { data: scheduler.scaleModelInput(latents, index), dims };
       const shift = request.tile ? tileShift(request.seed, index, height, width) : null;
       if (shift) input = rollLatents(input, shift[0], shift[1]);
       const rows = repeatBatch(input, prompt.weights.length + (prompt.uncond ? 1 : 0));
-      let prediction = await this.predict(rows, scheduler.timesteps[index]!, prompt.hidden);
+      let prediction = await this.predict(rows, scheduler.timesteps[index]!, conditionRows);
       if (shift) prediction = rollLatents(prediction, -shift[0], -shift[1]);
       const guided = prompt.uncond
         ? combineGuidance(prediction.data, { images, rowSize }, prompt.weights, scales)
@@ -533,19 +538,50 @@ export class DiffusionPipeline {
     return { data: mean.map((v) => v * this.parts.config.scalingFactor), dims: [1, LATENT_CHANNELS, h, w] };
   }
 
+  /**
+   * Per-row UNet inputs besides the sample and the timestep, constant over the loop: the prompt embeddings
+   * and, on an LCM-distilled UNet, `timestep_cond` = the guidance-scale embedding of each row's image scale
+   * ([rows, time_cond_proj_dim]; rows are condition-major, so row r belongs to image r % images).
+   */
+  private conditionRows(prompt: EncodedPrompt, scales: readonly number[]): UnetRows {
+    const { unet, config } = this.parts;
+    const rows: UnetRows = { encoder_hidden_states: prompt.hidden };
+    if (unet.inputs.has('timestep_cond')) {
+      const declared = unet.input('timestep_cond').shape[1];
+      const dim = config.unet.timeCondProjDim ?? (typeof declared === 'number' ? declared : null);
+      if (dim === null)
+        throw new GenerationRequestError('the UNet takes timestep_cond but its width is unknown');
+      const count = prompt.hidden.dims[0]!;
+      const data = new Float32Array(count * dim);
+      const byScale = new Map<number, Float32Array>();
+      for (let r = 0; r < count; r++) {
+        const g = scales[r % scales.length]!;
+        let embedding = byScale.get(g);
+        if (!embedding) {
+          embedding = guidanceScaleEmbedding(g, dim);
+          byScale.set(g, embedding);
+        }
+        data.set(embedding, r * dim);
+      }
+      rows['timestep_cond'] = { data, dims: [count, dim] };
+    }
+    return rows;
+  }
+
   /** One UNet call over all rows (chunked only when a call fails to allocate). */
-  private async predict(sample: FloatTensor, timestep: number, hidden: FloatTensor): Promise<FloatTensor> {
+  private async predict(sample: FloatTensor, timestep: number, conditions: UnetRows): Promise<FloatTensor> {
     const rows = sample.dims[0]!;
     for (;;) {
       const chunk = Math.min(rows, this.maxUnetBatch);
       try {
-        if (chunk === rows) return await this.runUnet(sample, timestep, hidden);
+        if (chunk === rows) return await this.runUnet(sample, timestep, conditions);
         const parts: FloatTensor[] = [];
         for (let start = 0; start < rows; start += chunk) {
           const end = Math.min(rows, start + chunk);
-          parts.push(
-            await this.runUnet(sliceBatch(sample, start, end), timestep, sliceBatch(hidden, start, end)),
-          );
+          const slice: UnetRows = {};
+          for (const [name, tensor] of Object.entries(conditions))
+            slice[name] = sliceBatch(tensor, start, end);
+          parts.push(await this.runUnet(sliceBatch(sample, start, end), timestep, slice));
         }
         return parts.length === 1 ? parts[0]! : cat(parts);
       } catch (error) {
@@ -555,18 +591,16 @@ export class DiffusionPipeline {
     }
   }
 
-  private async runUnet(sample: FloatTensor, timestep: number, hidden: FloatTensor): Promise<FloatTensor> {
+  private async runUnet(sample: FloatTensor, timestep: number, conditions: UnetRows): Promise<FloatTensor> {
     const rows = sample.dims[0]!;
-    const out = await this.parts.unet.run(
-      {
-        sample: { kind: 'float', tensor: sample },
-        // Exporters disagree on the timestep: int64/float32/float16, [B] or 0-d; the backend converts to
-        // whatever this export declares (0-d takes the first value: all rows share one timestep).
-        timestep: { kind: 'float', tensor: { data: new Float32Array(rows).fill(timestep), dims: [rows] } },
-        encoder_hidden_states: { kind: 'float', tensor: hidden },
-      },
-      [outputName(this.parts.unet, 'out_sample')],
-    );
+    const feeds: Record<string, Feed> = {
+      sample: { kind: 'float', tensor: sample },
+      // Exporters disagree on the timestep: int64/float32/float16, [B] or 0-d; the backend converts to
+      // whatever this export declares (0-d takes the first value: all rows share one timestep).
+      timestep: { kind: 'float', tensor: { data: new Float32Array(rows).fill(timestep), dims: [rows] } },
+    };
+    for (const [name, tensor] of Object.entries(conditions)) feeds[name] = { kind: 'float', tensor };
+    const out = await this.parts.unet.run(feeds, [outputName(this.parts.unet, 'out_sample')]);
     return Object.values(out)[0]!;
   }
 

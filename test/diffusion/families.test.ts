@@ -7,6 +7,7 @@ import { jest } from '@jest/globals';
 import { type Feed, ModelSession } from '../../src/diffusion/backend.js';
 import type { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
 import type { GenerationRequest } from '../../src/diffusion/request.js';
+import { guidanceScaleEmbedding } from '../../src/diffusion/schedulers/index.js';
 import { loadFixture, meanAbsDiff, request } from './helpers.js';
 
 type Fed = { label: string; feeds: Record<string, Feed> };
@@ -135,5 +136,70 @@ describe('SD-Turbo (guidance-distilled, Euler trailing)', () => {
     );
     expect(floatDims(unetRuns(runs)[0]!.feeds['sample'])[0]).toBe(2 * 4);
     expect(result.notes.join('\n')).toMatch(/guidance scale 2 turned guidance on/);
+  });
+});
+
+describe('LCM SD 1.5 (timestep_cond guidance embedding)', () => {
+  let pipeline: DiffusionPipeline;
+  beforeAll(async () => {
+    pipeline = await loadFixture('sd15-lcm-tiny');
+  });
+  afterAll(() => pipeline.dispose());
+
+  test('defaults: lcm, 4 steps at --q 1, scale 8.5 as an embedding', () => {
+    expect(pipeline.defaults).toMatchObject({
+      scheduler: 'lcm',
+      steps: 4,
+      guidanceScale: 8.5,
+      distilled: 'lcm',
+      guidance: 'embedded',
+    });
+  });
+
+  test('one row per image with timestep_cond = the embedding of each image scale', async () => {
+    const { result, runs } = await recordRuns(() => pipeline.generate(defaultRequest(pipeline)));
+    expectImages(result, pipeline.defaults.size);
+    const unet = unetRuns(runs);
+    expect(unet).toHaveLength(4);
+    const expected = guidanceScaleEmbedding(8.5, 256);
+    for (const run of unet) {
+      expect(floatDims(run.feeds['sample'])).toEqual([4, 4, 8, 8]);
+      const cond = run.feeds['timestep_cond'];
+      if (cond?.kind !== 'float') throw new Error('no timestep_cond');
+      expect(cond.tensor.dims).toEqual([4, 256]);
+      for (let r = 0; r < 4; r++) expect(cond.tensor.data.subarray(r * 256, (r + 1) * 256)).toEqual(expected);
+    }
+    expect(result.notes).toEqual([]);
+  });
+
+  test('the prompt and the guidance scale change the output', async () => {
+    const a = await pipeline.generate(defaultRequest(pipeline, { images: [0] }));
+    const b = await pipeline.generate(
+      defaultRequest(pipeline, {
+        images: [0],
+        conditions: [{ kind: 'text', text: 'a blue dog', weight: 1 }],
+      }),
+    );
+    const c = await pipeline.generate(defaultRequest(pipeline, { images: [0], guidanceScale: 3 }));
+    expect(meanAbsDiff(a.images[0]!.data, b.images[0]!.data)).toBeGreaterThan(0);
+    expect(meanAbsDiff(a.images[0]!.data, c.images[0]!.data)).toBeGreaterThan(0);
+  });
+
+  test('weighted and negative parts: one row each, mixed, and a note says how', async () => {
+    const { result, runs } = await recordRuns(() =>
+      pipeline.generate(
+        defaultRequest(pipeline, {
+          conditions: [
+            { kind: 'text', text: 'a red cat', weight: 1.25 },
+            { kind: 'text', text: 'a blue dog', weight: -0.25 },
+          ],
+        }),
+      ),
+    );
+    const run = unetRuns(runs)[0]!;
+    expect(floatDims(run.feeds['sample'])[0]).toBe(2 * 4);
+    expect(floatDims(run.feeds['timestep_cond'])).toEqual([8, 256]);
+    expect(result.notes.join('\n')).toMatch(/combined into the conditioning rows/);
+    expectImages(result, pipeline.defaults.size);
   });
 });

@@ -53,6 +53,7 @@ test('an unknown device fails with the list of valid ones', async () => {
 /** Each family fixture runs through the CLI with its own sampler and steps (read back from the PNG). */
 const FAMILIES: readonly (readonly [fixture: string, sampler: string, steps: number])[] = [
   ['sd-turbo-tiny', 'euler', 2],
+  ['sd15-lcm-tiny', 'lcm', 4],
 ];
 
 test.each(FAMILIES)(
