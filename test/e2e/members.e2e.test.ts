@@ -1,5 +1,5 @@
 import { type InteractionHandle, listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
-import { ephemeralAnswer, finishedMessage, isGrid, jobIdOf } from './messages.js';
+import { ephemeralAnswer, finishedMessage, isFinalImage, isGrid, jobIdOf } from './messages.js';
 import { type Stack, startStack } from './stack.js';
 
 let stack: Stack;
@@ -283,3 +283,61 @@ test("an image of one server's job brought to another server is not linked to it
   const there = await recordOf(await blend('elsewhere'));
   expect(there.origins).toBeUndefined();
 }, 90_000);
+
+describe('on a non-square upscale: Make Square and Custom Zoom', () => {
+  let upscale: MessageView;
+  beforeAll(async () => {
+    const grid = await gridFor('bob', 'a lighthouse --ar 3:2 --seed 11');
+    const u1 = listCustomIds(grid.components).find((id) => id.startsWith('u:1:'))!;
+    upscale = await finishedMessage(
+      stack.discord,
+      stack.discord.pressButton({ user: 'bob', messageId: grid.id, customId: u1 }),
+      isFinalImage,
+    );
+  }, 90_000);
+  const recordOf = async (message: MessageView) =>
+    JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(message)}`))!);
+
+  test('Make Square is offered, and makes a square canvas with the image across its middle', async () => {
+    const square = listCustomIds(upscale.components).find((id) => id.startsWith('sq:'))!;
+    expect(square).toBeDefined();
+    const made = await finishedMessage(
+      stack.discord,
+      stack.discord.pressButton({ user: 'bob', messageId: upscale.id, customId: square }),
+    );
+    expect(made.content).toContain('Make Square');
+    const record = await recordOf(made);
+    expect(record.description.canvas).toEqual({ mode: 'outpaint', zoom: 1, square: true });
+    expect(record.result.contentWidth).toBe(record.result.contentHeight);
+  }, 90_000);
+
+  test('Custom Zoom: the form takes --zoom and a new --ar; a --zoom out of range is refused', async () => {
+    const custom = listCustomIds(upscale.components).find((id) => id.startsWith('zc:'))!;
+    const press = stack.discord.pressButton({ user: 'bob', messageId: upscale.id, customId: custom });
+    expect((await press.response(3000)).callbackType).toBe(9);
+    const modal = stack.discord.modals().at(-1)!;
+    expect(modal.customId).toBe(`zm:${custom.slice(3)}`);
+    const wrong = stack.discord.submitModal({
+      user: 'bob',
+      customId: modal.customId,
+      values: { prompt: 'a harbour --zoom 5' },
+    });
+    expect((await ephemeralAnswer(stack.discord, wrong)).content).toContain('--zoom must be 1-2');
+    const again = stack.discord.pressButton({ user: 'bob', messageId: upscale.id, customId: custom });
+    await again.response(3000);
+    const submit = stack.discord.submitModal({
+      user: 'bob',
+      customId: stack.discord.modals().at(-1)!.customId,
+      values: { prompt: 'a harbour at night --zoom 1.5 --ar 2:1' },
+    });
+    const zoomed = await finishedMessage(stack.discord, submit);
+    const record = await recordOf(zoomed);
+    expect(record.description.canvas).toEqual({
+      mode: 'outpaint',
+      zoom: 1.5,
+      aspect: { width: 2, height: 1 },
+    });
+    expect(record.description.prompts.map((p: { text?: string }) => p.text)).toEqual(['a harbour at night']);
+    expect(record.result.contentWidth / record.result.contentHeight).toBeCloseTo(2, 0);
+  }, 90_000);
+});
