@@ -116,6 +116,11 @@ interface PreparedLatents {
   scales: number[];
   /** With a canvas: the source's latent, the latent mask (1 paint) and the noise it is noised with. */
   kept?: { source: Float32Array; mask: Float32Array; noise: Float32Array };
+  /**
+   * An inpainting UNet's extra input channels for one image, [5, h, w]: the binary latent-size mask
+   * (1 paint) and the VAE latents of the masked image; the same for every grid image.
+   */
+  inpaint?: Float32Array;
 }
 
 function isAllocationFailure(error: unknown): boolean {
@@ -363,6 +368,7 @@ export class DiffusionPipeline {
       kept = { source, mask, noise: noise.data };
       latents = blendKept(latents, scheduler.addNoise(source, noise.data.subarray(0, rowSize), start), mask);
     }
+    const inpaint = config.family.inpainting ? await this.inpaintChannels(request) : undefined;
     return {
       scheduler,
       latents,
@@ -371,7 +377,39 @@ export class DiffusionPipeline {
       dims: [indices.length, LATENT_CHANNELS, height, width],
       scales: indices.map((i) => guidanceFor(request.seed, i, request.guidanceScale, request.chaos)),
       ...(kept ? { kept } : {}),
+      ...(inpaint ? { inpaint } : {}),
     };
+  }
+
+  /**
+   * A 9-channel inpainting UNet's conditioning, as diffusers' StableDiffusionInpaintPipeline builds it: the
+   * mask binarized (>= 0.5 paints) at latent size, and the VAE latents (scaled) of the image with the
+   * painted pixels set to 0 in [-1, 1] (mid grey). Without a canvas everything is painted: a full mask and
+   * the latents of an all-zero image (zero latents when the folder has no VAE encoder).
+   */
+  private async inpaintChannels(request: GenerationRequest): Promise<Float32Array> {
+    const { config, vaeEncoder } = this.parts;
+    const { width, height } = request;
+    const plane = (width / config.vaeFactor) * (height / config.vaeFactor);
+    const pixels = request.canvas
+      ? rgbToTensor(request.canvas.image.data, height, width)
+      : { data: new Float32Array(3 * width * height), dims: [1, 3, height, width] };
+    let mask = new Float32Array(plane).fill(1);
+    if (request.canvas) {
+      const paint = request.canvas.mask;
+      const area = width * height;
+      for (let p = 0; p < area; p++) {
+        if (paint[p]! >= 0.5) for (let c = 0; c < 3; c++) pixels.data[c * area + p] = 0;
+      }
+      mask = latentMask(paint, width, height, config.vaeFactor).map((m) => (m >= 0.5 ? 1 : 0));
+    }
+    const masked = vaeEncoder
+      ? (await this.encodeTensorLatent(pixels)).data
+      : new Float32Array(LATENT_CHANNELS * plane);
+    const out = new Float32Array((1 + LATENT_CHANNELS) * plane);
+    out.set(mask, 0);
+    out.set(masked, plane);
+    return out;
   }
 
   /**
@@ -395,6 +433,8 @@ export class DiffusionPipeline {
     for (let index = start; index < stop; index++) {
       signal?.throwIfAborted();
       let input: FloatTensor = { data: scheduler.scaleModelInput(latents, index), dims };
+      // Inpainting UNets: [latents (scaled), mask, masked-image latents] on the channel axis.
+      if (prepared.inpaint) input = withChannels(input, prepared.inpaint);
       const shift = request.tile ? tileShift(request.seed, index, height, width) : null;
       if (shift) input = rollLatents(input, shift[0], shift[1]);
       const rows = repeatBatch(input, prompt.weights.length + (prompt.uncond ? 1 : 0));
@@ -527,9 +567,15 @@ export class DiffusionPipeline {
     if (!encoder)
       throw new GenerationRequestError('this model has no VAE encoder, so it cannot take init images');
     const resized = await resizeCover(image, width, height);
-    const out = await encoder.run({
-      sample: { kind: 'float', tensor: rgbToTensor(resized.data, height, width) },
-    });
+    return this.encodeTensorLatent(rgbToTensor(resized.data, height, width));
+  }
+
+  /** Scaled latent [1, 4, h, w] of an image tensor [1, 3, H, W] in [-1, 1]. */
+  private async encodeTensorLatent(pixels: FloatTensor): Promise<FloatTensor> {
+    const encoder = this.parts.vaeEncoder;
+    if (!encoder)
+      throw new GenerationRequestError('this model has no VAE encoder, so it cannot take init images');
+    const out = await encoder.run({ sample: { kind: 'float', tensor: pixels } });
     // diffusers exports give `latent_sample` [1,4,h,w]; newer Optimum `latent_parameters` [1,8,h,w] = (mean,
     // logvar). The mean (first four channels) is the deterministic encoding in both cases.
     const raw = out['latent_sample'] ?? out['latent_parameters'] ?? Object.values(out)[0]!;
@@ -637,6 +683,18 @@ export class DiffusionPipeline {
 /** The standard output name when the export has it, else its first output (exporters rename outputs). */
 function outputName(session: ModelSession, standard: string): string {
   return session.outputNames.includes(standard) ? standard : session.outputNames[0]!;
+}
+
+/** [images, c, h, w] with `extra` (k channels of one image, the same for every image) appended to each. */
+function withChannels(input: FloatTensor, extra: Float32Array): FloatTensor {
+  const [images = 0, channels = 0, height = 0, width = 0] = input.dims;
+  const row = channels * height * width;
+  const data = new Float32Array(images * (row + extra.length));
+  for (let i = 0; i < images; i++) {
+    data.set(input.data.subarray(i * row, (i + 1) * row), i * (row + extra.length));
+    data.set(extra, i * (row + extra.length) + row);
+  }
+  return { data, dims: [images, channels + extra.length / (height * width), height, width] };
 }
 
 function previewGrid(latents: Float32Array, n: number, height: number, width: number): RawImage {

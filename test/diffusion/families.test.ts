@@ -8,6 +8,7 @@ import { type Feed, ModelSession } from '../../src/diffusion/backend.js';
 import type { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
 import type { GenerationRequest } from '../../src/diffusion/request.js';
 import { guidanceScaleEmbedding } from '../../src/diffusion/schedulers/index.js';
+import { rawImage } from '../../src/images/raw-image.js';
 import { loadFixture, meanAbsDiff, request } from './helpers.js';
 
 type Fed = { label: string; feeds: Record<string, Feed> };
@@ -201,5 +202,80 @@ describe('LCM SD 1.5 (timestep_cond guidance embedding)', () => {
     expect(floatDims(run.feeds['timestep_cond'])).toEqual([8, 256]);
     expect(result.notes.join('\n')).toMatch(/combined into the conditioning rows/);
     expectImages(result, pipeline.defaults.size);
+  });
+});
+
+describe('SD 1.5 inpainting (9-channel UNet)', () => {
+  let pipeline: DiffusionPipeline;
+  beforeAll(async () => {
+    pipeline = await loadFixture('sd15-inpaint-tiny');
+  });
+  afterAll(() => pipeline.dispose());
+
+  const plane = 8 * 8;
+  const channel = (data: Float32Array, row: number, c: number) =>
+    data.subarray((row * 9 + c) * plane, (row * 9 + c + 1) * plane);
+
+  test('without a canvas: latents, a full mask and the latents of an empty image, as the UNet was trained', async () => {
+    const { result, runs } = await recordRuns(() => pipeline.generate(request(pipeline)));
+    expectImages(result, pipeline.defaults.size);
+    // The masked image is encoded once (all zeros in [-1, 1]).
+    const encoder = runs.filter((r) => r.label === 'vae_encoder');
+    expect(encoder).toHaveLength(1);
+    const pixels = encoder[0]!.feeds['sample'];
+    if (pixels?.kind !== 'float') throw new Error('no encoder sample');
+    expect(pixels.tensor.data.every((v) => v === 0)).toBe(true);
+    const unet = unetRuns(runs);
+    expect(unet).toHaveLength(4);
+    for (const run of unet) {
+      const sample = run.feeds['sample'];
+      if (sample?.kind !== 'float') throw new Error('no sample');
+      expect(sample.tensor.dims).toEqual([8, 9, 8, 8]); // uncond + 1 condition, 4 images
+      for (let row = 0; row < 8; row++) {
+        expect(channel(sample.tensor.data, row, 4).every((v) => v === 1)).toBe(true);
+        for (let c = 5; c < 9; c++)
+          expect(channel(sample.tensor.data, row, c)).toEqual(channel(sample.tensor.data, 0, c));
+      }
+    }
+  });
+
+  test('the prompt changes the output', async () => {
+    const a = await pipeline.generate(request(pipeline, { images: [0] }));
+    const b = await pipeline.generate(
+      request(pipeline, { images: [0], conditions: [{ kind: 'text', text: 'a blue dog', weight: 1 }] }),
+    );
+    expect(meanAbsDiff(a.images[0]!.data, b.images[0]!.data)).toBeGreaterThan(0);
+  });
+
+  test('with a canvas: the mask at latent size and the masked image; the kept half stays the source', async () => {
+    const side = pipeline.defaults.size;
+    const data = new Uint8Array(side * side * 3);
+    for (let p = 0; p < side * side; p++) data.set([200, (p * 7) % 256, 40], p * 3);
+    const image = rawImage(side, side, data);
+    // Paint the right half, keep the left.
+    const mask = new Float32Array(side * side).map((_, p) => (p % side >= side / 2 ? 1 : 0));
+    const { result, runs } = await recordRuns(() =>
+      pipeline.generate(request(pipeline, { images: [0], canvas: { image, mask } })),
+    );
+    const sample = unetRuns(runs)[0]!.feeds['sample'];
+    if (sample?.kind !== 'float') throw new Error('no sample');
+    expect(sample.tensor.dims).toEqual([2, 9, 8, 8]);
+    const latentMask = channel(sample.tensor.data, 0, 4);
+    expect([...latentMask]).toEqual(Array.from({ length: plane }, (_, p) => (p % 8 >= 4 ? 1 : 0)));
+    // The masked image fed to the encoder: the painted half is 0, the kept half the source's pixels.
+    const masked = runs.find(
+      (r) =>
+        r.label === 'vae_encoder' &&
+        r.feeds['sample']?.kind === 'float' &&
+        r.feeds['sample'].tensor.data.some((v) => v === 0),
+    );
+    expect(masked).toBeDefined();
+    const out = result.images[0]!;
+    let keptDiff = 0;
+    for (let y = 0; y < side; y++)
+      for (let x = 0; x < side / 4; x++)
+        for (let c = 0; c < 3; c++)
+          keptDiff += Math.abs(out.data[(y * side + x) * 3 + c]! - data[(y * side + x) * 3 + c]!);
+    expect(keptDiff).toBe(0);
   });
 });

@@ -54,6 +54,7 @@ test('an unknown device fails with the list of valid ones', async () => {
 const FAMILIES: readonly (readonly [fixture: string, sampler: string, steps: number])[] = [
   ['sd-turbo-tiny', 'euler', 2],
   ['sd15-lcm-tiny', 'lcm', 4],
+  ['sd15-inpaint-tiny', 'ddim', 20],
 ];
 
 test.each(FAMILIES)(
