@@ -39,6 +39,7 @@ export async function admit(ctx: BotContext, who: Requester, planned: PlannedJob
     baseSteps: ctx.model.baseSteps,
     baseSize: ctx.model.baseSize,
     sizeMultiple: ctx.model.sizeMultiple,
+    distilled: ctx.model.distilled,
     queued,
     jobCount: planned.length,
   };
