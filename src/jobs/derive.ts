@@ -1,6 +1,26 @@
 import type { CanvasSpec } from './canvas.js';
-import type { JobDescription, ParentRole, TextPrompt } from './spec.js';
-import { weighPrompts } from './weights.js';
+import type { JobDescription, ParentRef, ParentRole } from './spec.js';
+import { type WrittenPrompt, weighPrompts } from './weights.js';
+
+/** A description's text parts as written (their normalized weights are computed again). */
+function writtenTexts(description: JobDescription | undefined): WrittenPrompt[] {
+  return (description?.prompts ?? []).flatMap((p) =>
+    p.kind === 'text' ? [{ kind: 'text' as const, text: p.text, weight: p.weight }] : [],
+  );
+}
+
+/** A new job from one image of a parent: its prompts weighed afresh, a new seed, one job, that parent. */
+function childOf(base: JobDescription, written: WrittenPrompt[], parent: ParentRef): JobDescription {
+  const { prompts, weightSum } = weighPrompts(written);
+  return {
+    ...base,
+    prompts,
+    weightSum,
+    params: { ...base.params, seed: null, repeat: 1 },
+    parents: [parent],
+    notes: [],
+  };
+}
 
 /**
  * A variation: the chosen image becomes a weighted image prompt beside the parent's text (or a remixed
@@ -15,17 +35,8 @@ export function deriveVariation(
   remixed?: JobDescription,
 ): JobDescription {
   const base = remixed ?? parent;
-  const texts = base.prompts.filter((p): p is TextPrompt => p.kind === 'text');
   const image = { kind: 'image' as const, url: source.ref, weight: base.params.iw > 0 ? base.params.iw : 1 };
-  const { prompts, weightSum } = weighPrompts([image, ...texts.map(({ normalized: _, ...p }) => p)]);
-  return {
-    ...base,
-    prompts,
-    weightSum,
-    params: { ...base.params, seed: null, repeat: 1 },
-    parents: [{ jobId: source.jobId, index: source.index, role }],
-    notes: [],
-  };
+  return childOf(base, [image, ...writtenTexts(base)], { jobId: source.jobId, index: source.index, role });
 }
 
 /** An upscale: the same description, one image out of the parent's grid. */
@@ -53,22 +64,10 @@ export function deriveCanvas(
   remixed?: JobDescription,
 ): JobDescription {
   const base = remixed ?? parent;
-  const texts = base.prompts.filter((p): p is TextPrompt => p.kind === 'text');
-  const written =
-    texts.length > 0
-      ? texts.map(({ normalized: _, ...p }) => p)
-      : [{ kind: 'text' as const, text: '', weight: 1 }];
-  const { prompts, weightSum } = weighPrompts(written);
+  const texts = writtenTexts(base);
+  const written = texts.length > 0 ? texts : [{ kind: 'text' as const, text: '', weight: 1 }];
   const role = canvas.mode === 'region' ? 'region' : canvas.pan ? 'pan' : canvas.square ? 'square' : 'zoom';
-  return {
-    ...base,
-    prompts,
-    weightSum,
-    params: { ...base.params, seed: null, repeat: 1 },
-    parents: [{ jobId: source.jobId, index: source.index, role }],
-    notes: [],
-    canvas,
-  };
+  return { ...childOf(base, written, { jobId: source.jobId, index: source.index, role }), canvas };
 }
 
 /** A reroll: the same prompt again with a new seed. */
@@ -95,17 +94,10 @@ export function deriveOpposite(
   source: { jobId: string; index: number; ref: string },
   remixed?: JobDescription,
 ): JobDescription {
-  const texts = (remixed?.prompts ?? []).filter((p): p is TextPrompt => p.kind === 'text');
   const image = { kind: 'image' as const, url: source.ref, weight: -1 };
-  const { prompts, weightSum } = weighPrompts([image, ...texts.map(({ normalized: _, ...p }) => p)]);
-  const base = remixed ?? parent;
+  const parentRef = { jobId: source.jobId, index: source.index, role: 'opposite' as const };
   return {
-    ...base,
+    ...childOf(remixed ?? parent, [image, ...writtenTexts(remixed)], parentRef),
     prompt: remixed?.prompt ?? '',
-    prompts,
-    weightSum,
-    params: { ...base.params, seed: null, repeat: 1 },
-    parents: [{ jobId: source.jobId, index: source.index, role: 'opposite' }],
-    notes: [],
   };
 }
