@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { resizeCover } from '../images/decode.js';
 import { composeGrid } from '../images/grid.js';
 import { type RawImage, rawImage } from '../images/raw-image.js';
-import { type Distillation, type GuidanceMode, type ModelConfig, readModelConfig } from '../model/config.js';
+import {
+  type Distillation,
+  type GuidanceMode,
+  type ModelConfig,
+  ModelFolderError,
+  readModelConfig,
+} from '../model/config.js';
 import { baseStepsFor } from '../model/steps.js';
 import { Backend, type BackendOptions, type Feed, type ModelSession } from './backend.js';
 import { blendKept, composite, featheredMask, latentMask } from './canvas-ops.js';
@@ -39,15 +45,22 @@ import {
   type SchedulerName,
   schedulerForModel,
 } from './schedulers/index.js';
+import { SdxlTextConditioner } from './sdxl-conditioning.js';
 import { cat, type FloatTensor, repeatBatch, sliceBatch } from './tensor.js';
-import { loadPromptTokenizer, type PromptTokenizer } from './tokenizer.js';
+import {
+  outputName,
+  SdTextConditioner,
+  stackRows,
+  type TextConditioner,
+  type UnetRows,
+} from './text-conditioning.js';
 import { type Upscaled, upscaleImage } from './upscale.js';
 
 export interface PipelineParts {
   backend: Backend;
   config: ModelConfig;
-  tokenizer: PromptTokenizer;
-  textEncoder: ModelSession;
+  /** The base's text encoders and tokenizers, behind one interface (text-conditioning.ts). */
+  text: TextConditioner;
   unet: ModelSession;
   vaeDecoder: ModelSession;
   vaeEncoder: ModelSession | null;
@@ -90,18 +103,18 @@ const DEFAULT_GUIDANCE: Readonly<Record<GuidanceMode, number>> = { cfg: 7.5, non
 
 /** Step 1's result: what the UNet is conditioned on. */
 interface EncodedPrompt {
-  /** One weight per condition, in the order of `hidden`'s rows after the unconditional one (if any). */
+  /** One weight per condition, in the order of the rows after the unconditional block (if any). */
   weights: number[];
-  /** [uncond, ...conditions] embeddings (no uncond block when `uncond` is false), each repeated per image. */
-  hidden: FloatTensor;
-  /** Whether `hidden` starts with the unconditional block (classifier-free guidance). */
+  /**
+   * Per-row UNet inputs of [uncond, ...conditions] (no uncond block when `uncond` is false), each block
+   * one row per grid image: `encoder_hidden_states`, and on SDXL `text_embeds` and `time_ids`.
+   */
+  rows: UnetRows;
+  /** Whether `rows` start with the unconditional block (classifier-free guidance). */
   uncond: boolean;
   init: InitImage | null;
   notes: string[];
 }
-
-/** Per-row UNet inputs by input name (`encoder_hidden_states`, `timestep_cond`, ...), [rows, ...]. */
-type UnetRows = Record<string, FloatTensor>;
 
 /** Step 2's result: the sampler and where its loop starts and stops. */
 interface PreparedLatents {
@@ -143,19 +156,20 @@ export class DiffusionPipeline {
     try {
       const load = (part: string) => backend.load(join(dir, part, 'model.onnx'), part);
       const optional = (part: string) => (existsSync(join(dir, part, 'model.onnx')) ? load(part) : null);
-      const [textEncoder, unet, vaeDecoder, vaeEncoder, imageEncoder, upscaler] = await Promise.all([
-        load('text_encoder'),
+      const [textEncoders, unet, vaeDecoder, vaeEncoder, imageEncoder, upscaler] = await Promise.all([
+        Promise.all(config.textEncoders.map((e) => load(e.folder))),
         load('unet'),
         load('vae_decoder'),
         optional('vae_encoder'),
         optional('image_encoder'),
         optional('upscaler'),
       ]);
-      const idsShape = textEncoder.input('input_ids').shape;
-      const fixedLength = typeof idsShape[1] === 'number' ? idsShape[1] : undefined;
-      const tokenizer = loadPromptTokenizer(join(dir, 'tokenizer'), fixedLength);
+      const text =
+        config.family.base === 'sdxl'
+          ? SdxlTextConditioner.create(config, textEncoders, unet)
+          : SdTextConditioner.create(config, textEncoders);
       return new DiffusionPipeline(
-        { backend, config, tokenizer, textEncoder, unet, vaeDecoder, vaeEncoder, imageEncoder, upscaler },
+        { backend, config, text, unet, vaeDecoder, vaeEncoder, imageEncoder, upscaler },
         options,
       );
     } catch (error) {
@@ -234,27 +248,12 @@ export class DiffusionPipeline {
     return upscaleImage(this.parts.upscaler, image);
   }
 
-  /** Pooled text embeddings (`pooler_output`), one row a text, in batches of 64. */
-  async embedTexts(texts: readonly string[]): Promise<Float32Array[]> {
-    const { tokenizer, textEncoder } = this.parts;
-    const rows: Float32Array[] = [];
-    for (let start = 0; start < texts.length; start += 64) {
-      const batch = texts.slice(start, start + 64);
-      const out = await textEncoder.run(
-        {
-          input_ids: {
-            kind: 'int',
-            values: batch.flatMap((t) => tokenizer.encode(t)),
-            dims: [batch.length, tokenizer.maxLength],
-          },
-        },
-        [outputName(textEncoder, 'pooler_output')],
-      );
-      const pooled = Object.values(out)[0]!;
-      const width = pooled.data.length / batch.length;
-      for (let i = 0; i < batch.length; i++) rows.push(pooled.data.slice(i * width, (i + 1) * width));
-    }
-    return rows;
+  /**
+   * Pooled text embeddings, one row a text: `pooler_output` of SD's text encoder; on SDXL text_encoder_2's
+   * projected `text_embeds` (the pooled embedding its UNet is conditioned on).
+   */
+  embedTexts(texts: readonly string[]): Promise<Float32Array[]> {
+    return this.parts.text.pooled(texts);
   }
 
   /** The image's embedding in the text encoder's space (`image_embeds`); null without an image encoder. */
@@ -278,32 +277,36 @@ export class DiffusionPipeline {
     request: GenerationRequest,
     onProgress?: ProgressCallback,
   ): Promise<EncodedPrompt> {
-    const resolved = await resolveImagePrompts(request, this.parts.imageEncoder !== null);
-    const conditions = canonicalOrder(resolved.conditions.filter((c) => c.weight !== 0));
+    const resolved = await resolveImagePrompts(request, this.takesImagePrompts);
+    let conditions: readonly Condition[] = canonicalOrder(resolved.conditions.filter((c) => c.weight !== 0));
     // A part longer than the text encoder's window loses its end: say so, not silently.
     const notes = [...resolved.notes];
     for (const c of conditions) {
       if (c.kind !== 'text') continue;
-      const over = this.parts.tokenizer.overflow(c.text);
+      const over = this.parts.text.tokenizer.overflow(c.text);
       if (over) notes.push(`"${c.text.slice(0, 40)}…" was cut after ${over.kept} tokens: ${over.cut}`);
     }
     onProgress?.({ stage: 'encode', step: 0, total: 1 });
-    const embeddings = await this.encodeConditions(conditions);
-    let weights = conditions.map((c) => c.weight);
-    const uncond = this.needsUncond(weights, request.guidanceScale, notes);
-    let used = uncond ? embeddings : embeddings.slice(1);
-    if (used.length === 0) {
-      // No condition left and no CFG row: the empty prompt is the one condition.
-      used = embeddings.slice(0, 1);
-      weights = [1];
-    }
+    const uncond = this.needsUncond(
+      conditions.map((c) => c.weight),
+      request.guidanceScale,
+      notes,
+    );
+    // No condition left and no CFG row: the empty prompt is the one condition.
+    if (!uncond && conditions.length === 0) conditions = [{ kind: 'text', text: '', weight: 1 }];
+    const encoded = await this.encodeConditions(conditions, uncond, request);
     return {
-      weights,
-      hidden: cat(used.map((e) => repeatBatch(e, request.images.length))),
+      weights: conditions.map((c) => c.weight),
+      rows: stackRows(encoded, request.images.length),
       uncond,
       init: resolved.init,
       notes,
     };
+  }
+
+  /** Whether image prompts steer the loop as conditions (else they are folded into an init image). */
+  private get takesImagePrompts(): boolean {
+    return this.parts.imageEncoder !== null && this.parts.text.takesImageStates;
   }
 
   /**
@@ -515,25 +518,26 @@ export class DiffusionPipeline {
     if (
       request.conditions.some((c) => c.kind === 'image') &&
       !this.parts.vaeEncoder &&
-      !this.parts.imageEncoder
+      !this.takesImagePrompts
     ) {
       fail('this model has neither an image encoder nor a VAE encoder, so it cannot take image prompts');
     }
   }
 
-  /** [uncond, ...conditions] embeddings, each [1, L, D]; texts go through one text encoder call. */
-  private async encodeConditions(conditions: readonly Condition[]): Promise<FloatTensor[]> {
-    const { tokenizer, textEncoder, imageEncoder } = this.parts;
-    const texts = ['', ...conditions.filter((c) => c.kind === 'text').map((c) => c.text)];
-    const ids = texts.flatMap((t) => tokenizer.encode(t));
-    const outputs = await textEncoder.run(
-      { input_ids: { kind: 'int', values: ids, dims: [texts.length, tokenizer.maxLength] } },
-      [outputName(textEncoder, 'last_hidden_state')],
+  /** [uncond (when `uncond`), ...conditions] rows of UNet inputs, each [1, ...]. */
+  private async encodeConditions(
+    conditions: readonly Condition[],
+    uncond: boolean,
+    request: GenerationRequest,
+  ): Promise<UnetRows[]> {
+    const { text, imageEncoder } = this.parts;
+    const encoded = await text.encode(
+      conditions.flatMap((c) => (c.kind === 'text' ? [c.text] : [])),
+      { uncond, width: request.width, height: request.height },
     );
-    const textStates = Object.values(outputs)[0]!;
     const imageConditions = conditions.filter((c) => c.kind === 'image');
     let imageStates: FloatTensor | null = null;
-    if (imageConditions.length > 0 && imageEncoder) {
+    if (imageConditions.length > 0 && imageEncoder && this.takesImagePrompts) {
       const size = this.parts.config.imageEncoderSize ?? 224;
       const pixels = await Promise.all(
         imageConditions.map(async (c) =>
@@ -544,21 +548,24 @@ export class DiffusionPipeline {
         outputName(imageEncoder, 'last_hidden_state'),
       ]);
       imageStates = Object.values(out)[0]!;
-      if (imageStates.dims.slice(1).join() !== textStates.dims.slice(1).join()) {
+      const textStates = (encoded.uncond ?? encoded.texts[0])?.['encoder_hidden_states'];
+      if (textStates && imageStates.dims.slice(1).join() !== textStates.dims.slice(1).join()) {
         throw new GenerationRequestError(
           `image encoder states [${imageStates.dims}] do not match text states [${textStates.dims}]`,
         );
       }
     }
-    let text = 1;
+    let textIndex = 0;
     let image = 0;
-    const result = [sliceBatch(textStates, 0, 1)];
+    const rows: UnetRows[] = encoded.uncond ? [encoded.uncond] : [];
     for (const c of conditions) {
-      result.push(
-        c.kind === 'text' ? sliceBatch(textStates, text, ++text) : sliceBatch(imageStates!, image, ++image),
+      rows.push(
+        c.kind === 'text'
+          ? encoded.texts[textIndex++]!
+          : { encoder_hidden_states: sliceBatch(imageStates!, image, ++image) },
       );
     }
-    return result;
+    return rows;
   }
 
   /** Scaled latent [1, 4, h, w] of an image resized (cover) to the output size. */
@@ -581,23 +588,24 @@ export class DiffusionPipeline {
     const raw = out['latent_sample'] ?? out['latent_parameters'] ?? Object.values(out)[0]!;
     const [, , h = 0, w = 0] = raw.dims;
     const mean = raw.data.subarray(0, LATENT_CHANNELS * h * w);
+    if (!mean.every(Number.isFinite)) throw this.nonFinite('encoder', 'latents');
     return { data: mean.map((v) => v * this.parts.config.scalingFactor), dims: [1, LATENT_CHANNELS, h, w] };
   }
 
   /**
-   * Per-row UNet inputs besides the sample and the timestep, constant over the loop: the prompt embeddings
-   * and, on an LCM-distilled UNet, `timestep_cond` = the guidance-scale embedding of each row's image scale
+   * Per-row UNet inputs besides the sample and the timestep, constant over the loop: the prompt's rows
+   * (embeddings; on SDXL also `text_embeds` and `time_ids`) and, on an LCM-distilled UNet, `timestep_cond` = the guidance-scale embedding of each row's image scale
    * ([rows, time_cond_proj_dim]; rows are condition-major, so row r belongs to image r % images).
    */
   private conditionRows(prompt: EncodedPrompt, scales: readonly number[]): UnetRows {
     const { unet, config } = this.parts;
-    const rows: UnetRows = { encoder_hidden_states: prompt.hidden };
+    const rows: UnetRows = { ...prompt.rows };
     if (unet.inputs.has('timestep_cond')) {
       const declared = unet.input('timestep_cond').shape[1];
       const dim = config.unet.timeCondProjDim ?? (typeof declared === 'number' ? declared : null);
       if (dim === null)
         throw new GenerationRequestError('the UNet takes timestep_cond but its width is unknown');
-      const count = prompt.hidden.dims[0]!;
+      const count = prompt.rows['encoder_hidden_states']!.dims[0]!;
       const data = new Float32Array(count * dim);
       const byScale = new Map<number, Float32Array>();
       for (let r = 0; r < count; r++) {
@@ -650,6 +658,33 @@ export class DiffusionPipeline {
     return Object.values(out)[0]!;
   }
 
+  /**
+   * A float16 VAE decoder whose config asks for float32 decoding (`force_upcast`: the SDXL VAE's
+   * activations pass float16's range). diffusers upcasts the VAE itself; an ONNX graph's dtype is fixed at
+   * export, so the engine cannot, and says so (docs/models.md, "fp16 SDXL and the VAE").
+   */
+  get vaeOverflowWarning(): string | null {
+    const { config, vaeDecoder, vaeEncoder } = this.parts;
+    if (!config.vaeForceUpcast) return null;
+    const half = [
+      vaeDecoder.input('latent_sample').type === 'float16' ? 'vae_decoder' : null,
+      vaeEncoder?.input('sample').type === 'float16' ? 'vae_encoder' : null,
+    ].filter((part) => part !== null);
+    if (half.length === 0) return null;
+    return (
+      `${half.join(' and ')} ${half.length > 1 ? 'are' : 'is'} float16 but the VAE config says force_upcast ` +
+      '(this VAE overflows in float16): replace them with an fp32 export or with madebyollin/sdxl-vae-fp16-fix'
+    );
+  }
+
+  /** Non-finite VAE output: a model problem (an fp16 VAE that overflows), not the request's. */
+  private nonFinite(part: 'decoder' | 'encoder', what: string): ModelFolderError {
+    const warning = this.vaeOverflowWarning;
+    return new ModelFolderError(
+      `the VAE ${part} gave non-finite ${what}${warning ? ` (it overflowed: ${warning})` : ''}`,
+    );
+  }
+
   /** 4. The VAE decoder: latents -> RGB images. */
   private async decode(latents: FloatTensor, tile: boolean): Promise<RawImage[]> {
     const { config, vaeDecoder } = this.parts;
@@ -674,15 +709,11 @@ export class DiffusionPipeline {
       for (let i = 0; i < input.dims[0]!; i++) parts.push(await decodeRows(sliceBatch(input, i, i + 1)));
       out = cat(parts);
     }
+    if (!out.data.every(Number.isFinite)) throw this.nonFinite('decoder', 'pixels');
     if (pad > 0) out = cropBorder(out, pad * config.vaeFactor);
     const [, , height = 0, width = 0] = out.dims;
     return tensorToRgbImages(out).map((pixels) => rawImage(width, height, pixels));
   }
-}
-
-/** The standard output name when the export has it, else its first output (exporters rename outputs). */
-function outputName(session: ModelSession, standard: string): string {
-  return session.outputNames.includes(standard) ? standard : session.outputNames[0]!;
 }
 
 /** [images, c, h, w] with `extra` (k channels of one image, the same for every image) appended to each. */
