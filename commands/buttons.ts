@@ -14,6 +14,7 @@ import {
 import { startJobs } from '../src/discord/command.js';
 import { defineComponent } from '../src/discord/component.js';
 import type { BotContext } from '../src/discord/context.js';
+import { fetchLinks, inheritedInputs } from '../src/discord/input-images.js';
 import { mayUseButtons } from '../src/discord/job-access.js';
 import type { PlannedJob } from '../src/discord/submit.js';
 import { UserError } from '../src/discord/user-error.js';
@@ -37,6 +38,7 @@ import {
 } from '../src/jobs/derive.js';
 import { type ImageSlot, jobImageRef, newJobId } from '../src/jobs/refs.js';
 import type { JobDescription } from '../src/jobs/spec.js';
+import { fitStyle } from '../src/jobs/style.js';
 import { dimensionsFor } from '../src/model/dimensions.js';
 import { PromptError, parsePrompt } from '../src/prompt/index.js';
 import type { JobRecord } from '../src/store/job-records.js';
@@ -90,7 +92,19 @@ function ownSize(record: JobRecord, limits: Limits): { width: number; height: nu
 
 const PANS = { 'pan-left': 'left', 'pan-right': 'right', 'pan-up': 'up', 'pan-down': 'down' } as const;
 
+/** The job a button asks for, holding the parent's stored links it still needs (a reroll's images, `--sref`). */
 function plan(record: JobRecord, button: ButtonAction, limits: Limits, remixed?: JobDescription): PlannedJob {
+  const job = planOwn(record, button, limits, remixed);
+  const inherited = inheritedInputs(record, job.description);
+  return inherited ? { ...job, inherited } : job;
+}
+
+function planOwn(
+  record: JobRecord,
+  button: ButtonAction,
+  limits: Limits,
+  remixed?: JobDescription,
+): PlannedJob {
   const id = newJobId();
   const source = sourceOf(record, button);
   const canvas = (spec: CanvasSpec): PlannedJob => ({
@@ -159,12 +173,15 @@ export async function startCanvasJob(
 ): Promise<void> {
   const button = { action: 'vary-region', jobId } as const;
   const record = await targetOf(ctx, button, interaction);
+  const description = deriveCanvas(record.description, sourceOf(record, button), spec, remixed);
+  const inherited = inheritedInputs(record, description);
   const job: PlannedJob = {
     id: newJobId(),
     kind: 'canvas',
-    description: deriveCanvas(record.description, sourceOf(record, button), spec, remixed),
+    description,
+    ...(inherited ? { inherited } : {}),
   };
-  await startJobs(ctx, interaction, [job]);
+  await startJobs(ctx, interaction, [job], fetchLinks(ctx, placeOf(interaction), [job]));
 }
 
 async function limitsFor(ctx: BotContext, guildId: string | null): Promise<Limits> {
@@ -242,6 +259,11 @@ async function pressButton(
   await startJobs(ctx, interaction, [plan(record, button, await limitsFor(ctx, interaction.guildId))]);
 }
 
+/** Where a component was used, for recognising the bot's own images among fetched links. */
+function placeOf(interaction: ButtonInteraction | ModalSubmitInteraction | StringSelectMenuInteraction) {
+  return { guildId: interaction.guildId, channelId: interaction.channelId, userId: interaction.user.id };
+}
+
 async function submitRemix(
   ctx: BotContext,
   interaction: ModalSubmitInteraction,
@@ -251,17 +273,20 @@ async function submitRemix(
   let remixed: JobDescription;
   try {
     const settings = await ctx.settings.get(interaction.user.id);
-    remixed = parsePrompt(interaction.fields.getTextInputValue('prompt'), {
-      preferences: { options: settings.options, suffix: settings.suffix },
-    });
+    remixed = fitStyle(
+      parsePrompt(interaction.fields.getTextInputValue('prompt'), {
+        preferences: { options: settings.options, suffix: settings.suffix },
+      }),
+      ctx.model,
+    );
   } catch (error) {
     if (error instanceof PromptError)
       throw new UserError(`Your prompt was not understood: ${error.message}.`);
     throw error;
   }
-  await startJobs(ctx, interaction, [
-    plan(record, button, await limitsFor(ctx, interaction.guildId), remixed),
-  ]);
+  const job = plan(record, button, await limitsFor(ctx, interaction.guildId), remixed);
+  // A remix may name style references of its own (its image links are not kept: see deriveVariation).
+  await startJobs(ctx, interaction, [job], fetchLinks(ctx, placeOf(interaction), [job]));
 }
 
 /** U1-U4, V1-V4, 🔄 and the buttons under an upscale (`u:2:<jobId>`-style ids, see src/jobs/custom-ids.ts). */
@@ -301,9 +326,12 @@ export const zoomForm = defineComponent({
     const settings = await ctx.settings.get(submitted.user.id);
     let remixed: JobDescription;
     try {
-      remixed = parsePrompt(submitted.fields.getTextInputValue('prompt'), {
-        preferences: { options: settings.options, suffix: settings.suffix },
-      });
+      remixed = fitStyle(
+        parsePrompt(submitted.fields.getTextInputValue('prompt'), {
+          preferences: { options: settings.options, suffix: settings.suffix },
+        }),
+        ctx.model,
+      );
     } catch (error) {
       if (error instanceof PromptError)
         throw new UserError(`Your prompt was not understood: ${error.message}.`);

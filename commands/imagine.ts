@@ -1,13 +1,13 @@
 import { ApplicationCommandOptionType } from 'discord.js';
 import { type Command, startJobs } from '../src/discord/command.js';
 import type { BotContext } from '../src/discord/context.js';
-import { storeInputImage } from '../src/discord/input-images.js';
+import { fetchLinks } from '../src/discord/input-images.js';
 import type { PlannedJob } from '../src/discord/submit.js';
 import { UserError } from '../src/discord/user-error.js';
-import { newJobId, uploadRef } from '../src/jobs/refs.js';
+import { newJobId } from '../src/jobs/refs.js';
 import type { JobDescription } from '../src/jobs/spec.js';
+import { fitStyle } from '../src/jobs/style.js';
 import { PromptError, parseImagine } from '../src/prompt/index.js';
-import type { ImageOrigin } from '../src/store/image-hashes.js';
 import type { UserSettings } from '../src/store/user-settings.js';
 
 function parseOrRefuse(prompt: string, settings: UserSettings): JobDescription[] {
@@ -41,7 +41,7 @@ export const imagine: Command = {
   async execute(ctx: BotContext, interaction) {
     const typed = interaction.options.getString('prompt', true);
     const settings = await ctx.settings.get(interaction.user.id);
-    const descriptions = parseOrRefuse(typed, settings);
+    const descriptions = parseOrRefuse(typed, settings).map((d) => fitStyle(d, ctx.model));
 
     // --repeat runs each prompt again with its own seed (each job keeps the --repeat it came from, so the
     // server's limit on it is judged as written).
@@ -53,29 +53,11 @@ export const imagine: Command = {
       })),
     );
 
-    const links = [
-      ...new Set(descriptions.flatMap((d) => d.prompts.flatMap((p) => (p.kind === 'image' ? [p.url] : [])))),
-    ];
-    const prepare =
-      links.length === 0
-        ? undefined
-        : async () => {
-            // One at a time, each filed under the jobs as soon as it is stored, so a later failure
-            // leaves nothing behind (startJobs drops the uploads of jobs it could not queue).
-            const inputs: Record<string, string> = {};
-            const origins: Record<string, ImageOrigin> = {};
-            for (const job of planned) Object.assign(job, { inputs, origins });
-            const place = {
-              guildId: interaction.guildId,
-              channelId: interaction.channelId,
-              userId: interaction.user.id,
-            };
-            for (const link of links) {
-              const { id, origin } = await storeInputImage(ctx, link, place);
-              inputs[link] = uploadRef(id);
-              if (origin) origins[link] = origin;
-            }
-          };
-    await startJobs(ctx, interaction, planned, prepare);
+    const place = {
+      guildId: interaction.guildId,
+      channelId: interaction.channelId,
+      userId: interaction.user.id,
+    };
+    await startJobs(ctx, interaction, planned, fetchLinks(ctx, place, planned));
   },
 };

@@ -9,6 +9,16 @@ export type Condition =
   | { kind: 'text'; text: string; weight: number }
   | { kind: 'image'; image: RawImage; weight: number };
 
+/**
+ * The art style of a job on a model with named styles: `--style` (a name), `--sref` (reference images)
+ * or neither (the model's no-style tokens: the style is left to the noise), at `--sw` / 100.
+ */
+export interface StyleRequest {
+  name: string | null;
+  references: readonly RawImage[];
+  weight: number;
+}
+
 /** img2img: start from this image, noised to `strength` (0 keeps it, 1 ignores it). */
 export interface InitImage {
   image: RawImage;
@@ -34,6 +44,8 @@ export interface GenerationRequest {
   init: InitImage | null;
   /** Paint only part of a canvas (Zoom Out, Pan, Vary (Region)); the rest stays the source's. */
   canvas?: Canvas;
+  /** Style tokens for the whole job (models with `style_encoder/`); absent: the model's plain conditioning. */
+  style?: StyleRequest;
   /** Which grid images (0-3) to make. Image i is the same whether made alone or with the others. */
   images: readonly number[];
 }

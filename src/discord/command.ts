@@ -90,7 +90,7 @@ export async function startJobs(
       await prepare();
       // Preparation may have filled in inputs; carry them over.
       for (const [i, job] of planned.entries()) {
-        if (job.inputs) records[i]!.inputs = job.inputs;
+        if (job.inputs) records[i]!.inputs = { ...job.inherited, ...job.inputs };
         if (job.origins && Object.keys(job.origins).length > 0) records[i]!.origins = job.origins;
       }
     }
@@ -114,6 +114,6 @@ export async function startJobs(
     throw error;
   }
   await ctx.images
-    .keepUploads(uploadIdsOf(planned))
+    .keepUploads(uploadIdsOf(planned, { inherited: true }))
     .catch((error) => ctx.logger.warn({ err: error }, 'could not extend the life of uploads'));
 }

@@ -23,6 +23,11 @@ export interface PlannedJob {
   description: JobDescription;
   index?: number;
   inputs?: Record<string, string>;
+  /**
+   * Inputs the job shares with the job it was made from (a reroll's image prompts, a variation's
+   * `--sref`): the uploads are that job's, so a command that fails leaves them alone.
+   */
+  inherited?: Record<string, string>;
   /** Image prompts recognised as the bot's own images, by prompt url (see JobRecord.origins). */
   origins?: Record<string, ImageOrigin>;
 }
@@ -89,7 +94,7 @@ export function draftRecords(who: Requester, planned: PlannedJob[]): JobRecord[]
       createdAt: Date.now(),
       status: 'queued' as const,
       ...(job.index !== undefined ? { index: job.index } : {}),
-      ...(job.inputs ? { inputs: job.inputs } : {}),
+      ...(job.inputs || job.inherited ? { inputs: { ...job.inherited, ...job.inputs } } : {}),
       ...(job.origins ? { origins: job.origins } : {}),
     };
   });

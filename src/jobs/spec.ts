@@ -51,7 +51,10 @@ export interface PromptParams {
   iw: number;
   repeat: number;
   mode: SpeedMode | null;
-  /** Model selectors typed out of habit (`--v 6`, `--niji`, `--style raw`); recorded, see `notes`. */
+  /**
+   * Model selectors typed out of habit (`--v 6`, `--niji`); recorded, see `notes`. `--style` names one of
+   * the model's art styles where it has them (src/jobs/style.ts), else it is noted and ignored too.
+   */
   version: string | null;
   niji: string | null;
   style: string | null;
@@ -63,6 +66,10 @@ export interface PromptParams {
   ignored?: Record<string, string>;
   /** `--zoom` 1-2: Custom Zoom's factor (the form prefills it); elsewhere it is noted and ignored. */
   zoom?: number;
+  /** `--sref` image links: the style of these images (on a model with a style encoder). */
+  sref?: string[];
+  /** `--sw` 0-1000: how strongly `--style` / `--sref` hold (100 as written in the model's training). */
+  sw?: number;
 }
 
 /** How an earlier image took part in making this job. */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { type Distillation, readModelConfig } from './config.js';
 import { baseStepsFor } from './steps.js';
+import { readModelStyles } from './styles.js';
 
 /**
  * What the bot, the policy and the workers need to know about the model without loading it: enough to judge steps and sizes
@@ -28,10 +29,14 @@ export interface ModelInfo {
   inputSide: number;
   /** Whether /describe works: an image encoder in the text encoder's space and a vocabulary to rank. */
   canDescribe: boolean;
+  /** The art styles `--style` names (empty: one style), and whether `--sref` images can set the style. */
+  styles: string[];
+  styleReference: boolean;
 }
 
 export function readModelInfo(dir: string): ModelInfo {
   const config = readModelConfig(dir);
+  const styles = readModelStyles(dir);
   return {
     name: basename(dir.replace(/\/+$/, '')),
     baseSteps: config.defaults.steps ?? baseStepsFor(config.family.distilled),
@@ -41,5 +46,7 @@ export function readModelInfo(dir: string): ModelInfo {
     imagePrompts: config.hasImageEncoder ? 'encoder' : 'init-image',
     inputSide: Math.max(config.imageEncoderSize ?? 0, 2 * config.sampleSize),
     canDescribe: config.hasImageEncoder && existsSync(join(dir, 'describe', 'vocabulary.json')),
+    styles: styles?.names ?? [],
+    styleReference: styles?.hasEncoder ?? false,
   };
 }

@@ -96,14 +96,16 @@ export function evaluatePolicy(
     });
   }
 
-  const imageCount = job.prompts.filter((p) => p.kind === 'image').length;
+  const promptImages = job.prompts.filter((p) => p.kind === 'image').length;
+  // Style references are fetched, decoded and encoded like image prompts: they count the same.
+  const imageCount = promptImages + (job.params.sref?.length ?? 0);
   if (imageCount > policy.maxImagePrompts) {
     violations.push({
       rule: 'max-image-prompts',
       message: `This prompt has ${imageCount} images; this server allows at most ${policy.maxImagePrompts} per prompt. Use fewer image links.`,
     });
   }
-  const textCount = job.prompts.length - imageCount;
+  const textCount = job.prompts.length - promptImages;
   if (textCount > policy.maxTextParts) {
     violations.push({
       rule: 'max-text-parts',

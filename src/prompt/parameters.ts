@@ -1,5 +1,6 @@
 import type { AspectRatio, PromptParams, SpeedMode } from '../jobs/spec.js';
 import { PromptError } from './errors.js';
+import { looksLikeUrl, validateImageUrl } from './image-urls.js';
 import { LIST_SEPARATOR } from './syntax-width.js';
 
 /** Defaults as in Midjourney's documentation. */
@@ -29,13 +30,11 @@ export const MAX_SEED = 4_294_967_295;
 type Setter = (params: PromptParams, value: string, flag: string) => void;
 
 /**
- * Midjourney's newer parameters (style and character references, personalization, experimental
+ * Midjourney's newer parameters (character and omni references, personalization, experimental
  * aesthetics, draft mode): accepted with any value so that a prompt copied from Midjourney runs, and
  * answered with a note, as `--v` is. Listed by name, then aliases.
  */
 export const IGNORED: readonly (readonly string[])[] = [
-  ['sref'],
-  ['sw'],
   ['sv'],
   ['cref'],
   ['cw'],
@@ -151,6 +150,23 @@ const weird = wholeInRange(0, 3000);
 const seed = wholeInRange(0, MAX_SEED);
 const repeat = wholeInRange(2, 40);
 const iw = decimalInRange(0, 3);
+const styleWeight = wholeInRange(0, 1000);
+
+/**
+ * `--sref`: image links, each checked as an image prompt's link is. Midjourney's style codes (`1234`,
+ * `random`) name styles of its own model: they are kept as written for a note, so a copied prompt runs.
+ */
+function setStyleReferences(params: PromptParams, value: string, flag: string): void {
+  requireValue(flag, value, 'one or more image links');
+  const links: string[] = [];
+  const codes: string[] = [];
+  for (const token of value.split(/\s+/).filter(Boolean)) {
+    if (looksLikeUrl(token)) links.push(validateImageUrl(token));
+    else codes.push(token);
+  }
+  if (links.length > 0) params.sref = [...new Set(links)];
+  if (codes.length > 0) params.ignored = { ...params.ignored, sref: codes.join(' ') };
+}
 
 type NumericKey = 'chaos' | 'seed' | 'stop' | 'stylize' | 'weird' | 'iw' | 'repeat';
 
@@ -240,7 +256,14 @@ export const PARAMETERS: readonly ParameterSpec[] = [
   {
     names: ['style'],
     set: (p, v, f) => {
-      p.style = singleWord(v, f, 'e.g. raw');
+      p.style = singleWord(v, f, 'e.g. noto');
+    },
+  },
+  { names: ['sref'], set: setStyleReferences },
+  {
+    names: ['sw'],
+    set: (p, v, f) => {
+      p.sw = styleWeight(v, f);
     },
   },
   ...IGNORED.map((names) => ({

@@ -138,9 +138,11 @@ function ignoredSelectors(params: JobDescription['params']): string[] {
   const notes: string[] = [];
   if (params.version !== null) notes.push(`--v ${params.version} is ignored: this server runs its own model`);
   if (params.niji !== null) notes.push('--niji is ignored: this server runs its own model');
-  if (params.style !== null) notes.push(`--style ${params.style} is ignored: this model has one style`);
   if (params.zoom !== undefined) notes.push('--zoom only applies in Custom Zoom (under an upscaled image)');
-  const ignored = Object.keys(params.ignored ?? {});
+  const { sref: codes, ...rest } = params.ignored ?? {};
+  if (codes !== undefined)
+    notes.push(`--sref ${codes} is ignored: style codes name Midjourney's styles; give image links`);
+  const ignored = Object.keys(rest);
   if (ignored.length > 0) {
     const names = ignored.map((name) => `--${name}`).join(', ');
     notes.push(

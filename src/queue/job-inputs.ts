@@ -3,10 +3,11 @@ import type { ImageStore } from '../store/image-store.js';
 import type { JobRecord } from '../store/job-records.js';
 import { BadInputError } from './renderer.js';
 
-/** Every image a job needs (its image prompts and its parent's image), resolved to bytes from Redis. */
+/** Every image a job needs (its image prompts, style references and its parent's image), resolved to bytes from Redis. */
 export async function resolveInputs(record: JobRecord, images: ImageStore): Promise<Map<string, Buffer>> {
   const refs = new Set<string>();
   for (const prompt of record.description.prompts) if (prompt.kind === 'image') refs.add(prompt.url);
+  for (const link of record.description.params.sref ?? []) refs.add(link);
   for (const parent of record.description.parents) {
     if (parent.index !== null) refs.add(jobImageRef(parent.jobId, parent.index as ImageSlot));
   }

@@ -422,6 +422,18 @@ describe('image links in a prompt', () => {
       { kind: 'text', text: 'polar bear', weight: 1, normalized: expect.closeTo(1 / 3, 9) },
     ]);
     expect(record.inputs[url]).toMatch(/^upload:[a-z0-9]{12}$/);
+
+    // 🔄 reruns the same prompt, image included: the new job holds the same stored upload (a fetch again
+    // would have stored a new one).
+    const reroll = listCustomIds(grid.components).find((id) => id.startsWith('r:'))!;
+    const again = await finishedMessage(
+      stack.discord,
+      stack.discord.pressButton({ user: 'bob', messageId: grid.id, customId: reroll }),
+    );
+    expect(isGrid(again)).toBe(true);
+    const rerolled = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(again)}`))!);
+    expect(rerolled.inputs).toEqual({ [url]: record.inputs[url] });
+    expect(rerolled.status).toBe('done');
   }, 90_000);
 
   test('an image with its own negative weight reaches the sampler and pushes the result away', async () => {

@@ -72,10 +72,8 @@ describe('parameters and their defaults', () => {
   test('model selectors are recorded and the user is told they are ignored', () => {
     const job = parsePrompt('cat --v 6 --style raw');
     expect(job.params).toMatchObject({ version: '6', style: 'raw' });
-    expect(job.notes).toEqual([
-      '--v 6 is ignored: this server runs its own model',
-      '--style raw is ignored: this model has one style',
-    ]);
+    // --style is judged against the model's styles (test/jobs/style.test.ts), not here.
+    expect(job.notes).toEqual(['--v 6 is ignored: this server runs its own model']);
   });
 
   test.each([
@@ -134,9 +132,11 @@ describe("Midjourney's newer parameters", () => {
       'a fox in the snow --ar 3:2 --sref https://example.com/a.png 1234 --sw 200 --cref https://example.com/b.png --cw 50 --p --exp 10 --draft --sv 4 --oref https://example.com/c.png --ow 100',
     );
     expect(job.params.aspect).toEqual({ width: 3, height: 2 });
+    // --sref's links are style references (src/jobs/style.ts fits them to the model); its codes are not.
+    expect(job.params.sref).toEqual(['https://example.com/a.png']);
+    expect(job.params.sw).toBe(200);
     expect(job.params.ignored).toEqual({
-      sref: 'https://example.com/a.png 1234',
-      sw: '200',
+      sref: '1234',
       cref: 'https://example.com/b.png',
       cw: '50',
       p: '',
@@ -146,11 +146,24 @@ describe("Midjourney's newer parameters", () => {
       oref: 'https://example.com/c.png',
       ow: '100',
     });
-    expect(job.notes.join('\n')).toContain(
-      '--sref, --sw, --cref, --cw, --p, --exp, --draft, --sv, --oref, --ow are accepted but ignored',
-    );
-    // Their links are not image prompts: nothing is fetched for them.
+    const notes = job.notes.join('\n');
+    expect(notes).toContain('--cref, --cw, --p, --exp, --draft, --sv, --oref, --ow are accepted but ignored');
+    expect(notes).toContain("--sref 1234 is ignored: style codes name Midjourney's styles; give image links");
+    // None of these links are image prompts.
     expect(job.prompts.filter((p) => p.kind === 'image')).toEqual([]);
+  });
+
+  test('--sref links are checked as image links are, and each is kept once', () => {
+    expect(parsePrompt('cat --sref <https://e.com/a.png> https://e.com/a.png').params.sref).toEqual([
+      'https://e.com/a.png',
+    ]);
+    expect(() => parsePrompt('cat --sref https://e.com/page.html')).toThrow(
+      'image links must point straight at a',
+    );
+    expect(() => parsePrompt('cat --sref https://user:pw@e.com/a.png')).toThrow('user name or password');
+    expect(() => parsePrompt('cat --sref')).toThrow('--sref needs a value');
+    expect(() => parsePrompt('cat --sw 1001')).toThrow('--sw must be 0-1000');
+    expect(() => parsePrompt('cat --sw 1.5')).toThrow('--sw must be a whole number');
   });
 
   test('one of them alone, and --personalize as --p', () => {

@@ -1,0 +1,56 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ModelFolderError } from './config.js';
+
+/**
+ * A model's art styles (`--style`, `--sref`, `--sw`): a `style_encoder/` folder with the named styles'
+ * conditioning tokens (styles.json) and, optionally, the encoder that turns a reference image into such
+ * tokens (model.onnx). Every row of the UNet batch gets the same style tokens appended to its content
+ * tokens, so guidance steers the content while the style holds (models/recipe/README.md).
+ */
+export interface ModelStyles {
+  /** The names `--style` accepts, in the order of the encoder's `style_logits`. */
+  names: string[];
+  /** Style tokens per row: [tokens, hidden]. */
+  tokens: number;
+  hidden: number;
+  /** Whether a reference image can be turned into style tokens (`--sref`). */
+  hasEncoder: boolean;
+  /** Side of the square image the style encoder reads. */
+  imageSize: number;
+}
+
+const STYLE_NAME = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/);
+
+const stylesFileSchema = z.object({
+  names: z.array(STYLE_NAME).min(1).max(64),
+  num_tokens: z.number().int().positive().max(64),
+  hidden_size: z.number().int().positive().max(8192),
+});
+
+const encoderConfigSchema = z.object({ image_size: z.number().int().positive().max(1024) });
+
+/** The styles a folder ships, or null for a model with one style (no `style_encoder/styles.json`). */
+export function readModelStyles(dir: string): ModelStyles | null {
+  const folder = join(dir, 'style_encoder');
+  const stylesPath = join(folder, 'styles.json');
+  if (!existsSync(stylesPath)) return null;
+  const file = parseJson(stylesFileSchema, stylesPath);
+  const hasEncoder = existsSync(join(folder, 'model.onnx'));
+  const configPath = join(folder, 'config.json');
+  const imageSize = existsSync(configPath) ? parseJson(encoderConfigSchema, configPath).image_size : 32;
+  return { names: file.names, tokens: file.num_tokens, hidden: file.hidden_size, hasEncoder, imageSize };
+}
+
+function parseJson<T>(schema: z.ZodType<T>, path: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ModelFolderError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ModelFolderError(`${path}: ${z.prettifyError(result.error)}`);
+  return result.data;
+}
