@@ -55,6 +55,8 @@ const FAMILIES: readonly (readonly [fixture: string, sampler: string, steps: num
   ['sd-turbo-tiny', 'euler', 2],
   ['sd15-lcm-tiny', 'lcm', 4],
   ['sd15-inpaint-tiny', 'ddim', 20],
+  ['sdxl-tiny', 'euler', 20],
+  ['sdxl-turbo-fp16-tiny', 'euler-ancestral', 2],
 ];
 
 test.each(FAMILIES)(
