@@ -41,12 +41,15 @@ async function main(): Promise<void> {
     console.error(`${SHIPPED_MODEL} is not there; using ${FIXTURE_MODEL}`);
   const seed = job.params.seed ?? randomInt(0, 2 ** 32);
   const images: Record<string, Uint8Array> = {};
-  for (const p of job.prompts) {
-    if (p.kind !== 'image') continue;
+  const links = [
+    ...job.prompts.flatMap((p) => (p.kind === 'image' ? [p.url] : [])),
+    ...(job.params.sref ?? []),
+  ];
+  for (const link of links) {
     // The CLI is the caller here, so it resolves links (the engine itself never fetches): http(s) or a file.
-    images[p.url] = /^https?:/i.test(p.url)
-      ? new Uint8Array(await (await fetch(p.url)).arrayBuffer())
-      : await readFile(p.url.replace(/^file:\/\//, ''));
+    images[link] = /^https?:/i.test(link)
+      ? new Uint8Array(await (await fetch(link)).arrayBuffer())
+      : await readFile(link.replace(/^file:\/\//, ''));
   }
   const pipeline = await DiffusionPipeline.fromPretrained(model, {
     device: parseDevice(values.device),

@@ -13,6 +13,9 @@
  * | --seed      | the Philox key; image i uses stream (seed, i) |
  * | --iw        | already in the image prompts' weights (the parser applies it) |
  * | --weird     | ignored, with a note: this model has no notion of "unusual" to turn up |
+ * | --style s   | on a model with styles: that style's tokens appended to every row (style-conditioning.ts) |
+ * | --sref links| the style encoder's tokens of the images (their mean); --style wins when both are given |
+ * | --sw w      | the style tokens at null + (w / 100) (T - null): 0 no style, 100 as trained |
  * | variation-strong / -subtle parent | img2img from that image, strength 0.75 / 0.45 |
  * | upscale parent | 2x with the model's upscaler, else sharp (Lanczos) |
  */
@@ -24,6 +27,7 @@ import { type CanvasLayout, canvasLayout, paintMask } from '../jobs/canvas.js';
 import type { EngineTaskName } from '../jobs/kinds.js';
 import { type ImageSlot, jobImageRef } from '../jobs/refs.js';
 import type { JobDescription } from '../jobs/spec.js';
+import { DEFAULT_STYLE_WEIGHT, fitStyle } from '../jobs/style.js';
 import { dimensionsFor } from '../model/dimensions.js';
 import { stepsForQuality } from '../model/steps.js';
 import type { ModelDefaults } from './pipeline.js';
@@ -33,6 +37,7 @@ import {
   type GenerationRequest,
   GenerationRequestError,
   type InitImage,
+  type StyleRequest,
 } from './request.js';
 import type { SchedulerName } from './schedulers/index.js';
 
@@ -132,7 +137,11 @@ async function generationOf(
       strength,
     };
   }
-  const { params } = job;
+  // The bot fitted the style to the model it knows; the worker fits it to the model it loaded.
+  const fitted = fitStyle(job, model);
+  notes.push(...fitted.notes.slice(job.notes.length));
+  const { params } = fitted;
+  const style = await styleOf(params, inputs, model);
   const seed = params.seed ?? inputs.seed;
   if (seed === undefined) throw new GenerationRequestError('the job has no seed');
   if (params.weird > 0) notes.push('--weird is ignored by this engine.');
@@ -166,9 +175,26 @@ async function generationOf(
     tile: params.tile,
     init,
     ...(canvas ? { canvas } : {}),
+    ...(style ? { style } : {}),
     images: [0, 1, 2, 3],
   };
   return { kind: 'generate', request, notes };
+}
+
+/**
+ * `--style` / `--sref` at `--sw` on a model with styles; nothing without either, so the model's plain
+ * conditioning runs and the style is left to each image's noise.
+ */
+async function styleOf(
+  params: JobDescription['params'],
+  inputs: JobInputs,
+  model: ModelDefaults,
+): Promise<StyleRequest | undefined> {
+  if (model.styles.length === 0 || (params.style === null && !params.sref)) return undefined;
+  const references = [];
+  for (const link of params.style === null ? (params.sref ?? []) : [])
+    references.push(await imageFor(inputs, link));
+  return { name: params.style, references, weight: (params.sw ?? DEFAULT_STYLE_WEIGHT) / 100 };
 }
 
 /** A ratio in its smallest whole terms, e.g. 440x264 -> 5:3. */

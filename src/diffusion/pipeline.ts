@@ -16,6 +16,7 @@ import {
   readModelConfig,
 } from '../model/config.js';
 import { baseStepsFor } from '../model/steps.js';
+import { readModelStyles } from '../model/styles.js';
 import { Backend, type BackendOptions, type Feed, type ModelSession } from './backend.js';
 import { blendKept, composite, featheredMask, latentMask } from './canvas-ops.js';
 import { canonicalOrder } from './condition-order.js';
@@ -37,6 +38,7 @@ import {
   type GenerationResult,
   type InitImage,
   type ProgressCallback,
+  type StyleRequest,
 } from './request.js';
 import {
   createScheduler,
@@ -46,6 +48,7 @@ import {
   schedulerForModel,
 } from './schedulers/index.js';
 import { SdxlTextConditioner } from './sdxl-conditioning.js';
+import { appendStyleTokens, StyleConditioner } from './style-conditioning.js';
 import { cat, type FloatTensor, repeatBatch, sliceBatch } from './tensor.js';
 import {
   outputName,
@@ -66,6 +69,8 @@ export interface PipelineParts {
   vaeEncoder: ModelSession | null;
   imageEncoder: ModelSession | null;
   upscaler: ModelSession | null;
+  /** Named styles and the style encoder (`style_encoder/`), null for a model with one style. */
+  style?: StyleConditioner | null;
 }
 
 export interface PipelineOptions extends BackendOptions {
@@ -87,6 +92,9 @@ export interface ModelDefaults {
   sizeMultiple: number;
   hasImageEncoder: boolean;
   hasUpscaler: boolean;
+  /** The names `--style` takes (empty: one style) and whether `--sref` images can set the style. */
+  styles: string[];
+  styleReference: boolean;
 }
 
 const LATENT_CHANNELS = 4;
@@ -156,20 +164,22 @@ export class DiffusionPipeline {
     try {
       const load = (part: string) => backend.load(join(dir, part, 'model.onnx'), part);
       const optional = (part: string) => (existsSync(join(dir, part, 'model.onnx')) ? load(part) : null);
-      const [textEncoders, unet, vaeDecoder, vaeEncoder, imageEncoder, upscaler] = await Promise.all([
+      const styles = readModelStyles(dir);
+      const [textEncoders, unet, vaeDecoder, vaeEncoder, imageEncoder, upscaler, style] = await Promise.all([
         Promise.all(config.textEncoders.map((e) => load(e.folder))),
         load('unet'),
         load('vae_decoder'),
         optional('vae_encoder'),
         optional('image_encoder'),
         optional('upscaler'),
+        styles ? StyleConditioner.load(dir, styles, backend) : null,
       ]);
       const text =
         config.family.base === 'sdxl'
           ? SdxlTextConditioner.create(config, textEncoders, unet)
           : SdTextConditioner.create(config, textEncoders);
       return new DiffusionPipeline(
-        { backend, config, text, unet, vaeDecoder, vaeEncoder, imageEncoder, upscaler },
+        { backend, config, text, unet, vaeDecoder, vaeEncoder, imageEncoder, upscaler, style },
         options,
       );
     } catch (error) {
@@ -191,6 +201,8 @@ export class DiffusionPipeline {
       sizeMultiple: config.vaeFactor * config.latentMultiple,
       hasImageEncoder: this.parts.imageEncoder !== null,
       hasUpscaler: this.parts.upscaler !== null,
+      styles: this.parts.style?.styles.names ?? [],
+      styleReference: this.parts.style?.styles.hasEncoder ?? false,
     };
   }
 
@@ -294,7 +306,8 @@ export class DiffusionPipeline {
     );
     // No condition left and no CFG row: the empty prompt is the one condition.
     if (!uncond && conditions.length === 0) conditions = [{ kind: 'text', text: '', weight: 1 }];
-    const encoded = await this.encodeConditions(conditions, uncond, request);
+    let encoded = await this.encodeConditions(conditions, uncond, request);
+    if (request.style) encoded = await this.withStyle(encoded, request.style, notes);
     return {
       weights: conditions.map((c) => c.weight),
       rows: stackRows(encoded, request.images.length),
@@ -302,6 +315,18 @@ export class DiffusionPipeline {
       init: resolved.init,
       notes,
     };
+  }
+
+  /** Every row's content tokens followed by the job's style tokens, the unconditional row's too. */
+  private async withStyle(rows: UnetRows[], style: StyleRequest, notes: string[]): Promise<UnetRows[]> {
+    const conditioner = this.parts.style;
+    if (!conditioner) throw new GenerationRequestError('this model has one style');
+    const tokens = await conditioner.tokensFor(style);
+    if (tokens.nearest) notes.push(`the style reference looks most like ${tokens.nearest}`);
+    return rows.map((row) => ({
+      ...row,
+      encoder_hidden_states: appendStyleTokens(row['encoder_hidden_states']!, tokens),
+    }));
   }
 
   /** Whether image prompts steer the loop as conditions (else they are folded into an init image). */

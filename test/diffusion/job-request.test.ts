@@ -26,6 +26,8 @@ const model: ModelDefaults = {
   hasUpscaler: true,
   distilled: 'none',
   guidance: 'cfg',
+  styles: [],
+  styleReference: false,
 };
 
 const png = (color: string, side = 16) =>

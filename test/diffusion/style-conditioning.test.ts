@@ -1,0 +1,134 @@
+/**
+ * @jest-environment ./test/diffusion/onnx-environment.cjs
+ */
+/**
+ * Style as a condition on the model with named styles (models/emoji-ld2-wip): the tokens reach every UNet
+ * row, each named style and each reference moves the picture, --sw scales the move, and what the model
+ * lacks is a typed error.
+ */
+import sharp from 'sharp';
+import { type JobInputs, taskFromJob } from '../../src/diffusion/job-request.js';
+import { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
+import type { GenerationRequest, StyleRequest } from '../../src/diffusion/request.js';
+import { appendStyleTokens } from '../../src/diffusion/style-conditioning.js';
+import { rawImage } from '../../src/images/raw-image.js';
+import { parsePrompt } from '../../src/prompt/parse.js';
+import { meanAbsDiff, request } from './helpers.js';
+
+const STYLED = 'models/emoji-ld2-wip';
+
+let pipeline: DiffusionPipeline;
+beforeAll(async () => {
+  pipeline = await DiffusionPipeline.fromPretrained(STYLED, { threads: 1 });
+}, 60_000);
+afterAll(() => pipeline.dispose());
+
+const grid = async (style?: StyleRequest, overrides: Partial<GenerationRequest> = {}) =>
+  pipeline.generate(
+    request(pipeline, {
+      conditions: [{ kind: 'text', text: 'polar bear', weight: 1 }],
+      steps: 8,
+      images: [0, 1],
+      ...(style ? { style } : {}),
+      ...overrides,
+    }),
+  );
+
+test('appendStyleTokens puts the same tokens after every row', () => {
+  const hidden = { data: Float32Array.from({ length: 2 * 3 * 2 }, (_, i) => i), dims: [2, 3, 2] };
+  const style = { data: Float32Array.of(-1, -2, -3, -4), tokens: 2, hidden: 2, nearest: null };
+  const out = appendStyleTokens(hidden, style);
+  expect(out.dims).toEqual([2, 5, 2]);
+  expect([...out.data]).toEqual([0, 1, 2, 3, 4, 5, -1, -2, -3, -4, 6, 7, 8, 9, 10, 11, -1, -2, -3, -4]);
+  expect(() => appendStyleTokens(hidden, { ...style, hidden: 4, data: new Float32Array(8) })).toThrow(
+    '4 wide',
+  );
+});
+
+test('the model says which styles it has, and that references work', () => {
+  expect(pipeline.defaults).toMatchObject({
+    styles: ['noto', 'twemoji', 'fluent', 'fluent-3d'],
+    styleReference: true,
+  });
+});
+
+test('each named style changes the picture at the same seed; the same style twice is identical', async () => {
+  const plain = await grid();
+  const named = await Promise.all(
+    ['noto', 'fluent-3d'].map((name) => grid({ name, references: [], weight: 1 })),
+  );
+  const again = await grid({ name: 'noto', references: [], weight: 1 });
+  expect(Buffer.from(again.images[0]!.data).equals(Buffer.from(named[0]!.images[0]!.data))).toBe(true);
+  for (const result of named)
+    expect(meanAbsDiff(result.images[0]!.data, plain.images[0]!.data)).toBeGreaterThan(0.5);
+  expect(meanAbsDiff(named[0]!.images[0]!.data, named[1]!.images[0]!.data)).toBeGreaterThan(0.5);
+}, 60_000);
+
+test('--sw 0 is the no-style tokens whichever style was named; --sw moves the picture further', async () => {
+  const zeroNoto = await grid({ name: 'noto', references: [], weight: 0 });
+  const zeroFluent = await grid({ name: 'fluent', references: [], weight: 0 });
+  expect(Buffer.from(zeroNoto.images[0]!.data).equals(Buffer.from(zeroFluent.images[0]!.data))).toBe(true);
+  const none = await grid({ name: null, references: [], weight: 1 });
+  expect(Buffer.from(none.images[0]!.data).equals(Buffer.from(zeroNoto.images[0]!.data))).toBe(true);
+  const half = await grid({ name: 'fluent-3d', references: [], weight: 0.5 });
+  const full = await grid({ name: 'fluent-3d', references: [], weight: 2 });
+  expect(meanAbsDiff(full.images[0]!.data, none.images[0]!.data)).toBeGreaterThan(
+    meanAbsDiff(half.images[0]!.data, none.images[0]!.data),
+  );
+}, 60_000);
+
+test('a style reference goes through the style encoder, and the reply names the style it is closest to', async () => {
+  const reference = rawImage(
+    32,
+    32,
+    Uint8Array.from({ length: 32 * 32 * 3 }, (_, i) => (i % 3 === 0 ? 240 : 60)),
+  );
+  const plain = await grid();
+  const styled = await grid({ name: null, references: [reference], weight: 1 });
+  expect(styled.notes.join('\n')).toMatch(
+    /the style reference looks most like (noto|twemoji|fluent|fluent-3d)$/m,
+  );
+  expect(meanAbsDiff(styled.images[0]!.data, plain.images[0]!.data)).toBeGreaterThan(0.5);
+}, 60_000);
+
+test('a style the model does not have is an error, not a silent default', async () => {
+  await expect(grid({ name: 'watercolour', references: [], weight: 1 })).rejects.toThrow(
+    'this model has no style "watercolour"',
+  );
+});
+
+test('from a prompt: --style and --sref with --sw reach the request; bytes are the caller-supplied ones', async () => {
+  const png = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#3050e0' } })
+    .png()
+    .toBuffer();
+  const inputs: JobInputs = { seed: 3, images: { 'https://e.com/ref.png': png } };
+  const named = await taskFromJob(
+    parsePrompt('polar bear --style Fluent --sw 250'),
+    inputs,
+    pipeline.defaults,
+  );
+  expect(named.kind === 'generate' && named.request.style).toEqual({
+    name: 'fluent',
+    references: [],
+    weight: 2.5,
+  });
+  const ref = await taskFromJob(
+    parsePrompt('polar bear --sref https://e.com/ref.png'),
+    inputs,
+    pipeline.defaults,
+  );
+  if (ref.kind !== 'generate') throw new Error('expected a generation');
+  expect(ref.request.style).toMatchObject({ name: null, weight: 1 });
+  expect(ref.request.style?.references.map((r) => [r.width, r.height])).toEqual([[40, 40]]);
+  // No style asked: the model's plain conditioning, no tokens appended.
+  const plain = await taskFromJob(parsePrompt('polar bear'), inputs, pipeline.defaults);
+  expect(plain.kind === 'generate' && plain.request.style).toBeUndefined();
+  // A model with one style notes and drops them.
+  const one = await taskFromJob(parsePrompt('polar bear --style noto'), inputs, {
+    ...pipeline.defaults,
+    styles: [],
+    styleReference: false,
+  });
+  expect(one.kind === 'generate' && one.request.style).toBeUndefined();
+  expect(one.notes).toContain('--style noto is ignored: this model has one style');
+});
