@@ -477,6 +477,24 @@ describe('image links in a prompt', () => {
     expect(diff / a!.length).toBeGreaterThan(2);
   }, 90_000);
 
+  test('on this one-style model, --style and --sref are noted and the --sref link is never fetched', async () => {
+    // A link that could not be fetched: had the bot tried, the job would have been refused.
+    const grid = await finishedMessage(
+      stack.discord,
+      stack.discord.invokeCommand({
+        name: 'imagine',
+        user: 'bob',
+        channel: 'general',
+        options: { prompt: 'polar bear --style noto --sref https://unreachable.invalid/style.png --sw 50' },
+      }),
+    );
+    expect(grid.content).toContain('--style noto is ignored: this model has one style');
+    expect(grid.content).toContain('--sref is ignored: this model cannot take a style from an image');
+    const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(grid)}`))!);
+    expect(record.inputs).toBeUndefined();
+    expect(record.description.params.sref).toBeUndefined();
+  }, 90_000);
+
   test('a link to something that is not an image is refused, ephemerally', async () => {
     const stored = stack.discord.upload({
       filename: 'notes.png',
