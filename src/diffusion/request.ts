@@ -63,8 +63,10 @@ export type { ProgressStage } from '../jobs/progress.js';
 /**
  * The pipeline's progress: every step, with the grid's current estimate as a function, so a preview
  * costs nothing unless the caller takes it (it must, if at all, within the callback: the estimate moves on).
+ * The picture comes at once (the linear latent map) or as a promise (a tiny decoder's ONNX run, started
+ * with this step's estimate when the function is called).
  */
-export type Progress = JobsProgress<() => RawImage>;
+export type Progress = JobsProgress<() => RawImage | Promise<RawImage>>;
 
 export type ProgressCallback = (progress: Progress) => void;
 

@@ -160,10 +160,15 @@ const runImages: TaskHandler = async (pipeline, job, inputs, options, timings) =
           p.step >= Math.ceil(p.total * FIRST_PREVIEW_FRACTION) &&
           now - lastPreview >= interval;
         if (due) lastPreview = now;
+        // Taken now (a tiny decoder starts on this step's estimate), awaited in the chain, so order holds.
         const picture = due ? preview() : null;
-        events = events.then(async () =>
-          onProgress(picture ? { ...event, preview: await encodePng(await forDisplay(picture, 64)) } : event),
-        );
+        events = events.then(async () => {
+          const image = await picture;
+          onProgress(image ? { ...event, preview: await encodePng(await forDisplay(image, 64)) } : event);
+        });
+        // Marked handled at once: a failed preview fails the job where `events` is awaited, not the process.
+        if (picture instanceof Promise) picture.catch(() => {});
+        events.catch(() => {});
       }),
     options.signal,
   );

@@ -222,15 +222,21 @@ describe('guidance through the whole pipeline (project layout)', () => {
   test('progress reports every stage and step, each step able to show the forming grid', async () => {
     const events: Progress[] = [];
     const previews: { step: number; mean: number }[] = [];
+    const taken: Promise<void>[] = [];
     await pipeline.generate(request(pipeline, { steps: 10 }), (p) => {
       events.push(p);
-      // A preview is the estimate of this very step: taken inside the callback.
+      // A preview is the estimate of this very step: taken inside the callback (it may come as a promise).
       const picture = p.preview?.();
       if (picture) {
-        expect(picture).toMatchObject({ width: 16, height: 16 });
-        previews.push({ step: p.step, mean: picture.data.reduce((a, b) => a + b, 0) / picture.data.length });
+        taken.push(
+          Promise.resolve(picture).then((image) => {
+            expect(image).toMatchObject({ width: 16, height: 16 });
+            previews.push({ step: p.step, mean: image.data.reduce((a, b) => a + b, 0) / image.data.length });
+          }),
+        );
       }
     });
+    await Promise.all(taken);
     const denoise = events.filter((e) => e.stage === 'denoise');
     expect(denoise.map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(denoise.every((e) => e.total === 10)).toBe(true);
