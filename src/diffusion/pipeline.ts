@@ -15,6 +15,7 @@ import {
   ModelFolderError,
   readModelConfig,
 } from '../model/config.js';
+import { needsUnconditionalRow } from '../model/guidance-rows.js';
 import { baseStepsFor } from '../model/steps.js';
 import { readModelStyles } from '../model/styles.js';
 import { Backend, type BackendOptions, type Feed, type ModelSession } from './backend.js';
@@ -95,6 +96,8 @@ export interface ModelDefaults {
   /** The names `--style` takes (empty: one style) and whether `--sref` images can set the style. */
   styles: string[];
   styleReference: boolean;
+  /** What the host should know about the folder (an fp16 VAE that will overflow), logged at start. */
+  warnings: string[];
 }
 
 const LATENT_CHANNELS = 4;
@@ -203,6 +206,7 @@ export class DiffusionPipeline {
       hasUpscaler: this.parts.upscaler !== null,
       styles: this.parts.style?.styles.names ?? [],
       styleReference: this.parts.style?.styles.hasEncoder ?? false,
+      warnings: [this.vaeOverflowWarning].filter((w) => w !== null),
     };
   }
 
@@ -334,36 +338,23 @@ export class DiffusionPipeline {
     return this.parts.imageEncoder !== null && this.parts.text.takesImageStates;
   }
 
-  /**
-   * Whether the UNet gets an unconditional row beside the conditions. CFG models: always. Guidance-distilled
-   * models (Turbo, `guidance: 'none'`): not when the guidance scale is 1 and every weight is positive and
-   * they sum to 1, since then e_u + g * sum w (e_c - e_u) = sum w e_c exactly and the unconditional term
-   * vanishes (one row per image for a single prompt); weighted or negative parts need it, and the notes say
-   * so. LCM (`embedded`): never; the scale is the `timestep_cond` embedding and several parts are mixed as
-   * sum w e_c, one row each.
-   */
+  /** The unconditional row's rule (needsUnconditionalRow), with a note whenever it costs or changes something. */
   private needsUncond(weights: readonly number[], guidanceScale: number, notes: string[]): boolean {
     const mode = this.parts.config.family.guidance;
-    if (mode === 'cfg') return true;
-    if (mode === 'embedded') {
-      if (weights.length > 1 || weights.some((w) => w < 0))
-        notes.push(
-          'this model takes guidance as an embedding (LCM): the weighted or negative parts are combined into ' +
-            'the conditioning rows as a weighted mix of their predictions (no unconditional row)',
-        );
-      return false;
-    }
-    const sum = weights.reduce((a, w) => a + w, 0);
-    if (weights.length > 0 && weights.every((w) => w > 0) && Math.abs(sum - 1) < 1e-6 && guidanceScale === 1)
-      return false;
-    if (weights.length > 0) {
+    const uncond = needsUnconditionalRow(mode, weights, guidanceScale);
+    if (mode === 'embedded' && (weights.length > 1 || weights.some((w) => w < 0)))
+      notes.push(
+        'this model takes guidance as an embedding (LCM): the weighted or negative parts are combined into ' +
+          'the conditioning rows as a weighted mix of their predictions (no unconditional row)',
+      );
+    if (mode === 'none' && uncond && weights.length > 0) {
       const rows = weights.length;
       notes.push(
         `this model is guidance-distilled; ${guidanceScale === 1 ? 'negative or weighted parts' : `guidance scale ${Number(guidanceScale.toFixed(4))}`} ` +
           `turned guidance on (${rows + 1} UNet rows per image instead of ${rows})`,
       );
     }
-    return true;
+    return uncond;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { type Distillation, readModelConfig } from './config.js';
+import { type Distillation, type GuidanceMode, readModelConfig } from './config.js';
 import { baseStepsFor } from './steps.js';
 import { readModelStyles } from './styles.js';
 
@@ -15,6 +15,8 @@ export interface ModelInfo {
   baseSteps: number;
   /** The family's distillation: `--q` maps to steps in its range (`stepsForQuality`). */
   distilled: Distillation;
+  /** How it takes guidance: whether a job costs an unconditional UNet row (render deadlines count it). */
+  guidance: GuidanceMode;
   /** Native square output in pixels. */
   baseSize: number;
   /** Output sides are multiples of this. */
@@ -41,9 +43,11 @@ export function readModelInfo(dir: string): ModelInfo {
     name: basename(dir.replace(/\/+$/, '')),
     baseSteps: config.defaults.steps ?? baseStepsFor(config.family.distilled),
     distilled: config.family.distilled,
+    guidance: config.family.guidance,
     baseSize: config.sampleSize,
     sizeMultiple: config.vaeFactor * config.latentMultiple,
-    imagePrompts: config.hasImageEncoder ? 'encoder' : 'init-image',
+    // The SDXL conditioning takes text states only: image prompts become the init image there.
+    imagePrompts: config.hasImageEncoder && config.family.base !== 'sdxl' ? 'encoder' : 'init-image',
     inputSide: Math.max(config.imageEncoderSize ?? 0, 2 * config.sampleSize),
     canDescribe: config.hasImageEncoder && existsSync(join(dir, 'describe', 'vocabulary.json')),
     styles: styles?.names ?? [],

@@ -34,6 +34,7 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
     return worker;
   };
   return {
+    warnings: worker.defaults.warnings,
     async render(
       record: JobRecord,
       inputs: ReadonlyMap<string, Buffer>,

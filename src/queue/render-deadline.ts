@@ -5,8 +5,9 @@
  */
 
 import type { JobDescription } from '../jobs/spec.js';
-import type { Distillation } from '../model/config.js';
+import type { Distillation, GuidanceMode } from '../model/config.js';
 import { dimensionsFor } from '../model/dimensions.js';
+import { unetRowsPerImage } from '../model/guidance-rows.js';
 import { stepsForQuality } from '../model/steps.js';
 
 /** A job may take this many times its expected time... */
@@ -20,14 +21,17 @@ export interface ModelShape {
   baseSteps: number;
   /** The model family's distillation (ModelInfo's `distilled`); plain when not given. */
   distilled?: Distillation;
+  /** How the model takes guidance (ModelInfo's `guidance`); classifier-free when not given. */
+  guidance?: GuidanceMode;
   baseSize: number;
   sizeMultiple: number;
 }
 
 /**
  * UNet work of a job, in units of one row of one step at the model's native size. A grid of four runs
- * (1 + parts) rows per image per step (the unconditioned row and one per prompt part); an upscale is
- * one pass.
+ * one row per non-zero prompt part per image per step, plus the unconditional row where the model needs
+ * it (the engine's own rule; a guidance-distilled folder is taken at its usual guidance scale of 1); an
+ * upscale is one pass.
  */
 export function workUnits(job: JobDescription, model: ModelShape): number {
   if (job.parents.some((p) => p.role === 'upscale')) return 1;
@@ -36,7 +40,12 @@ export function workUnits(job: JobDescription, model: ModelShape): number {
   const steps =
     stepsForQuality(job.params.quality, model.baseSteps, model.distilled) *
     Math.min(1, Math.max(0.01, job.params.stop / 100));
-  return 4 * (1 + job.prompts.length) * steps * area;
+  const rows = unetRowsPerImage(
+    model.guidance ?? 'cfg',
+    job.prompts.map((p) => p.normalized),
+    1,
+  );
+  return 4 * rows * steps * area;
 }
 
 export class WorkRate {

@@ -38,6 +38,8 @@ export interface Renderer {
     signal?: AbortSignal,
   ): Promise<RenderedJob>;
   close(): Promise<void>;
+  /** What the host should know about the loaded model (logged once at start). */
+  readonly warnings?: readonly string[];
 }
 
 /** A render stopped because it ran past its deadline: not retried, the user is told why. */

@@ -44,6 +44,7 @@ logger.info(
   { modelDir: config.MODEL_DIR, device: config.DEVICE, seconds: (performance.now() - started) / 1000 },
   'model loaded',
 );
+for (const warning of renderer.warnings ?? []) logger.warn({ modelDir: config.MODEL_DIR }, warning);
 
 const workerName = `${hostname()}/${process.pid}`;
 const metrics = workerMetrics({ worker: workerName });

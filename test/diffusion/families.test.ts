@@ -333,6 +333,7 @@ describe('SDXL base (two text encoders, text_embeds, time_ids)', () => {
       guidance: 'cfg',
     });
     expect(pipeline.vaeOverflowWarning).toBeNull();
+    expect(pipeline.defaults.warnings).toEqual([]);
   });
 
   test('a grid with its own defaults: every UNet row gets 2048-wide states, text_embeds and time_ids', async () => {
@@ -628,6 +629,8 @@ describe('SDXL-Turbo, fp16 (guidance-distilled, Euler ancestral trailing)', () =
 
   test('its float16 VAE with force_upcast is named; an fp32 VAE beside the fp16 UNet clears it', async () => {
     expect(pipeline.vaeOverflowWarning).toMatch(/vae_decoder and vae_encoder are float16 .* force_upcast/);
+    // The worker logs it at start (the defaults travel out of the inference thread).
+    expect(pipeline.defaults.warnings).toEqual([pipeline.vaeOverflowWarning]);
     const dir = mkdtempSync(join(tmpdir(), 'sdxl-turbo-'));
     let mixed: DiffusionPipeline | undefined;
     try {

@@ -28,6 +28,7 @@ const model: ModelDefaults = {
   guidance: 'cfg',
   styles: [],
   styleReference: false,
+  warnings: [],
 };
 
 const png = (color: string, side = 16) =>

@@ -30,3 +30,12 @@ test('few-step families: their steps at --q 1 and the --q rule the bot, engine a
   expect(stepsFor(job, lcm.baseSteps, lcm.distilled)).toBe(8);
   expect(stepsFor(job, 20)).toBe(40);
 });
+
+test('SDXL takes image prompts as init images, and each family says how it takes guidance', () => {
+  expect(readModelInfo('test/fixtures/models/sdxl-tiny')).toMatchObject({
+    imagePrompts: 'init-image',
+    guidance: 'cfg',
+  });
+  expect(readModelInfo('test/fixtures/models/sd-turbo-tiny').guidance).toBe('none');
+  expect(readModelInfo('test/fixtures/models/sd15-lcm-tiny').guidance).toBe('embedded');
+});

@@ -20,6 +20,18 @@ test('work grows with prompt parts, steps and area; an upscale is one pass', () 
   expect(workUnits(upscale, model)).toBe(1);
 });
 
+test('few-step families: the unconditional row is counted only where the engine runs it', () => {
+  const turbo = { ...model, distilled: 'turbo' as const, guidance: 'none' as const, baseSteps: 2 };
+  const lcm = { ...model, distilled: 'lcm' as const, guidance: 'embedded' as const, baseSteps: 4 };
+  // Turbo, one plain part: one row per image (no guidance); a negative part brings the row back.
+  expect(workUnits(parsePrompt('cat'), turbo)).toBe(4 * 1 * 2);
+  expect(workUnits(parsePrompt('cat --no dog'), turbo)).toBe(4 * 3 * 2);
+  // LCM never runs one: a row per part.
+  expect(workUnits(parsePrompt('cat:: dog'), lcm)).toBe(4 * 2 * 4);
+  // A part weighed 0 runs nothing.
+  expect(workUnits(parsePrompt('cat:: dog::0'), model)).toBe(workUnits(parsePrompt('cat'), model));
+});
+
 test('a worker that has measured nothing allows the server maximum', () => {
   expect(new WorkRate().deadlineSeconds(1000, 300)).toBe(300);
 });
