@@ -1,6 +1,6 @@
 /**
  * Engine benchmarks, measured side by side in one run; medians over repeats.
- *   npm run bench -- --json [--model dir] [--repeats n] [--threads n]
+ *   npm run bench -- --json [--model dir] [--repeats n] [--threads n] [--real-size dir]
  * One JSON object per line, each with a `name`. See docs/benchmarks.md for what each one means.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -15,6 +15,7 @@ import { imagesOf, runJob } from '../src/diffusion/run-job.js';
 import { PNG_OUTPUT } from '../src/images/png.js';
 import { parsePrompt } from '../src/prompt/parse.js';
 import { previousGridJob } from './previous-png.js';
+import { REAL_SIZE_DIR, realSizeMissing, sd15UnetStep, tinyVsFullDecoder } from './real-size.js';
 import { median, round, timeIt } from './stats.js';
 
 const SHIPPED = 'models/emoji-ld';
@@ -59,6 +60,7 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '7' },
     threads: { type: 'string' },
     only: { type: 'string' },
+    'real-size': { type: 'string', default: REAL_SIZE_DIR },
   },
 });
 const model = values.model ?? (existsSync(`${SHIPPED}/unet/model.onnx`) ? SHIPPED : FIXTURE);
@@ -248,4 +250,18 @@ if (wanted('worker_rss_mb')) {
   });
   const { maxRssMb } = JSON.parse(out.trim().split('\n').pop()!) as { maxRssMb: number };
   report('worker_rss_mb', { worker_rss_mb: round(maxRssMb, 1), value: round(maxRssMb, 1) });
+}
+
+// SD 1.5's real sizes (scripts/make-real-size-models.py, not committed): at most 3 runs a side, a UNet step
+// takes tens of seconds on a small CPU.
+const realSize = values['real-size'];
+const realSizeRepeats = Math.min(repeats, 3);
+for (const [name, bench] of [
+  ['sd15_unet_step', sd15UnetStep],
+  ['tiny_vs_full_decoder_512', tinyVsFullDecoder],
+] as const) {
+  if (!wanted(name)) continue;
+  const missing = realSizeMissing(realSize);
+  if (missing) report(name, { skipped: missing });
+  else report(name, await bench(realSize, realSizeRepeats, threads, threads ?? cpus().length));
 }
