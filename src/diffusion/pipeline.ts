@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { resizeCover } from '../images/decode.js';
-import { composeGrid } from '../images/grid.js';
 import { type RawImage, rawImage } from '../images/raw-image.js';
 import {
   type Distillation,
@@ -23,15 +22,9 @@ import { blendKept, composite, featheredMask, latentMask } from './canvas-ops.js
 import { canonicalOrder } from './condition-order.js';
 import { combineConditional, combineGuidance } from './guidance.js';
 import { resolveImagePrompts } from './image-prompts.js';
-import {
-  cropBorder,
-  latentToRgb,
-  padCircular,
-  rgbToTensor,
-  rollLatents,
-  tensorToRgbImages,
-} from './latent-ops.js';
+import { cropBorder, padCircular, rgbToTensor, rollLatents, tensorToRgbImages } from './latent-ops.js';
 import { guidanceFor, initialNoise, stepNoise, tileShift } from './noise.js';
+import { PreviewDecoder } from './preview-decoder.js';
 import {
   type Condition,
   type GenerationRequest,
@@ -72,6 +65,8 @@ export interface PipelineParts {
   upscaler: ModelSession | null;
   /** Named styles and the style encoder (`style_encoder/`), null for a model with one style. */
   style?: StyleConditioner | null;
+  /** Progress previews: `vae_decoder_tiny/` when the folder has one; absent, the linear latent map. */
+  previewDecoder?: PreviewDecoder;
 }
 
 export interface PipelineOptions extends BackendOptions {
@@ -101,6 +96,7 @@ export interface ModelDefaults {
 }
 
 const LATENT_CHANNELS = 4;
+const LINEAR_PREVIEW = PreviewDecoder.linear();
 /** Largest output area, in native squares: attention cost grows with the square of the area. */
 export const MAX_AREA_FACTOR = 4;
 
@@ -168,21 +164,34 @@ export class DiffusionPipeline {
       const load = (part: string) => backend.load(join(dir, part, 'model.onnx'), part);
       const optional = (part: string) => (existsSync(join(dir, part, 'model.onnx')) ? load(part) : null);
       const styles = readModelStyles(dir);
-      const [textEncoders, unet, vaeDecoder, vaeEncoder, imageEncoder, upscaler, style] = await Promise.all([
-        Promise.all(config.textEncoders.map((e) => load(e.folder))),
-        load('unet'),
-        load('vae_decoder'),
-        optional('vae_encoder'),
-        optional('image_encoder'),
-        optional('upscaler'),
-        styles ? StyleConditioner.load(dir, styles, backend) : null,
-      ]);
+      const [textEncoders, unet, vaeDecoder, vaeEncoder, imageEncoder, upscaler, style, previewDecoder] =
+        await Promise.all([
+          Promise.all(config.textEncoders.map((e) => load(e.folder))),
+          load('unet'),
+          load('vae_decoder'),
+          optional('vae_encoder'),
+          optional('image_encoder'),
+          optional('upscaler'),
+          styles ? StyleConditioner.load(dir, styles, backend) : null,
+          PreviewDecoder.load(backend, dir),
+        ]);
       const text =
         config.family.base === 'sdxl'
           ? SdxlTextConditioner.create(config, textEncoders, unet)
           : SdTextConditioner.create(config, textEncoders);
       return new DiffusionPipeline(
-        { backend, config, text, unet, vaeDecoder, vaeEncoder, imageEncoder, upscaler, style },
+        {
+          backend,
+          config,
+          text,
+          unet,
+          vaeDecoder,
+          vaeEncoder,
+          imageEncoder,
+          upscaler,
+          style,
+          previewDecoder,
+        },
         options,
       );
     } catch (error) {
@@ -484,7 +493,7 @@ export class DiffusionPipeline {
         stage: 'denoise',
         step: done,
         total,
-        preview: () => previewGrid(current, images, height, width),
+        preview: () => (this.parts.previewDecoder ?? LINEAR_PREVIEW).grid(current, images, height, width),
       });
     }
     return { data: stop < scheduler.timesteps.length ? estimate : latents, dims };
@@ -742,12 +751,4 @@ function withChannels(input: FloatTensor, extra: Float32Array): FloatTensor {
     data.set(extra, i * (row + extra.length) + row);
   }
   return { data, dims: [images, channels + extra.length / (height * width), height, width] };
-}
-
-function previewGrid(latents: Float32Array, n: number, height: number, width: number): RawImage {
-  const plane = LATENT_CHANNELS * height * width;
-  const cells = Array.from({ length: n }, (_, i) =>
-    rawImage(width, height, latentToRgb(latents, i * plane, height, width)),
-  );
-  return composeGrid(cells);
 }
