@@ -11,7 +11,9 @@
  * console error, and console errors fail the run). Screenshots go to docs/screenshots/. Exits non-zero
  * on any failure.
  */
+
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
@@ -171,13 +173,6 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     assert.equal(await ada.getByLabel('prompt', { exact: true }).inputValue(), prompt);
     await ada.keyboard.press('Enter');
     await messageWith(ada, 'used /imagine').waitFor({ timeout: UI_MS });
-    // The preview is only there while the job runs; catch it for the picture when there is time to.
-    await ada
-      .locator('img.preview')
-      .last()
-      .waitFor({ timeout: 20_000 })
-      .then(() => shot(ada, 'sandbox-progress.png'))
-      .catch(() => console.log('  (the job finished before a progress preview could be captured)'));
     const grid = gridWith(ada, prompt);
     await grid.waitFor({ timeout: RENDER_MS });
     for (const label of ['U1', 'U2', 'U3', 'U4', 'V1', 'V2', 'V3', 'V4', 'Reroll'])
@@ -191,6 +186,34 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     const gridId = await grid.getAttribute('data-message-id');
     assert.ok(gridId);
     await shot(ada, 'sandbox-grid.png');
+
+    step(
+      'a slower grid (--q 2, four parts) shows the picture forming: a preview frame from the tiny decoder',
+    );
+    {
+      // Not containing the first prompt: later steps find that grid by its text.
+      const slow = 'penguin::2 snowflake::1 blue::0.5 ice::0.5 --q 2';
+      await ada.getByRole('textbox', { name: 'Message' }).focus();
+      await ada.keyboard.type('/ima');
+      await ada.keyboard.press('Enter');
+      await ada.keyboard.type(slow);
+      await ada.keyboard.press('Enter');
+      const preview = ada.locator('img.preview').last();
+      await preview.waitFor({ timeout: RENDER_MS });
+      // Hold the workers still while the frame is photographed, so the finished grid cannot replace it.
+      const workers = execFileSync('pgrep', ['-f', 'src/queue/worker-main'], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
+      for (const pid of workers) process.kill(pid, 'SIGSTOP');
+      try {
+        await waitUntil('the preview image to load', () => imageLoaded(preview));
+        await shot(ada, 'sandbox-progress.png');
+      } finally {
+        for (const pid of workers) process.kill(pid, 'SIGCONT');
+      }
+      await gridWith(ada, slow).waitFor({ timeout: RENDER_MS });
+    }
 
     step("Bob's tab shows the same grid, live, without reloading");
     const bobGrid = bob.locator(`article[data-message-id="${gridId}"]`);
