@@ -243,35 +243,89 @@ export function meanPairwiseDistance(vectors: readonly Float32Array[]): number {
   return pairs === 0 ? 0 : sum / pairs;
 }
 
-/**
- * grid_diversity: the mean over grids of the mean pairwise distance of a grid's images in a judge's feature
- * space, over the mean distance between two styles' real drawings of the same concept (every pair of styles
- * that both draw it). 0 when every grid holds one image four times; about 1 when a grid differs as much as
- * the same emoji drawn in two art styles.
- */
-export function gridDiversity(
-  grids: readonly (readonly Float32Array[])[],
-  drawings: readonly (readonly Float32Array[])[],
-): { ratio: number; grid_distance: number; real_distance: number; grids: number; real_pairs: number } {
-  const gridDistance = grids.reduce((a, g) => a + meanPairwiseDistance(g), 0) / Math.max(1, grids.length);
+/** Mean distance over the pairs of vectors within each group (every pair of a group's members). */
+function meanWithinGroups(groups: readonly (readonly Float32Array[])[]): { mean: number; pairs: number } {
   let sum = 0;
   let pairs = 0;
-  for (const styles of drawings) {
-    for (let i = 0; i < styles.length; i++) {
-      for (let j = i + 1; j < styles.length; j++) {
-        sum += euclidean(styles[i]!, styles[j]!);
+  for (const group of groups) {
+    for (let i = 0; i < group.length; i++) {
+      for (let j = i + 1; j < group.length; j++) {
+        sum += euclidean(group[i]!, group[j]!);
         pairs++;
       }
     }
   }
-  const real = pairs === 0 ? Number.NaN : sum / pairs;
+  return { mean: pairs === 0 ? Number.NaN : sum / pairs, pairs };
+}
+
+export interface GridDiversity {
+  /** Mean grid distance over the real-drawing distance: grid_diversity. */
+  ratio: number;
+  grid_distance: number;
+  real_distance: number;
+  grids: number;
+  real_pairs: number;
+  median_ratio: number;
+  /** A drawing against itself moved a little (`copies`), over the real-drawing distance: what near copies score. */
+  copy_ratio: number;
+  /** Grids whose images are closer together than a drawing and its moved copy. */
+  near_copy_fraction: number;
+}
+
+/**
+ * grid_diversity: the mean over grids of the mean pairwise distance of a grid's images in a judge's feature
+ * space, over the mean distance between two styles' real drawings of the same concept (every pair of styles
+ * that both draw it). 0 when every grid holds one image four times; about 1 when a grid differs as much as
+ * the same emoji drawn in two art styles. `copies` (pairs: a drawing, the same drawing shifted) calibrate
+ * what near copies score: copy_ratio, and the fraction of grids closer together than that.
+ */
+export function gridDiversity(
+  grids: readonly (readonly Float32Array[])[],
+  drawings: readonly (readonly Float32Array[])[],
+  copies: readonly (readonly Float32Array[])[] = [],
+): GridDiversity {
+  const perGrid = grids.map((g) => meanPairwiseDistance(g));
+  const gridDistance = perGrid.reduce((a, d) => a + d, 0) / Math.max(1, grids.length);
+  const real = meanWithinGroups(drawings);
+  const copy = meanWithinGroups(copies).mean;
+  const sorted = [...perGrid].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  const median =
+    sorted.length === 0
+      ? Number.NaN
+      : sorted.length % 2
+        ? sorted[Math.floor(mid)]!
+        : (sorted[mid - 1]! + sorted[mid]!) / 2;
   return {
-    ratio: gridDistance / real,
+    ratio: gridDistance / real.mean,
     grid_distance: gridDistance,
-    real_distance: real,
+    real_distance: real.mean,
     grids: grids.length,
-    real_pairs: pairs,
+    real_pairs: real.pairs,
+    median_ratio: median / real.mean,
+    copy_ratio: copy / real.mean,
+    near_copy_fraction: perGrid.filter((d) => d < copy).length / Math.max(1, grids.length),
   };
+}
+
+/** The image moved by (dx, dy) pixels, white where nothing moved in (a near copy of it). */
+export function shifted(image: RawImage, dx: number, dy: number): RawImage {
+  const { width, height } = image;
+  const data = new Uint8Array(width * height * 3).fill(255);
+  for (let y = 0; y < height; y++) {
+    const sy = y - dy;
+    if (sy < 0 || sy >= height) continue;
+    for (let x = 0; x < width; x++) {
+      const sx = x - dx;
+      if (sx < 0 || sx >= width) continue;
+      const to = (y * width + x) * 3;
+      const from = (sy * width + sx) * 3;
+      data[to] = image.data[from]!;
+      data[to + 1] = image.data[from + 1]!;
+      data[to + 2] = image.data[from + 2]!;
+    }
+  }
+  return rawImage(width, height, data);
 }
 
 // ---------------------------------------------------------------- artwork

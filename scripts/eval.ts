@@ -1,6 +1,6 @@
 /**
  * `npm run eval -- [--json] [--model DIR] [--seeds N] [--floor-seeds N] [--style-seeds N] [--concepts N]
- *   [--samples DIR] [--threads N]`
+ *   [--samples DIR [--samples-only]] [--threads N]`
  *
  * Evaluates a model folder (default models/emoji-ld) through the same path the bot uses: the prompt parser
  * (weights normalized as for /imagine), the job -> request mapping with the model's defaults, and
@@ -51,7 +51,7 @@ import { join, resolve } from 'node:path';
 import { type JobInputs, taskFromJob } from '../src/diffusion/job-request.js';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.js';
 import { runJob } from '../src/diffusion/run-job.js';
-import { decodeImage } from '../src/images/decode.js';
+import { decodeImage, resizeCover } from '../src/images/decode.js';
 import type { RawImage } from '../src/images/raw-image.js';
 import { renderGrid } from '../src/images/render.js';
 import type { JobDescription } from '../src/jobs/spec.js';
@@ -63,6 +63,7 @@ import {
   gridDiversity,
   Judge,
   readJudgesFile,
+  shifted,
 } from './eval-judges.js';
 
 function option(name: string): string | undefined {
@@ -75,7 +76,7 @@ const modelDir = resolve(option('--model') ?? 'models/emoji-ld');
 const judges = readJudgesFile(modelDir);
 const seedsPerConcept = Number(option('--seeds') ?? (judges ? 2 : 4));
 const floorSeeds = Number(option('--floor-seeds') ?? (judges ? 1 : seedsPerConcept));
-const styleSeeds = Number(option('--style-seeds') ?? 1);
+const styleSeeds = Number(option('--style-seeds') ?? 2);
 const floorStyleConcepts = Number(option('--floor-style-concepts') ?? 16);
 const conceptLimit = option('--concepts') ? Number(option('--concepts')) : undefined;
 const samplesDir = option('--samples');
@@ -316,6 +317,10 @@ if (samplesDir) {
     writeFileSync(join(samplesDir, `${name}.png`), rendered.grid);
   }
   say(`samples written to ${samplesDir}`);
+  if (process.argv.includes('--samples-only')) {
+    await pipeline.dispose();
+    process.exit(0);
+  }
 }
 
 const englishGrids: Float32Array[][] = [];
@@ -513,19 +518,29 @@ if (withStyles) {
   );
 }
 
-// grid_diversity's yardstick: the concept judge's features of each concept's real drawings
+// grid_diversity's yardstick: the concept judge's features of each concept's real drawings; and what near
+// copies score: each drawing (at the judge's input size) against itself moved by 1/32 of its side
 const drawings: Float32Array[][] = [];
-for (const images of art.perConcept(concepts.length)) drawings.push((await judge.judge(images)).features);
-const diversity = gridDiversity(englishGrids, drawings);
+const copies: Float32Array[][] = [];
+const shift = Math.max(1, Math.round(judge.size / 32));
+for (const images of art.perConcept(concepts.length)) {
+  drawings.push((await judge.judge(images)).features);
+  const small = await Promise.all(images.map((image) => resizeCover(image, judge.size, judge.size)));
+  const both = (await judge.judge([...small, ...small.map((image) => shifted(image, shift, shift))]))
+    .features;
+  for (let i = 0; i < small.length; i++) copies.push([both[i]!, both[i + small.length]!]);
+}
+const diversity = gridDiversity(englishGrids, drawings, copies);
 // emoji-ld's yardstick has its two art sets only: the same pair on a model with more styles, for comparison
 const notoTwemoji = drawings.map((features, k) => {
   const own = art.stylesOf(k);
   return ['noto', 'twemoji'].flatMap((s) => (own.includes(s) ? [features[own.indexOf(s)]!] : []));
 });
-const diversityNotoTwemoji = gridDiversity(englishGrids, notoTwemoji);
+const diversityNotoTwemoji = gridDiversity(englishGrids, notoTwemoji, copies);
 say(
   `grid diversity: ${diversity.ratio.toFixed(3)} (grid ${diversity.grid_distance.toFixed(3)} / real ` +
-    `${diversity.real_distance.toFixed(3)} over ${diversity.real_pairs} pairs of styles)`,
+    `${diversity.real_distance.toFixed(3)} over ${diversity.real_pairs} pairs of styles; a shifted copy ` +
+    `${diversity.copy_ratio.toFixed(3)}, grids of near copies ${diversity.near_copy_fraction.toFixed(3)})`,
 );
 
 const floorDir = untrainedFolder();
@@ -557,7 +572,7 @@ try {
 } finally {
   rmSync(floorDir, { recursive: true, force: true });
 }
-const diversityUntrained = gridDiversity(untrainedGrids, drawings);
+const diversityUntrained = gridDiversity(untrainedGrids, drawings, copies);
 
 await pipeline.dispose();
 function mean(v: number[]): number {
@@ -657,6 +672,13 @@ const report = {
     real_distance: round(diversity.real_distance),
     grids: diversity.grids,
     real_pairs: diversity.real_pairs,
+    median_ratio: round(diversity.median_ratio),
+    copy_ratio: round(diversity.copy_ratio),
+    copy_definition: `a real drawing against itself shifted by ${shift} px (right and down, at the judge's ${judge.size} px), in the same units`,
+    near_copy_fraction: round(diversity.near_copy_fraction),
+    near_copy_definition:
+      'grids whose mean pairwise distance is under that of a drawing and its shifted copy',
+    near_copy_fraction_untrained: round(diversityUntrained.near_copy_fraction),
     untrained_grids: diversityUntrained.grids,
     ...(art.styles.length > 2
       ? {

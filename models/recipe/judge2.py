@@ -57,7 +57,7 @@ EVAL = os.path.join(OUT, "eval")
 JWORK = os.environ.get("JUDGE_WORK", os.path.join(HERE, ".work", "judge2"))
 os.makedirs(JWORK, exist_ok=True)
 B = 64
-STEPS = {"concept": int(os.environ.get("CONCEPT_STEPS", 300)), "style": int(os.environ.get("STYLE_STEPS", 400))}
+STEPS = {"concept": int(os.environ.get("CONCEPT_STEPS", 300)), "style": int(os.environ.get("STYLE_STEPS", 1500))}
 SAVE_EVERY_S = 120
 # a run's position seeds its random streams: the list only grows
 RUNS = [f"concept-without-{s}" for s in STYLES] + ["concept-all", "style"]
@@ -244,7 +244,7 @@ def part_concept():
         jsave(done, res[held])
         log(f"{run}: top1 on {held} {plain} (augmented {aug})")
     model, wall = train_run("concept-all", art.n_eval, drawer(pairs_of(art, range(4))), STEPS["concept"])
-    torch.save(model.state_dict(), os.path.join(JWORK, "concept.pt"))
+    torch.save(model.state_dict(), os.path.join(JWORK, "concept-judge.pt"))
     own = {}
     for s, name in enumerate(STYLES):
         p = pairs_of(art, [s])
@@ -269,7 +269,7 @@ def part_style():
         return art.tensor(idx, s), s.astype(np.int64)
 
     model, wall = train_run("style", 4, draw, STEPS["style"])
-    torch.save(model.state_dict(), os.path.join(JWORK, "style.pt"))
+    torch.save(model.state_dict(), os.path.join(JWORK, "style-judge.pt"))
     test = pairs_of(art, range(4))
     x = art.tensor(art.eval_idx[test[:, 0]], test[:, 1])
     y = torch.from_numpy(test[:, 1])
@@ -303,7 +303,7 @@ def part_floor():
 
 def load_judge(name, n):
     m = Judge(n)
-    m.load_state_dict(torch.load(os.path.join(JWORK, name + ".pt"), map_location="cpu"))
+    m.load_state_dict(torch.load(os.path.join(JWORK, name + "-judge.pt"), map_location="cpu"))
     m.eval()
     return m
 
