@@ -12,8 +12,8 @@ Parts:
   style    a 4-way style classifier (noto / twemoji / fluent / fluent-3d) trained on the real drawings of the
            concepts that are NOT eval concepts (so it judges style, not content), tested on the eval concepts'
            drawings
-  floor    eval/unet_untrained.onnx: the UNet architecture with seeded random weights, float16 initializers
-           (the untrained floor of the eval)
+  floor    eval/unet_untrained.onnx: the UNet architecture with seeded random weights, stored as int8 (one
+           scale per tensor; the untrained floor of the eval)
   export   eval/classifier.onnx, eval/style_classifier.onnx (outputs `logits` and `features`), eval/judges.json,
            the eval artwork (eval/art/<style>.png: the 64 concepts at 64 px, one sprite sheet per style)
   check    onnxruntime-node against PyTorch on the eval artwork as read back from the sprite sheets
@@ -43,7 +43,7 @@ from PIL import Image  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import nets2  # noqa: E402
-import train as T1  # noqa: E402  (the first edition's classifier augmentation and the float16 export)
+import train as T1  # noqa: E402  (the first edition's classifier augmentation)
 import train2 as T2  # noqa: E402
 
 torch.set_num_threads(int(os.environ["THREADS"]))
@@ -297,8 +297,37 @@ def part_floor():
     uargs = (torch.zeros(2, T2.ZC, T2.LAT, T2.LAT), torch.zeros(2, dtype=torch.long), torch.zeros(2, T2.L + T2.S, T2.D))
     path = os.path.join(EVAL, "unet_untrained.onnx")
     T2.export_onnx(untrained, uargs, path, ["sample", "timestep", "encoder_hidden_states"], ["out_sample"], uaxes)
-    T1.fp16_weights(path)  # the floor only needs the architecture: half the bytes
+    int8_weights(path)  # the floor only needs the architecture and a random init: a quarter of the bytes
     return {"file": "unet_untrained.onnx", "bytes": os.path.getsize(path), "params": T2.nparams(untrained)}
+
+
+def int8_weights(path):
+    """Stores the float initializers of an ONNX file (more than 16 values) as int8 with one symmetric scale per
+    tensor, each followed by a DequantizeLinear back to float32 (a quarter of the size)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    m = onnx.load(path)
+    g = m.graph
+    deq, keep = [], []
+    for init in list(g.initializer):
+        a = numpy_helper.to_array(init)
+        if init.data_type == TensorProto.FLOAT and a.size > 16:
+            amax = float(np.abs(a).max())
+            scale = amax / 127 if amax > 0 else 1.0
+            q = np.clip(np.round(a / scale), -127, 127).astype(np.int8)
+            names = [init.name + "_int8", init.name + "_scale", init.name + "_zero"]
+            keep += [numpy_helper.from_array(q, names[0]), numpy_helper.from_array(np.array(scale, np.float32), names[1]),
+                     numpy_helper.from_array(np.array(0, np.int8), names[2])]
+            deq.append(helper.make_node("DequantizeLinear", names, [init.name]))
+        else:
+            keep.append(init)
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    nodes = deq + list(g.node)
+    del g.node[:]
+    g.node.extend(nodes)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
 
 
 def load_judge(name, n):
@@ -415,7 +444,8 @@ def part_export():
         },
         "floor": {"file": "unet_untrained.onnx" if os.path.exists(floor) else None,
                   "what": "the UNet architecture of unet/config.json with seeded random weights "
-                          "(torch.manual_seed(1234), PyTorch's default init), float16 initializers cast to float32; "
+                          "(torch.manual_seed(1234), PyTorch's default init), stored as int8 with one symmetric scale per tensor "
+                          "(DequantizeLinear to float32); "
                           "the eval runs the model folder with it in place of the trained UNet"},
         "art": {"files": files, "tile": PIX, "columns": ART_COLUMNS, "order": "concepts.json", "background": "white",
                 "missing": missing, "credits": "art/README.md"},
