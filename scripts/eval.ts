@@ -1,6 +1,6 @@
 /**
  * `npm run eval -- [--json] [--model DIR] [--seeds N] [--floor-seeds N] [--style-seeds N] [--concepts N]
- *   [--samples DIR [--samples-only]] [--threads N]`
+ *   [--floor-style-concepts N] [--samples DIR [--samples-only]] [--art DIR] [--threads N]`
  *
  * Evaluates a model folder (default models/emoji-ld) through the same path the bot uses: the prompt parser
  * (weights normalized as for /imagine), the job -> request mapping with the model's defaults, and
@@ -24,7 +24,9 @@
  *   (mean cosine similarity of their embeddings to the art's), with the untrained UNet's wins beside it.
  * - grid_diversity: the English-label grids' mean pairwise distance of their four images in the concept
  *   judge's feature space (penultimate layer), over the mean distance between two styles' real drawings of
- *   the same concept in that space (each model measured with its own judge and its own art styles).
+ *   the same concept in that space (each model measured with its own judge and its own art styles);
+ *   grid_diversity_on_concept: the same over the grids whose four images are all judged as the concept;
+ *   copy_ratio: what a drawing against itself shifted by 1/32 of its side scores.
  * - ceiling: the judge's accuracy on real artwork of an art set (style) it was not trained on.
  *
  * Models with styles (style_encoder/ and eval/judges.json, emoji-ld2):
@@ -32,7 +34,9 @@
  *   real art of other concepts); concept k takes the styles k, k + 1, ... (`--style-seeds` of them).
  * - sref_accuracy: `<label> --sref <X drawing of another eval concept>` judged as X; sref_top1 is the
  *   concept judge's top-1 on those images, beside top1.
- * - both with the untrained UNet's value beside them, on a smaller set.
+ * - both with the untrained UNet's value beside them, on a smaller set; no_style_grids: the styles the style
+ *   classifier sees in the English-label grids (no style parameter).
+ * The art: <model>/eval/art/<style>.png (in the repository); emoji-ld's from models/recipe/node_modules.
  *
  * Each concept gets `--seeds` seeds (default 4; 2 on a model with styles); every seed makes a full 2x2 grid,
  * all four images scored. The last stdout line is one JSON object.
@@ -185,13 +189,19 @@ function seedFor(concept: number, s: number): number {
 
 /**
  * Top-1 of the concept judge over every concept's `seeds` grids (one judge call per concept); `onGrid`
- * sees each grid's judgements (concept k, seed index s) and image features.
+ * sees each grid's judgements (concept k, seed index s), image features and images (awaited in order).
  */
 async function scorePrompts(
   label: string,
   run: (c: EvalConcept, seed: number, k: number, s: number) => Promise<{ images: RawImage[] }>,
   seeds = seedsPerConcept,
-  onGrid?: (k: number, s: number, top1: number[], features: Float32Array[]) => void,
+  onGrid?: (
+    k: number,
+    s: number,
+    top1: number[],
+    features: Float32Array[],
+    images: RawImage[],
+  ) => void | Promise<void>,
 ): Promise<number> {
   let correct = 0;
   let total = 0;
@@ -209,7 +219,13 @@ async function scorePrompts(
     total += images.length;
     let at = 0;
     for (const [s, n] of sizes.entries()) {
-      onGrid?.(k, s, judged.top1.slice(at, at + n), judged.features.slice(at, at + n));
+      await onGrid?.(
+        k,
+        s,
+        judged.top1.slice(at, at + n),
+        judged.features.slice(at, at + n),
+        images.slice(at, at + n),
+      );
       at += n;
     }
   }
@@ -244,6 +260,10 @@ function untrainedFolder(): string {
 }
 
 const started = performance.now();
+// read with the weights: a snapshot exported into the folder during the run does not relabel it
+const unetConfig = JSON.parse(readFileSync(join(modelDir, 'unet', 'config.json'), 'utf8')) as {
+  trained_steps?: number;
+};
 const pipeline = await DiffusionPipeline.fromPretrained(modelDir, { threads });
 const defaults = pipeline.defaults;
 say(
@@ -324,11 +344,23 @@ if (samplesDir) {
 }
 
 const englishGrids: Float32Array[][] = [];
+// the grids whose four images the judge all takes for the concept: variety among the right drawings
+const onConceptGrids: Float32Array[][] = [];
+// on a model with styles, the styles the style classifier sees in the grids made without --style
+const unstyled = { judged: {} as Record<string, number>, distinct: 0, grids: 0 };
 const top1 = await scorePrompts(
   'english labels',
   (c, seed) => imagine(pipeline, c.en, seed),
   seedsPerConcept,
-  (_k, _s, _top1, features) => englishGrids.push(features),
+  async (k, _s, judged, features, images) => {
+    englishGrids.push(features);
+    if (judged.every((p) => p === k)) onConceptGrids.push(features);
+    if (!styleJudge || !judges) return;
+    const names = (await styleJudge.judge(images)).top1.map((i) => judges.style_classifier.styles[i]!);
+    for (const name of names) unstyled.judged[name] = (unstyled.judged[name] ?? 0) + 1;
+    unstyled.distinct += new Set(names).size;
+    unstyled.grids++;
+  },
 );
 const top1Zh = await scorePrompts('chinese labels', (c, seed) => imagine(pipeline, c.zh, seed));
 const imageHits: Record<string, { images: number; top1: number }> = {};
@@ -537,6 +569,7 @@ const notoTwemoji = drawings.map((features, k) => {
   return ['noto', 'twemoji'].flatMap((s) => (own.includes(s) ? [features[own.indexOf(s)]!] : []));
 });
 const diversityNotoTwemoji = gridDiversity(englishGrids, notoTwemoji, copies);
+const diversityOnConcept = gridDiversity(onConceptGrids, drawings, copies);
 say(
   `grid diversity: ${diversity.ratio.toFixed(3)} (grid ${diversity.grid_distance.toFixed(3)} / real ` +
     `${diversity.real_distance.toFixed(3)} over ${diversity.real_pairs} pairs of styles; a shifted copy ` +
@@ -556,7 +589,9 @@ try {
     'english labels, untrained UNet',
     (c, seed) => imagine(untrained, c.en, seed),
     floorSeeds,
-    (_k, _s, _top1, features) => untrainedGrids.push(features),
+    (_k, _s, _top1, features) => {
+      untrainedGrids.push(features);
+    },
   );
   whiteUntrained = await negativeWhite(untrained, 'negative weight, untrained UNet');
   // The same judge (the trained model's image encoder) scores the untrained UNet's images.
@@ -585,9 +620,6 @@ function cpuSeconds(): number {
 function round(v: number): number {
   return Math.round(v * 10000) / 10000;
 }
-const unetConfig = JSON.parse(readFileSync(join(modelDir, 'unet', 'config.json'), 'utf8')) as {
-  trained_steps?: number;
-};
 const styleReport = (score: StyleScore | null, untrained: StyleScore | null, what: string) =>
   score && untrained
     ? {
@@ -652,6 +684,13 @@ const report = {
           styleUntrained,
           '`<label> --style X`: fraction of images the style classifier judges as X; top1: the concept judge on them',
         ),
+        no_style_grids: {
+          definition:
+            'English-label grids without --style / --sref, each image judged by the style classifier',
+          judged_as: unstyled.judged,
+          distinct_styles_per_grid: round(unstyled.distinct / Math.max(1, unstyled.grids)),
+          grids: unstyled.grids,
+        },
         sref: styleReport(
           srefScore,
           srefUntrained,
@@ -661,6 +700,7 @@ const report = {
     : {}),
   grid_diversity: round(diversity.ratio),
   grid_diversity_untrained: round(diversityUntrained.ratio),
+  grid_diversity_on_concept: round(diversityOnConcept.ratio),
   grid_diversity_detail: {
     definition:
       "mean over the English-label grids of the mean pairwise Euclidean distance of a grid's 4 images in the " +
@@ -673,6 +713,11 @@ const report = {
     grids: diversity.grids,
     real_pairs: diversity.real_pairs,
     median_ratio: round(diversity.median_ratio),
+    on_concept_grids: diversityOnConcept.grids,
+    on_concept_definition:
+      'grid_diversity over the grids whose 4 images the concept judge all assigns to the concept',
+    on_concept_median_ratio: round(diversityOnConcept.median_ratio),
+    on_concept_near_copy_fraction: round(diversityOnConcept.near_copy_fraction),
     copy_ratio: round(diversity.copy_ratio),
     copy_definition: `a real drawing against itself shifted by ${shift} px (right and down, at the judge's ${judge.size} px), in the same units`,
     near_copy_fraction: round(diversity.near_copy_fraction),

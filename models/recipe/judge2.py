@@ -17,6 +17,9 @@ Parts:
   export   eval/classifier.onnx, eval/style_classifier.onnx (outputs `logits` and `features`), eval/judges.json,
            the eval artwork (eval/art/<style>.png: the 64 concepts at 64 px, one sprite sheet per style)
   check    onnxruntime-node against PyTorch on the eval artwork as read back from the sprite sheets
+  diagnose what the judges' numbers mean: distances in the concept judge's feature space (two styles of one
+           concept, two concepts, a drawing and its augmented or shifted self), and both judges on the eval
+           drawings passed through the model folder's VAE (ONNX weights); written into eval/judges.json
 
 Reads the data stage of train2.py (models/recipe/.work/ld2/data.npz and meta.json; never writes there);
 checkpoints, logs and `<part>.done` markers go to models/recipe/.work/judge2/ (JUDGE_WORK). Step n of every
@@ -61,7 +64,7 @@ STEPS = {"concept": int(os.environ.get("CONCEPT_STEPS", 300)), "style": int(os.e
 SAVE_EVERY_S = 120
 # a run's position seeds its random streams: the list only grows
 RUNS = [f"concept-without-{s}" for s in STYLES] + ["concept-all", "style"]
-PARTS = ["concept", "style", "floor", "export", "check"]
+PARTS = ["concept", "style", "floor", "export", "check", "diagnose"]
 ART_COLUMNS = 8
 log = T2.log
 
@@ -487,6 +490,48 @@ def part_check():
     if not res["ok"]:
         raise SystemExit("ONNX check failed")
     return res
+
+
+@torch.no_grad()
+def part_diagnose():
+    art = Art()
+    concept, style = load_judge("concept", art.n_eval), load_judge("style", 4)
+    p = pairs_of(art, range(4))
+    x = art.tensor(art.eval_idx[p[:, 0]], p[:, 1])
+    f = concept.features(x)
+    g = torch.Generator(); g.manual_seed(3)
+    aug = concept.features(judge_aug(x, g))
+    moved = concept.features(F.pad(x, (2, 0, 2, 0), value=1.0)[:, :, :PIX, :PIX])  # 2 px right and down
+    d = torch.cdist(f, f)
+    same_c = torch.from_numpy(p[:, 0][:, None] == p[:, 0][None])
+    same_s = torch.from_numpy(p[:, 1][:, None] == p[:, 1][None])
+    eye = torch.eye(len(p), dtype=torch.bool)
+    cross = float(d[same_c & ~eye].mean())
+    dist = {"two_styles_same_concept": cross, "same_style_other_concept": float(d[~same_c & same_s].mean()),
+            "drawing_vs_augmented": float((f - aug).norm(dim=1).mean()),
+            "drawing_vs_shifted_2px": float((f - moved).norm(dim=1).mean())}
+    feature = {k: round(v, 3) for k, v in dist.items()} | {
+        f"{k}_over_two_styles": round(v / cross, 3) for k, v in dist.items() if k != "two_styles_same_concept"}
+    enc, dec = T2.vae_models()
+    T2.load_from_onnx(T2.VAEEncWrap(enc), os.path.join(OUT, "vae_encoder", "model.onnx"))
+    T2.load_from_onnx(dec, os.path.join(OUT, "vae_decoder", "model.onnx"))
+    enc.eval(); dec.eval()
+    rec = (((dec(enc(x * 2 - 1)[0]) + 1) / 2).clamp(0, 1) * 255).round() / 255
+    vae = {}
+    for name, xx in (("drawings", x), ("through_the_vae", rec)):
+        sp = style(xx).argmax(1).numpy()
+        vae[name] = {"concept_top1": round(float((concept(xx).argmax(1).numpy() == p[:, 0]).mean()), 4),
+                     "style_top1": round(float((sp == p[:, 1]).mean()), 4),
+                     "style_per_style": {n: round(float((sp[p[:, 1] == k] == k).mean()), 4) for k, n in enumerate(STYLES)}}
+    out = {"concept_judge_feature_distances": feature, "eval_drawings_and_their_vae_reconstructions": vae,
+           "how": "models/recipe/judge2.py diagnose: the 255 eval drawings; augmentation as in training (seed 3); "
+                  "VAE = the folder's vae_encoder (posterior mean) and vae_decoder, rounded to 8 bits"}
+    jp = os.path.join(EVAL, "judges.json")
+    judges = jload(jp)
+    judges["diagnostics"] = out
+    jsave(jp, judges)
+    log(f"diagnose: {json.dumps(out)}")
+    return out
 
 
 def main():
