@@ -671,6 +671,10 @@ const report = {
     plain: round(mean(white.plain)),
     negative: round(mean(white.negative)),
   },
+  whiteness_untrained: {
+    plain: round(mean(whiteUntrained.plain)),
+    negative: round(mean(whiteUntrained.negative)),
+  },
   ...(withStyles
     ? {
         style_accuracy: round(styleScore!.accuracy),
