@@ -1,10 +1,13 @@
 // Runs every exported ONNX file in onnxruntime-node on the inputs the recipe saved and compares with
-// the PyTorch outputs. Usage: node check_onnx.mjs <cases.json>  (prints one JSON line)
+// the PyTorch outputs. Usage: node check_onnx.mjs <cases.json> [threads=2] [runs=0]  (prints one JSON line)
+// With runs > 0 it also times that many repeated runs per case (median and fastest ms) at `threads`.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
-const casesPath = process.argv[2];
+const [casesPath, threadsArg = '2', runsArg = '0'] = process.argv.slice(2);
+const threads = Number(threadsArg);
+const runs = Number(runsArg);
 const base = dirname(casesPath);
 const cases = JSON.parse(readFileSync(casesPath, 'utf8'));
 
@@ -15,10 +18,11 @@ function load(spec) {
   return new ort.Tensor('float32', new Float32Array(ab), spec.dims);
 }
 
+const round = (ms, places) => Math.round(ms * 10 ** places) / 10 ** places;
 const report = {};
 let ok = true;
 for (const c of cases) {
-  const session = await ort.InferenceSession.create(c.model, { intraOpNumThreads: 2 });
+  const session = await ort.InferenceSession.create(c.model, { intraOpNumThreads: threads, interOpNumThreads: 1 });
   const feeds = {};
   for (const [name, spec] of Object.entries(c.inputs)) feeds[name] = load(spec);
   const t0 = performance.now();
@@ -38,8 +42,22 @@ for (const c of cases) {
     diffs[name] = m;
     if (!(m <= c.tol)) ok = false;
   }
-  report[c.name] = { max_abs_diff: diffs, run_ms: Math.round(ms * 10) / 10 };
-  console.error(`${c.name}: max abs diff ${JSON.stringify(diffs)} (${ms.toFixed(1)} ms)`);
+  if (runs > 0) {
+    const times = [];
+    for (let r = 0; r < runs; r++) {
+      const start = performance.now();
+      await session.run(feeds);
+      times.push(performance.now() - start);
+    }
+    times.sort((a, b) => a - b);
+    const median = round(times[Math.floor(times.length / 2)], 2);
+    report[c.name] = { max_abs_diff: diffs, median_ms: median, min_ms: round(times[0], 2) };
+    console.error(`${c.name}: max abs diff ${JSON.stringify(diffs)}, median ${median} ms over ${runs} runs`);
+  } else {
+    report[c.name] = { max_abs_diff: diffs, run_ms: round(ms, 1) };
+    console.error(`${c.name}: max abs diff ${JSON.stringify(diffs)} (${ms.toFixed(1)} ms)`);
+  }
+  await session.release();
 }
-console.log(JSON.stringify({ ok, report }));
+console.log(JSON.stringify(runs > 0 ? { ok, threads, runs, report } : { ok, report }));
 process.exit(ok ? 0 : 1);

@@ -652,7 +652,7 @@ def stage_export():
     case("tiny_preview_2x2", tnet, tiny_path, "latent_sample", z4, "sample", 1e-4)
     case("full_decoder_2x2", dec, os.path.join(OUT, "vae_decoder", "model.onnx"), "latent_sample", z4 / scale, "sample", 1e-3)
     T2.jsave(os.path.join(cdir, "cases.json"), cases)
-    r = subprocess.run(["node", os.path.join(HERE, "onnx_time2.mjs"), os.path.join(cdir, "cases.json"), "1", "20"],
+    r = subprocess.run(["node", os.path.join(HERE, "check_onnx.mjs"), os.path.join(cdir, "cases.json"), "1", "20"],
                        capture_output=True, text=True, cwd=REPO)
     sys.stderr.write(r.stderr[-3000:])
     if r.returncode != 0:
