@@ -4,6 +4,7 @@ import { prepareInputImage } from '../images/input-image.js';
 import { newJobId, uploadIdOf, uploadRef } from '../jobs/refs.js';
 import type { JobDescription } from '../jobs/spec.js';
 import { styleLinksOf } from '../jobs/style.js';
+import { looksLikeUrl } from '../prompt/image-urls.js';
 import type { ImageOrigin } from '../store/image-hashes.js';
 import type { JobRecord } from '../store/job-records.js';
 import type { BotContext } from './context.js';
@@ -74,12 +75,10 @@ export function uploadIdsOf(planned: readonly PlannedJob[], { inherited = false 
 
 /** The links a description needs fetched before it can run: its image prompts' and its `--sref`'s. */
 export function linksOf(description: JobDescription): string[] {
-  const links = description.prompts.flatMap((p) => (p.kind === 'image' && isLink(p.url) ? [p.url] : []));
+  const links = description.prompts.flatMap((p) =>
+    p.kind === 'image' && looksLikeUrl(p.url) ? [p.url] : [],
+  );
   return [...new Set([...links, ...styleLinksOf(description)])];
-}
-
-function isLink(ref: string): boolean {
-  return /^https?:\/\//i.test(ref);
 }
 
 /** The parent's stored inputs that a job made from it still refers to. */

@@ -165,7 +165,8 @@ export interface ModelConfig {
   requiresAestheticsScore: boolean;
 }
 
-function readJson(path: string): unknown {
+/** A model folder's JSON file; unreadable or malformed is a ModelFolderError naming it. */
+export function readJson(path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
@@ -177,7 +178,8 @@ function readOptionalJson(path: string): unknown {
   return existsSync(path) ? readJson(path) : {};
 }
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, path: string): T {
+/** `value` checked against `schema`; a mismatch is a ModelFolderError naming the file. */
+export function parse<T>(schema: z.ZodType<T>, value: unknown, path: string): T {
   const result = schema.safeParse(value);
   if (!result.success) throw new ModelFolderError(`${path}: ${z.prettifyError(result.error)}`);
   return result.data;

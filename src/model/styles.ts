@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ModelFolderError } from './config.js';
+import { parse, readJson } from './config.js';
 
 /**
  * A model's art styles (`--style`, `--sref`, `--sw`): a `style_encoder/` folder with the named styles'
@@ -36,21 +36,11 @@ export function readModelStyles(dir: string): ModelStyles | null {
   const folder = join(dir, 'style_encoder');
   const stylesPath = join(folder, 'styles.json');
   if (!existsSync(stylesPath)) return null;
-  const file = parseJson(stylesFileSchema, stylesPath);
+  const file = parse(stylesFileSchema, readJson(stylesPath), stylesPath);
   const hasEncoder = existsSync(join(folder, 'model.onnx'));
   const configPath = join(folder, 'config.json');
-  const imageSize = existsSync(configPath) ? parseJson(encoderConfigSchema, configPath).image_size : 32;
+  const imageSize = existsSync(configPath)
+    ? parse(encoderConfigSchema, readJson(configPath), configPath).image_size
+    : 32;
   return { names: file.names, tokens: file.num_tokens, hidden: file.hidden_size, hasEncoder, imageSize };
-}
-
-function parseJson<T>(schema: z.ZodType<T>, path: string): T {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new ModelFolderError(`cannot read ${path}: ${(error as Error).message}`);
-  }
-  const result = schema.safeParse(value);
-  if (!result.success) throw new ModelFolderError(`${path}: ${z.prettifyError(result.error)}`);
-  return result.data;
 }
