@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { InferenceThread } from '../src/diffusion/inference-thread.js';
+import { InferenceProcess } from '../src/diffusion/inference-process.js';
 import { imagesOf } from '../src/diffusion/run-job.js';
 import { prepareInputImage } from '../src/images/input-image.js';
 import { readModelInfo } from '../src/model/info.js';
@@ -63,13 +63,16 @@ function worstPrompt(parts: number, stored: readonly string[]) {
 if (values.child) {
   const stored = JSON.parse(readFileSync(INPUTS, 'utf8')) as string[];
   const { description, images } = worstPrompt(Number(values.child), stored);
-  const worker = await InferenceThread.start(model);
+  const worker = await InferenceProcess.start(model);
   const started = performance.now();
   const output = imagesOf(await worker.run(description, { seed: 1, images }));
   const seconds = (performance.now() - started) / 1000;
+  const engineMb = await worker.peakRssMb();
   await worker.close();
   const bytes = [output.grid, ...output.images.map((i) => i.png)].reduce((n, b) => n + (b?.length ?? 0), 0);
-  console.log(JSON.stringify({ seconds, maxRssMb: process.resourceUsage().maxRSS / 1024, pngBytes: bytes }));
+  console.log(
+    JSON.stringify({ seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 + engineMb, pngBytes: bytes }),
+  );
   process.exit(0);
 }
 
@@ -87,7 +90,7 @@ for (let i = 0; i < POLICY_CEILINGS.imagePrompts; i++)
   storedInputs.push((await memberImage(i)).toString('base64'));
 writeFileSync(INPUTS, JSON.stringify(storedInputs));
 
-const worker = await InferenceThread.start(model);
+const worker = await InferenceProcess.start(model);
 const repeats = Number(values.repeats);
 const one = async (prompt: string) => {
   const times: number[] = [];
@@ -142,7 +145,7 @@ const { description, images } = worstPrompt(DEFAULT_POLICY.maxTextParts, storedI
 const inputIds = Object.keys(images).map((_, i) => `input${i}`);
 for (const [i, bytes] of Object.values(images).entries())
   await stores.images.putUpload(inputIds[i]!, Buffer.from(bytes));
-const worstWorker = await InferenceThread.start(model);
+const worstWorker = await InferenceProcess.start(model);
 const output = imagesOf(await worstWorker.run(description, { seed: 2, images }));
 await worstWorker.close();
 await stores.images.putJobImages(

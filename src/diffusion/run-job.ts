@@ -1,6 +1,6 @@
 /**
  * One job end to end, by its engine task: generate (decode inputs -> sample -> PNGs), upscale, or
- * describe (text). The worker thread calls this. The tasks are one table, as transformers.js keeps its
+ * describe (text). The inference process calls this. The tasks are one table, as transformers.js keeps its
  * task registry: a new kind of job is an entry in src/jobs/kinds.ts and a handler here.
  */
 
@@ -16,7 +16,7 @@ import { CREATIVE_STRENGTH, type JobInputs, parametersText, taskFromJob } from '
 import type { DiffusionPipeline } from './pipeline.js';
 import { GenerationRequestError } from './request.js';
 
-/** Progress out of the inference thread: a small PNG of the forming grid, at most every preview interval. */
+/** Progress out of the inference process: a small PNG of the forming grid, at most every preview interval. */
 export type JobProgress = Progress<Uint8Array>;
 
 /** What a job made: images (a grid or an upscale), or text (/describe). */

@@ -13,7 +13,7 @@ export interface Progress<Preview> {
 }
 
 /**
- * The one throttle on previews, applied where they are made (the inference thread): at most one this
+ * The one throttle on previews, applied where they are made (the inference process): at most one this
  * often, which also paces the message edits Discord allows an interaction. The hops after it forward
  * every event.
  */

@@ -1,4 +1,4 @@
-import { InferenceThread } from '../diffusion/inference-thread.js';
+import { InferenceProcess } from '../diffusion/inference-process.js';
 import { GenerationRequestError } from '../diffusion/request.js';
 import { ImageInputError } from '../images/errors.js';
 import { engineTaskOf } from '../jobs/kinds.js';
@@ -18,13 +18,13 @@ export interface EngineRendererOptions {
 }
 
 /**
- * The queue's Renderer on the diffusion engine. The engine runs in its own thread (InferenceThread),
+ * The queue's Renderer on the diffusion engine. The engine runs in its own thread (InferenceProcess),
  * so this process's event loop keeps BullMQ's lock renewals going while a job denoises. A thread that
  * died (its job fails and is retried) or was ended at a deadline is replaced before the next job.
  */
 export async function createEngineRenderer(options: EngineRendererOptions): Promise<Renderer> {
   const start = () =>
-    InferenceThread.start(options.modelDir, {
+    InferenceProcess.start(options.modelDir, {
       device: options.device,
       ...(options.threads > 0 ? { threads: options.threads } : {}),
     });
@@ -42,7 +42,7 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
       signal?: AbortSignal,
     ): Promise<RenderedJob> {
       const thread = await current();
-      let output: Awaited<ReturnType<InferenceThread['run']>>;
+      let output: Awaited<ReturnType<InferenceProcess['run']>>;
       const stop = () => void thread.terminate();
       signal?.addEventListener('abort', stop, { once: true });
       try {

@@ -143,7 +143,7 @@ async function storeResult(
 
 /**
  * What BullMQ should make of a failed render: bad input and a job past its deadline are final, with a
- * message for the user; anything else (a dead inference thread, a Redis blip) is retried.
+ * message for the user; anything else (a dead inference process, a Redis blip) is retried.
  */
 function failureOf(
   error: unknown,
@@ -160,7 +160,7 @@ function failureOf(
   }
   if (error instanceof DeadlineError) {
     metrics?.failures.inc({ reason: 'deadline' });
-    log.warn({ err: error }, 'render stopped at its deadline; inference thread replaced');
+    log.warn({ err: error }, 'render stopped at its deadline; inference process replaced');
     return new UnrecoverableError(
       `this job ran ${error.message} (a few times what its size, steps and prompt parts take here) ` +
         'and was stopped. Try a lower --q, a squarer --ar or fewer parts.',

@@ -629,7 +629,7 @@ describe('SDXL-Turbo, fp16 (guidance-distilled, Euler ancestral trailing)', () =
 
   test('its float16 VAE with force_upcast is named; an fp32 VAE beside the fp16 UNet clears it', async () => {
     expect(pipeline.vaeOverflowWarning).toMatch(/vae_decoder and vae_encoder are float16 .* force_upcast/);
-    // The worker logs it at start (the defaults travel out of the inference thread).
+    // The worker logs it at start (the defaults travel out of the inference process).
     expect(pipeline.defaults.warnings).toEqual([pipeline.vaeOverflowWarning]);
     const dir = mkdtempSync(join(tmpdir(), 'sdxl-turbo-'));
     let mixed: DiffusionPipeline | undefined;

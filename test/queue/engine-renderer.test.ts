@@ -1,5 +1,5 @@
 /** @jest-environment ./test/diffusion/onnx-environment.cjs */
-import { InferenceThread, InferenceThreadError } from '../../src/diffusion/inference-thread.js';
+import { InferenceProcess, InferenceProcessError } from '../../src/diffusion/inference-process.js';
 import { parsePrompt } from '../../src/prompt/parse.js';
 import { createEngineRenderer } from '../../src/queue/engine-renderer.js';
 import { DeadlineError, type Renderer } from '../../src/queue/renderer.js';
@@ -26,14 +26,14 @@ function recordFor(prompt: string): JobRecord {
   };
 }
 
-describe('the engine renderer replaces its inference thread', () => {
+describe('the engine renderer replaces its inference process', () => {
   let renderer: Renderer;
   beforeAll(async () => {
     renderer = await createEngineRenderer({ modelDir: `${MODELS}emoji-tiny`, device: 'cpu', threads: 1 });
   }, 60_000);
   afterAll(() => renderer.close());
 
-  test('a render past its deadline stops mid-job with DeadlineError; the next render runs on a new thread', async () => {
+  test('a render past its deadline stops mid-job with DeadlineError; the next render runs in a new process', async () => {
     const deadline = new AbortController();
     let steps = 0;
     const stopped = renderer.render(
@@ -52,15 +52,15 @@ describe('the engine renderer replaces its inference thread', () => {
   }, 60_000);
 });
 
-test('a thread that has ended fails new jobs at once instead of waiting forever', async () => {
-  const worker = await InferenceThread.start(`${MODELS}emoji-tiny`, { threads: 1 });
+test('a process that has ended fails new jobs at once instead of waiting forever', async () => {
+  const worker = await InferenceProcess.start(`${MODELS}emoji-tiny`, { threads: 1 });
   const running = worker.run(parsePrompt('a cat --q 2'), { seed: 1, images: {} });
   await worker.terminate();
-  await expect(running).rejects.toBeInstanceOf(InferenceThreadError);
+  await expect(running).rejects.toBeInstanceOf(InferenceProcessError);
   expect(worker.alive).toBe(false);
   const started = Date.now();
   await expect(worker.run(parsePrompt('a cat'), { seed: 1, images: {} })).rejects.toThrow(
-    /inference thread exited/,
+    /inference process exited/,
   );
   expect(Date.now() - started).toBeLessThan(1000);
 }, 60_000);
