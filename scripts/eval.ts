@@ -15,7 +15,7 @@
  *   Twemoji art on emoji-ld; on a model with styles the four styles in turn (concept k, seed s: style k + s).
  * - negative_white_*: `polar bear::0.6 white::-0.5` against `polar bear` on the same seeds; whiteness of a
  *   grid = mean over its pixels of min(R, G, B) / 255; a trial is a win when the negative-weight grid is
- *   at least 0.01 less white.
+ *   at least 0.01 less white; whiteness.drop is the mean fall, beside the untrained UNet's.
  * - describe_top4 (models with describe/): /describe through the engine's describe task on the eval
  *   concepts' real artwork (Noto and Twemoji, each concept once per set): the fraction whose concept label
  *   is one of the four prompts. Both sets were seen in training.
@@ -670,10 +670,14 @@ const report = {
     margin: WHITE_MARGIN,
     plain: round(mean(white.plain)),
     negative: round(mean(white.negative)),
+    // The effect's size beside the wins: the 8 trials share one prompt pair, so an untrained UNet's fixed
+    // response to it wins all of them or none, while its drop stays near zero.
+    drop: round(mean(white.plain) - mean(white.negative)),
   },
   whiteness_untrained: {
     plain: round(mean(whiteUntrained.plain)),
     negative: round(mean(whiteUntrained.negative)),
+    drop: round(mean(whiteUntrained.plain) - mean(whiteUntrained.negative)),
   },
   ...(withStyles
     ? {

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +30,11 @@ import nets2  # noqa: E402
 import tok as toklib  # noqa: E402
 
 torch.set_num_threads(int(os.environ.get("THREADS", "1")))
+
+# SIGTERM (kill, a restart at another thread count) ends training after the current step, saved: no
+# up-to-SAVE_EVERY_S of work lost.
+STOP = {"asked": False}
+signal.signal(signal.SIGTERM, lambda *_: STOP.update(asked=True))
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -676,10 +682,13 @@ def stage_unet():
             history.append({"step": step + 1, "mse": round(float(m[0]), 5), "contrastive": round(float(m[1]), 4),
                             "style_ce": round(float(m[2]), 4), "train_h": round(train_s / 3600, 3),
                             "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-        if now - last > SAVE_EVERY_S or step == total - 1:
+        if now - last > SAVE_EVERY_S or step == total - 1 or STOP["asked"]:
             save(step + 1)
             last = time.time()
             t_prev = time.time()  # the save is not training time
+        if STOP["asked"]:
+            log(f"unet: stopped by SIGTERM, saved at step {step + 1}")
+            raise SystemExit(0)
     em, ck = load_conditioned(len(d.vocab))
     return {"steps": total, "batch": B, "lr": UNET_LR, "train_h": round(ck.get("train_s", 0) / 3600, 3),
             "val_mse": val_mse(d, lat, em), "history_tail": ck.get("history", [])[-3:], "warm_start": warm}
@@ -730,7 +739,8 @@ def stage_export():
     jsave(os.path.join(OUT, "style_encoder", "styles.json"), {
         "names": list(STYLES), "num_tokens": S, "hidden_size": D, "content_tokens": L,
         "usage": "encoder_hidden_states = concat(content tokens [L=16], style tokens [4]) along the sequence, in every "
-                 "row of the UNet batch (conditions and unconditional alike); style tokens: tokens[name] for --style, "
+                 "row of the UNet batch: the job's style in the condition rows, null in the unconditional row (so "
+                 "guidance amplifies the style); style tokens: tokens[name] for --style, "
                  "style_encoder(pixel_values).style_tokens for --sref, null for no style (styles vary); weight w: "
                  "null + w * (tokens - null)",
         "tokens": {n: [f32list(r) for r in tab[i]] for i, n in enumerate(STYLES)},
@@ -864,9 +874,10 @@ def stage_check():
 
 # ------------------------------------------------------------------ stage: samples
 @torch.no_grad()
-def ddim_sample(unet, conds, weights, uncond, style, n, steps=20, g_scale=5.0, seed=0, hw=(LAT, LAT)):
+def ddim_sample(unet, conds, weights, uncond, style, n, steps=20, g_scale=5.0, seed=0, hw=(LAT, LAT), null_style=None):
     """Composable guidance e = e_u + g * sum_i w_i (e_i - e_u), DDIM (eta 0), 'leading' spacing, offset 1.
-    style: [n, S, D] tokens appended to every row (uncond included), or None (16-token rows)."""
+    style: [n, S, D] tokens appended to the condition rows, or None (16-token rows); the unconditional row
+    gets null_style ([1, S, D], the no-style tokens) as the engine feeds it, so guidance amplifies the style."""
     ac = alphas_cumprod()
     ratio = T_TRAIN // steps
     ts = (np.arange(0, steps) * ratio).round()[::-1].astype(np.int64) + 1
@@ -874,7 +885,8 @@ def ddim_sample(unet, conds, weights, uncond, style, n, steps=20, g_scale=5.0, s
     x = torch.randn(n, ZC, *hw, generator=gen)
     rows = [uncond.expand(n, -1, -1)] + [c.expand(n, -1, -1) for c in conds]
     if style is not None:
-        rows = [torch.cat([r, style], 1) for r in rows]
+        us = style if null_style is None else null_style.expand(n, -1, -1)
+        rows = [torch.cat([r, us if i == 0 else style], 1) for i, r in enumerate(rows)]
     ctx = torch.cat(rows)
     for i, t in enumerate(ts):
         out = unet(x.repeat(1 + len(conds), 1, 1, 1), torch.full((n * (1 + len(conds)),), int(t)), ctx)
@@ -919,8 +931,8 @@ def stage_samples():
         for k, (name, conds, w) in enumerate(rows):
             zs = [ddim_sample(m.unet, conds, w, uncond, null.expand(4, -1, -1), 4, seed=SEED + k)]
             for s in range(len(STYLES)):
-                zs.append(ddim_sample(m.unet, conds, w, uncond, named[s:s + 1], 1, seed=SEED + k))
-            zs.append(ddim_sample(m.unet, conds, w, uncond, sref, 1, seed=SEED + k))
+                zs.append(ddim_sample(m.unet, conds, w, uncond, named[s:s + 1], 1, seed=SEED + k, null_style=null))
+            zs.append(ddim_sample(m.unet, conds, w, uncond, sref, 1, seed=SEED + k, null_style=null))
             z = torch.cat(zs)
             img = ((dec(z / scale) + 1) * 127.5).clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
             out_rows.append(np.concatenate(list(img), 1))
@@ -953,7 +965,7 @@ def style_probe(d, m, dec, scale, n=16):
     counts = np.zeros((len(STYLES) + 1, len(STYLES)), int)
     for s in range(len(STYLES) + 1):
         st = m.sh.tokens((m.sh.table[s:s + 1] if s < len(STYLES) else m.sh.null[None]).expand(n, -1))
-        z = ddim_sample(m.unet, [hc], [1.0], uncond, st, n, seed=7)
+        z = ddim_sample(m.unet, [hc], [1.0], uncond, st, n, seed=7, null_style=m.sh.tokens(m.sh.null[None]))
         img = dec(z / scale)
         small = F.interpolate(img, size=(ENC_PIX, ENC_PIX), mode="bilinear", antialias=True, align_corners=False)
         pred = m.sh.logits(m.se(small)).argmax(1).numpy()

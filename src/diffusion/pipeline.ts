@@ -320,7 +320,7 @@ export class DiffusionPipeline {
     // No condition left and no CFG row: the empty prompt is the one condition.
     if (!uncond && conditions.length === 0) conditions = [{ kind: 'text', text: '', weight: 1 }];
     let encoded = await this.encodeConditions(conditions, uncond, request);
-    if (request.style) encoded = await this.withStyle(encoded, request.style, notes);
+    if (request.style) encoded = await this.withStyle(encoded, request.style, notes, uncond);
     return {
       weights: conditions.map((c) => c.weight),
       rows: stackRows(encoded, request.images.length),
@@ -330,15 +330,30 @@ export class DiffusionPipeline {
     };
   }
 
-  /** Every row's content tokens followed by the job's style tokens, the unconditional row's too. */
-  private async withStyle(rows: UnetRows[], style: StyleRequest, notes: string[]): Promise<UnetRows[]> {
+  /**
+   * Every row's content tokens followed by style tokens: the job's in the condition rows, the learned
+   * no-style tokens in the unconditional block. Guidance then amplifies the style along with the content
+   * (e = e_u + g * sum w (e_c - e_u) with the style only in e_c); the same style in every row left it at
+   * guidance 1, and `--style X` was judged as X for 0.39 of images against 0.59 this way (eval, 24
+   * concepts, emoji-ld2 at UNet step 11,151, concept top-1 0.45 against 0.44).
+   */
+  private async withStyle(
+    rows: UnetRows[],
+    style: StyleRequest,
+    notes: string[],
+    uncond: boolean,
+  ): Promise<UnetRows[]> {
     const conditioner = this.parts.style;
     if (!conditioner) throw new GenerationRequestError('this model has one style');
     const tokens = await conditioner.tokensFor(style);
     if (tokens.nearest) notes.push(`the style reference looks most like ${tokens.nearest}`);
-    return rows.map((row) => ({
+    const none = conditioner.noStyle();
+    return rows.map((row, i) => ({
       ...row,
-      encoder_hidden_states: appendStyleTokens(row['encoder_hidden_states']!, tokens),
+      encoder_hidden_states: appendStyleTokens(
+        row['encoder_hidden_states']!,
+        uncond && i === 0 ? none : tokens,
+      ),
     }));
   }
 

@@ -1,10 +1,10 @@
 /**
  * Style as a condition (`--style`, `--sref`, `--sw`) for models that ship `style_encoder/`: a few style
- * tokens appended to every row's content tokens, the unconditional row included, so guidance steers the
- * content while every row holds the same style. The UNet's inputs keep their stock names; only the
- * sequence gets longer (models/recipe/README.md, "What the engine must feed").
+ * tokens appended to every row's content tokens, the job's style in the condition rows and the learned
+ * no-style tokens in the unconditional row, so guidance steers style as it steers content. The UNet's
+ * inputs keep their stock names; only the sequence gets longer (models/recipe/README.md, "What the engine
+ * must feed").
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resizeCover } from '../images/decode.js';
 import type { RawImage } from '../images/raw-image.js';
@@ -33,26 +33,10 @@ export class StyleConditioner {
   ) {}
 
   static async load(dir: string, styles: ModelStyles, backend: Backend): Promise<StyleConditioner> {
-    const folder = join(dir, 'style_encoder');
-    const file = JSON.parse(readFileSync(join(folder, 'styles.json'), 'utf8')) as {
-      tokens?: Record<string, unknown>;
-      null?: unknown;
-    };
-    const size = styles.tokens * styles.hidden;
-    const flat = (value: unknown, what: string): Float32Array => {
-      const rows = Array.isArray(value) ? value.flat() : [];
-      if (rows.length !== size || rows.some((v) => typeof v !== 'number' || !Number.isFinite(v)))
-        throw new GenerationRequestError(
-          `style_encoder/styles.json: ${what} must be ${styles.tokens} x ${styles.hidden} numbers`,
-        );
-      return Float32Array.from(rows as number[]);
-    };
-    const named = new Map(styles.names.map((name) => [name, flat(file.tokens?.[name], name)]));
-    const none = flat(file.null, 'null');
     const encoder = styles.hasEncoder
-      ? await backend.load(join(folder, 'model.onnx'), 'style_encoder')
+      ? await backend.load(join(dir, 'style_encoder', 'model.onnx'), 'style_encoder')
       : null;
-    return new StyleConditioner(styles, named, none, encoder);
+    return new StyleConditioner(styles, styles.named, styles.none, encoder);
   }
 
   /**
@@ -75,6 +59,12 @@ export class StyleConditioner {
     for (let i = 0; i < data.length; i++)
       data[i] = this.none[i]! + style.weight * (target[i]! - this.none[i]!);
     return { data, tokens, hidden, nearest };
+  }
+
+  /** The learned no-style tokens, for the unconditional row. */
+  noStyle(): StyleTokens {
+    const { tokens, hidden } = this.styles;
+    return { data: this.none, tokens, hidden, nearest: null };
   }
 
   private async encode(images: readonly RawImage[]): Promise<{ target: Float32Array; nearest: string }> {

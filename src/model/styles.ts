@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parse, readJson } from './config.js';
+import { ModelFolderError, parse, readJson } from './config.js';
 
 /**
  * A model's art styles (`--style`, `--sref`, `--sw`): a `style_encoder/` folder with the named styles'
@@ -19,14 +19,22 @@ export interface ModelStyles {
   hasEncoder: boolean;
   /** Side of the square image the style encoder reads. */
   imageSize: number;
+  /** Each named style's tokens, [tokens * hidden] row-major. */
+  named: ReadonlyMap<string, Float32Array>;
+  /** The learned no-style tokens ("any style"), the same layout. */
+  none: Float32Array;
 }
 
 const STYLE_NAME = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/);
+
+const TOKENS = z.array(z.array(z.number().finite()));
 
 const stylesFileSchema = z.object({
   names: z.array(STYLE_NAME).min(1).max(64),
   num_tokens: z.number().int().positive().max(64),
   hidden_size: z.number().int().positive().max(8192),
+  tokens: z.record(z.string(), TOKENS),
+  null: TOKENS,
 });
 
 const encoderConfigSchema = z.object({ image_size: z.number().int().positive().max(1024) });
@@ -37,10 +45,33 @@ export function readModelStyles(dir: string): ModelStyles | null {
   const stylesPath = join(folder, 'styles.json');
   if (!existsSync(stylesPath)) return null;
   const file = parse(stylesFileSchema, readJson(stylesPath), stylesPath);
+  const flat = (rows: number[][], what: string): Float32Array => {
+    if (rows.length !== file.num_tokens || rows.some((row) => row.length !== file.hidden_size))
+      throw new ModelFolderError(
+        `${stylesPath}: ${what} must be ${file.num_tokens} x ${file.hidden_size} numbers`,
+      );
+    return Float32Array.from(rows.flat());
+  };
+  const named = new Map(
+    file.names.map((name) => {
+      const rows = file.tokens[name];
+      if (!rows) throw new ModelFolderError(`${stylesPath}: no tokens for the style "${name}"`);
+      return [name, flat(rows, name)] as const;
+    }),
+  );
+  const none = flat(file.null, 'null');
   const hasEncoder = existsSync(join(folder, 'model.onnx'));
   const configPath = join(folder, 'config.json');
   const imageSize = existsSync(configPath)
     ? parse(encoderConfigSchema, readJson(configPath), configPath).image_size
     : 32;
-  return { names: file.names, tokens: file.num_tokens, hidden: file.hidden_size, hasEncoder, imageSize };
+  return {
+    names: file.names,
+    tokens: file.num_tokens,
+    hidden: file.hidden_size,
+    hasEncoder,
+    imageSize,
+    named,
+    none,
+  };
 }

@@ -2,11 +2,14 @@
  * @jest-environment ./test/diffusion/onnx-environment.cjs
  */
 /**
- * Style as a condition on the model with named styles (models/emoji-ld2-wip): the tokens reach every UNet
- * row, each named style and each reference moves the picture, --sw scales the move, and what the model
+ * Style as a condition on the model with named styles (models/emoji-ld2-wip): the job's tokens reach the
+ * condition rows and the no-style tokens the unconditional row, each named style and each reference moves the picture, --sw scales the move, and what the model
  * lacks is a typed error.
  */
+import { readFileSync } from 'node:fs';
+import { jest } from '@jest/globals';
 import sharp from 'sharp';
+import { type Feed, ModelSession } from '../../src/diffusion/backend.js';
 import { type JobInputs, taskFromJob } from '../../src/diffusion/job-request.js';
 import { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
 import type { GenerationRequest, StyleRequest } from '../../src/diffusion/request.js';
@@ -44,6 +47,38 @@ test('appendStyleTokens puts the same tokens after every row', () => {
     '4 wide',
   );
 });
+
+test("the condition rows get the job's style tokens, the unconditional row the no-style tokens", async () => {
+  const file = JSON.parse(readFileSync(`${STYLED}/style_encoder/styles.json`, 'utf8')) as {
+    tokens: Record<string, number[][]>;
+    null: number[][];
+  };
+  const fed: Feed[] = [];
+  const original = ModelSession.prototype.run;
+  const spy = jest.spyOn(ModelSession.prototype, 'run').mockImplementation(function (
+    this: ModelSession,
+    feeds,
+    outputs,
+  ) {
+    if (this.label === 'unet' && feeds['encoder_hidden_states']) fed.push(feeds['encoder_hidden_states']);
+    return original.call(this, feeds, outputs);
+  });
+  try {
+    await grid({ name: 'fluent', references: [], weight: 1 }, { steps: 1 });
+  } finally {
+    spy.mockRestore();
+  }
+  const states = fed[0];
+  if (states?.kind !== 'float') throw new Error('no UNet call with float encoder_hidden_states');
+  const [rows = 0, length = 0, width = 0] = states.tensor.dims;
+  expect([rows, length]).toEqual([4, 20]); // [uncond x2, "polar bear" x2] x (16 content + 4 style)
+  const styleOf = (row: number) => [
+    ...states.tensor.data.subarray((row * length + 16) * width, (row + 1) * length * width),
+  ];
+  const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]!) < 1e-6);
+  for (const row of [0, 1]) expect(close(styleOf(row), file.null.flat())).toBe(true);
+  for (const row of [2, 3]) expect(close(styleOf(row), file.tokens['fluent']!.flat())).toBe(true);
+}, 60_000);
 
 test('the model says which styles it has, and that references work', () => {
   expect(pipeline.defaults).toMatchObject({

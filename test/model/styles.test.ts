@@ -1,0 +1,57 @@
+/** A model folder's styles.json is checked where it is read: a wrong table fails the load, naming the file. */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ModelFolderError } from '../../src/model/config.js';
+import { readModelStyles } from '../../src/model/styles.js';
+
+const SHIPPED = 'models/emoji-ld2-wip/style_encoder';
+
+function withStyles(edit: (file: Record<string, unknown>) => void): string {
+  const dir = mkdtempSync(join(tmpdir(), 'styles-'));
+  cpSync(SHIPPED, join(dir, 'style_encoder'), { recursive: true });
+  const path = join(dir, 'style_encoder', 'styles.json');
+  const file = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  edit(file);
+  writeFileSync(path, JSON.stringify(file));
+  return dir;
+}
+
+test('the shipped table reads as four named styles and the no-style tokens, 4 x 128 each', () => {
+  const styles = readModelStyles('models/emoji-ld2-wip');
+  expect(styles?.names).toEqual(['noto', 'twemoji', 'fluent', 'fluent-3d']);
+  expect([...(styles?.named.values() ?? [])].map((t) => t.length)).toEqual([512, 512, 512, 512]);
+  expect(styles?.none.length).toBe(512);
+  expect(readModelStyles('models/emoji-ld')).toBeNull();
+});
+
+test.each([
+  [
+    'a style without tokens',
+    (f: Record<string, unknown>) => delete (f['tokens'] as Record<string, unknown>)['fluent'],
+    'no tokens for the style "fluent"',
+  ],
+  [
+    'a short null row',
+    (f: Record<string, unknown>) => (f['null'] as number[][]).pop(),
+    'null must be 4 x 128 numbers',
+  ],
+  [
+    'a string among the numbers',
+    (f: Record<string, unknown>) => ((f['null'] as unknown[][])[0]![0] = 'x'),
+    'styles.json',
+  ],
+  [
+    'a style name with a path in it',
+    (f: Record<string, unknown>) => ((f['names'] as string[])[0] = '../x'),
+    'styles.json',
+  ],
+])('%s fails the load with a ModelFolderError', (_what, edit, message) => {
+  const dir = withStyles(edit);
+  try {
+    expect(() => readModelStyles(dir)).toThrow(ModelFolderError);
+    expect(() => readModelStyles(dir)).toThrow(message);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
