@@ -2,7 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MessageView } from '../../src/sandbox/discord/index.js';
-import { finishedMessage, isGrid, jobIdOf } from './messages.js';
+import { finishedMessage, imagine, imagineGrid, isGrid, jobIdOf, requireJobId } from './messages.js';
+import { jobRecord } from './records.js';
 import { type Stack, startStack } from './stack.js';
 
 /** Every distinct message (not revision) in the channel that carries the finished grid of a job. */
@@ -34,12 +35,7 @@ describe('a worker killed mid-job', () => {
   afterAll(async () => stack?.stop());
 
   test('the job completes on the other worker and exactly one result is posted', async () => {
-    const handle = stack.discord.invokeCommand({
-      name: 'imagine',
-      user: 'bob',
-      channel: 'general',
-      options: { prompt: 'penguin::0.5 热带雨林::0.5 --q 2 --seed 11' },
-    });
+    const handle = imagine(stack.discord, 'bob', 'penguin::0.5 热带雨林::0.5 --q 2 --seed 11');
     await handle.response(3000);
     const running = await waitForRecord(stack, (r) => r.status === 'running' && Boolean(r.worker));
     const pid = Number(running.worker!.split('/')[1]);
@@ -49,7 +45,7 @@ describe('a worker killed mid-job', () => {
 
     const grid = await finishedMessage(stack.discord, handle);
     expect(jobIdOf(grid)).toBe(running.id);
-    const record = JSON.parse((await stack.redisClient.get(`lb:job:${running.id}`))!);
+    const record = await jobRecord(stack.redisClient, running.id);
     expect(record.status).toBe('done');
     expect(record.worker).not.toBe(running.worker);
     // Give a duplicate delivery time to show up, then count.
@@ -59,18 +55,12 @@ describe('a worker killed mid-job', () => {
 
   test('Discord 429s on the edits are waited out and the grid still arrives once', async () => {
     stack.discord.injectRateLimit({ route: /^PATCH \/webhooks\//, count: 3, retryAfterMs: 200 });
-    const handle = stack.discord.invokeCommand({
-      name: 'imagine',
-      user: 'cy',
-      channel: 'general',
-      options: { prompt: 'palm tree' },
-    });
-    const grid = await finishedMessage(stack.discord, handle);
+    const grid = await imagineGrid(stack.discord, 'cy', 'palm tree');
     const limited = stack.discord.requests.filter(
       (r) => r.route.startsWith('PATCH /webhooks/') && r.status === 429,
     );
     expect(limited.length).toBe(3);
-    expect(gridMessagesFor(stack, jobIdOf(grid)!)).toHaveLength(1);
+    expect(gridMessagesFor(stack, requireJobId(grid))).toHaveLength(1);
   }, 90_000);
 });
 
@@ -82,9 +72,7 @@ describe('Redis restarts and expired tokens', () => {
   afterAll(async () => stack?.stop());
 
   test('jobs queued before a Redis restart (AOF on) are not lost; bot and workers reconnect', async () => {
-    const handles = ['crab', 'red apple'].map((prompt) =>
-      stack.discord.invokeCommand({ name: 'imagine', user: 'bob', channel: 'general', options: { prompt } }),
-    );
+    const handles = ['crab', 'red apple'].map((prompt) => imagine(stack.discord, 'bob', prompt));
     for (const handle of handles) await handle.response(3000);
     // The reply comes first, the queue right after it.
     for (let i = 0; i < 200 && ((await stack.renderQueue.getJobCounts('wait')).wait ?? 0) < 2; i++) {
@@ -108,12 +96,7 @@ describe('Redis restarts and expired tokens', () => {
           }),
       ),
     );
-    const handle = stack.discord.invokeCommand({
-      name: 'imagine',
-      user: 'cy',
-      channel: 'general',
-      options: { prompt: 'snowman' },
-    });
+    const handle = imagine(stack.discord, 'cy', 'snowman');
     await handle.response(3000);
     const original = stack.discord.originalMessage(handle.id)!;
     stack.discord.ageInteraction(handle.id, 16 * 60 * 1000);
@@ -127,6 +110,6 @@ describe('Redis restarts and expired tokens', () => {
     );
     expect(posted.content).toContain('snowman');
     await new Promise((r) => setTimeout(r, 1500));
-    expect(gridMessagesFor(stack, jobIdOf(posted)!)).toHaveLength(1);
+    expect(gridMessagesFor(stack, requireJobId(posted))).toHaveLength(1);
   }, 120_000);
 });

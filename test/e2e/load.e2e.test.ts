@@ -1,4 +1,4 @@
-import { isGrid } from './messages.js';
+import { imagine, isGrid, jobIdOf, policy } from './messages.js';
 import { type Stack, startStack } from './stack.js';
 
 const USERS = 50;
@@ -27,14 +27,11 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 test(`${USERS} users x ${JOBS_PER_USER} jobs: all complete once, per-user caps hold throughout`, async () => {
-  const policy = stack.discord.invokeCommand({
-    name: 'policy',
-    user: 'ada',
-    channel: 'general',
-    subcommand: 'set',
-    options: { max_running: MAX_RUNNING, max_queued: MAX_QUEUED, max_queued_server: USERS * JOBS_PER_USER },
-  });
-  await policy.response(3000);
+  await policy(stack.discord, 'set', {
+    max_running: MAX_RUNNING,
+    max_queued: MAX_QUEUED,
+    max_queued_server: USERS * JOBS_PER_USER,
+  }).response(3000);
 
   // Sample every user's running and queued sets while the load runs.
   let maxRunning = 0;
@@ -60,12 +57,7 @@ test(`${USERS} users x ${JOBS_PER_USER} jobs: all complete once, per-user caps h
   const started = performance.now();
   const handles = users.flatMap((user, u) =>
     Array.from({ length: JOBS_PER_USER }, (_, j) =>
-      stack.discord.invokeCommand({
-        name: 'imagine',
-        user,
-        channel: 'general',
-        options: { prompt: `${['penguin', 'palm tree', 'red apple'][j]} ${u} --q .25` },
-      }),
+      imagine(stack.discord, user, `${['penguin', 'palm tree', 'red apple'][j]} ${u} --q .25`),
     ),
   );
   const responses = await Promise.all(handles.map((h) => h.response(3000)));
@@ -82,7 +74,7 @@ test(`${USERS} users x ${JOBS_PER_USER} jobs: all complete once, per-user caps h
   await sampler;
 
   const grids = stack.discord.messages('general').filter(isGrid);
-  const jobIds = grids.map((m) => /job ([a-z0-9]{12})/.exec(m.content)?.[1]);
+  const jobIds = grids.map(jobIdOf);
   expect(new Set(jobIds).size).toBe(USERS * JOBS_PER_USER);
   expect(grids).toHaveLength(USERS * JOBS_PER_USER);
   expect(maxRunning).toBeLessThanOrEqual(MAX_RUNNING);

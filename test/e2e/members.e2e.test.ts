@@ -1,5 +1,23 @@
-import { type InteractionHandle, listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
-import { ephemeralAnswer, finishedMessage, isFinalImage, isGrid, jobIdOf } from './messages.js';
+import {
+  type InteractionHandle,
+  listCustomIds,
+  type MessageView,
+  type OptionValue,
+} from '../../src/sandbox/discord/index.js';
+import {
+  componentId,
+  ephemeralAnswer,
+  finishedMessage,
+  imagine,
+  imagineGrid,
+  isFinalImage,
+  isGrid,
+  jobIdOf,
+  policy,
+  pressButton,
+  requireJobId,
+} from './messages.js';
+import { recordOf } from './records.js';
 import { type Stack, startStack } from './stack.js';
 
 let stack: Stack;
@@ -23,62 +41,28 @@ afterAll(async () => stack?.stop());
 
 const answer = (handle: InteractionHandle) => ephemeralAnswer(stack.discord, handle);
 
-function gridFor(user: string, prompt: string): Promise<MessageView> {
-  return finishedMessage(
-    stack.discord,
-    stack.discord.invokeCommand({ name: 'imagine', user, channel: 'general', options: { prompt } }),
-  );
-}
+/** What ada, the server's admin, hears back from a `/policy` subcommand. */
+const policyReply = (subcommand: string, options: Record<string, OptionValue>) =>
+  answer(policy(stack.discord, subcommand, options));
 
 test('an admin bans a word with /policy; prompts using it are refused with what matched', async () => {
-  const set = await answer(
-    stack.discord.invokeCommand({
-      name: 'policy',
-      user: 'ada',
-      channel: 'general',
-      subcommand: 'ban',
-      options: { word: 'gore' },
-    }),
-  );
+  const set = await policyReply('ban', { word: 'gore' });
   expect(set.content).toContain('Banned `gore`');
   expect(set.content).toContain('banned words: `gore`');
 
-  const refused = await answer(
-    stack.discord.invokeCommand({
-      name: 'imagine',
-      user: 'bob',
-      channel: 'general',
-      options: { prompt: 'a ＧＯＲＥ scene' },
-    }),
-  );
+  const refused = await answer(imagine(stack.discord, 'bob', 'a ＧＯＲＥ scene'));
   // The parser folds full-width letters (NFKC), so the match is reported in its ASCII form.
   expect(refused.content).toContain('"GORE" is not allowed on this server (banned word: gore)');
 
-  const unban = await answer(
-    stack.discord.invokeCommand({
-      name: 'policy',
-      user: 'ada',
-      channel: 'general',
-      subcommand: 'unban',
-      options: { word: 'GORE' },
-    }),
-  );
+  const unban = await policyReply('unban', { word: 'GORE' });
   expect(unban.content).toContain('banned words: none');
 }, 60_000);
 
 test('/policy set turns the weight-sum rule off, and the Loab prompt runs', async () => {
-  const set = await answer(
-    stack.discord.invokeCommand({
-      name: 'policy',
-      user: 'ada',
-      channel: 'general',
-      subcommand: 'set',
-      options: { weight_sum_positive: false, max_steps: 40 },
-    }),
-  );
+  const set = await policyReply('set', { weight_sum_positive: false, max_steps: 40 });
   expect(set.content).toContain('weights must add up to more than 0: no');
   expect(set.content).toContain('max steps 40');
-  const grid = await gridFor('bob', 'DIGITA PNTICS skyline logo::-99.99');
+  const grid = await imagineGrid(stack.discord, 'bob', 'DIGITA PNTICS skyline logo::-99.99');
   expect(grid.content).toContain('DIGITA PNTICS skyline logo::-99.99');
 }, 90_000);
 
@@ -95,8 +79,8 @@ test('remix mode: /settings turns it on, V1 opens a form, the edited prompt make
   );
   expect(updated.ephemeral).toBe(true);
 
-  const grid = await gridFor('cy', 'penguin --seed 3');
-  const v1 = listCustomIds(grid.components).find((id) => id.startsWith('v:1:'))!;
+  const grid = await imagineGrid(stack.discord, 'cy', 'penguin --seed 3');
+  const v1 = componentId(grid, 'v:1:');
   const press = stack.discord.pressButton({ user: 'cy', messageId: grid.id, customId: v1 });
   expect((await press.response(3000)).callbackType).toBe(9);
   const modal = stack.discord.modals().at(-1)!;
@@ -107,13 +91,8 @@ test('remix mode: /settings turns it on, V1 opens a form, the edited prompt make
     customId: modal.customId,
     values: { prompt: 'penguin::1 tropical::0.5' },
   });
-  await submit.response(3000);
-  const reply = stack.discord.originalMessage(submit.id)!;
-  const varied = await stack.discord.waitForMessage((m) => m.id === reply.id && isGrid(m), {
-    timeoutMs: 60_000,
-  });
-  const jobId = /job ([a-z0-9]{12})/.exec(varied.content)![1]!;
-  const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!);
+  const varied = await finishedMessage(stack.discord, submit);
+  const record = await recordOf(stack.redisClient, varied);
   expect(record.description.prompts.map((p: { kind: string; text?: string }) => p.text ?? p.kind)).toEqual([
     'image',
     'penguin',
@@ -122,8 +101,8 @@ test('remix mode: /settings turns it on, V1 opens a form, the edited prompt make
 }, 120_000);
 
 test("/info lists the user's jobs; /show re-posts a grid with working buttons", async () => {
-  const grid = await gridFor('bob', 'red apple');
-  const jobId = /job ([a-z0-9]{12})/.exec(grid.content)![1]!;
+  const grid = await imagineGrid(stack.discord, 'bob', 'red apple');
+  const jobId = requireJobId(grid);
   const info = await answer(stack.discord.invokeCommand({ name: 'info', user: 'bob', channel: 'general' }));
   expect(info.content).toMatch(/finished recently: \d+ jobs/);
 
@@ -150,21 +129,9 @@ test("/info lists the user's jobs; /show re-posts a grid with working buttons", 
 }, 90_000);
 
 test('a button naming a job of another server is refused and starts nothing', async () => {
-  const home = await gridFor('bob', 'crab --seed 1');
-  const homeJob = /job ([a-z0-9]{12})/.exec(home.content)![1]!;
-  const handle = stack.discord.invokeCommand({
-    name: 'imagine',
-    user: 'bob',
-    channel: 'elsewhere',
-    options: { prompt: 'snowman' },
-  });
-  await handle.response(3000);
-  const away = await stack.discord.waitForMessage(
-    (m) => m.id === stack.discord.originalMessage(handle.id)!.id && isGrid(m),
-    {
-      timeoutMs: 60_000,
-    },
-  );
+  const home = await imagineGrid(stack.discord, 'bob', 'crab --seed 1');
+  const homeJob = requireJobId(home);
+  const away = await imagineGrid(stack.discord, 'bob', 'snowman', 'elsewhere');
   const before = await stack.renderQueue.getJobCounts();
   const forged = stack.discord.pressButton({
     user: 'bob',
@@ -178,24 +145,12 @@ test('a button naming a job of another server is refused and starts nothing', as
 }, 120_000);
 
 test('--repeat over the server limit is refused before anything is queued', async () => {
-  const refusal = await answer(
-    stack.discord.invokeCommand({
-      name: 'imagine',
-      user: 'cy',
-      channel: 'general',
-      options: { prompt: 'owl --repeat 5' },
-    }),
-  );
+  const refusal = await answer(imagine(stack.discord, 'cy', 'owl --repeat 5'));
   expect(refusal.content).toContain("--repeat 5 is over this server's limit of 4");
 }, 30_000);
 
 test('permutations and --repeat post one message per job, each finished with its own grid', async () => {
-  const handle = stack.discord.invokeCommand({
-    name: 'imagine',
-    user: 'cy',
-    channel: 'general',
-    options: { prompt: 'a {red, blue} bird --repeat 2' },
-  });
+  const handle = imagine(stack.discord, 'cy', 'a {red, blue} bird --repeat 2');
   await handle.response(3000);
   const messages = () =>
     stack.discord
@@ -210,7 +165,7 @@ test('permutations and --repeat post one message per job, each finished with its
     'a red bird',
     'a red bird',
   ]);
-  expect(new Set(grids.map((m) => /job ([a-z0-9]{12})/.exec(m.content)?.[1])).size).toBe(4);
+  expect(new Set(grids.map(jobIdOf)).size).toBe(4);
 }, 120_000);
 
 test('/prefer: a named option expands in prompts, the suffix fills the rest, bad values change nothing', async () => {
@@ -236,8 +191,8 @@ test('/prefer: a named option expands in prompts, the suffix fills the rest, bad
   expect(listed.content).toContain('`--wide` = `--ar 2:1 --s 250`');
   expect(listed.content).not.toContain('--x');
 
-  const grid = await gridFor('cy', 'a lighthouse --wide');
-  const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(grid)}`))!);
+  const grid = await imagineGrid(stack.discord, 'cy', 'a lighthouse --wide');
+  const record = await recordOf(stack.redisClient, grid);
   expect(record.description.params).toMatchObject({
     aspect: { width: 2, height: 1 },
     stylize: 250,
@@ -247,19 +202,12 @@ test('/prefer: a named option expands in prompts, the suffix fills the rest, bad
 
   expect((await prefer('option delete', { name: 'wide' })).content).toContain('Deleted `--wide`.');
   expect((await prefer('suffix')).content).toContain('Suffix removed.');
-  const unknown = await answer(
-    stack.discord.invokeCommand({
-      name: 'imagine',
-      user: 'cy',
-      channel: 'general',
-      options: { prompt: 'a lighthouse --wide' },
-    }),
-  );
+  const unknown = await answer(imagine(stack.discord, 'cy', 'a lighthouse --wide'));
   expect(unknown.content).toContain('unknown parameter --wide');
 }, 90_000);
 
 test("an image of one server's job brought to another server is not linked to it (nothing leaks across)", async () => {
-  const grid = await gridFor('bob', 'a quiet harbour at dawn');
+  const grid = await imagineGrid(stack.discord, 'bob', 'a quiet harbour at dawn');
   const saved = Buffer.from(stack.discord.attachmentBytes(grid.attachments[0]!));
   const blend = (channel: string) =>
     finishedMessage(
@@ -274,45 +222,40 @@ test("an image of one server's job brought to another server is not linked to it
         },
       }),
     );
-  const recordOf = async (message: MessageView) =>
-    JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(message)}`))!);
   // Same server: recognised (the exact pixels).
-  const here = await recordOf(await blend('general'));
+  const here = await recordOf(stack.redisClient, await blend('general'));
   expect(Object.values(here.origins ?? {})).toContainEqual({ jobId: jobIdOf(grid), index: null });
   // Another server: the same bytes are just an upload.
-  const there = await recordOf(await blend('elsewhere'));
+  const there = await recordOf(stack.redisClient, await blend('elsewhere'));
   expect(there.origins).toBeUndefined();
 }, 90_000);
 
 describe('on a non-square upscale: Make Square and Custom Zoom', () => {
   let upscale: MessageView;
   beforeAll(async () => {
-    const grid = await gridFor('bob', 'a lighthouse --ar 3:2 --seed 11');
-    const u1 = listCustomIds(grid.components).find((id) => id.startsWith('u:1:'))!;
+    const grid = await imagineGrid(stack.discord, 'bob', 'a lighthouse --ar 3:2 --seed 11');
     upscale = await finishedMessage(
       stack.discord,
-      stack.discord.pressButton({ user: 'bob', messageId: grid.id, customId: u1 }),
+      pressButton(stack.discord, 'bob', grid, 'u:1:'),
       isFinalImage,
     );
   }, 90_000);
-  const recordOf = async (message: MessageView) =>
-    JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(message)}`))!);
 
   test('Make Square is offered, and makes a square canvas with the image across its middle', async () => {
-    const square = listCustomIds(upscale.components).find((id) => id.startsWith('sq:'))!;
+    const square = componentId(upscale, 'sq:');
     expect(square).toBeDefined();
     const made = await finishedMessage(
       stack.discord,
       stack.discord.pressButton({ user: 'bob', messageId: upscale.id, customId: square }),
     );
     expect(made.content).toContain('Make Square');
-    const record = await recordOf(made);
+    const record = await recordOf(stack.redisClient, made);
     expect(record.description.canvas).toEqual({ mode: 'outpaint', zoom: 1, square: true });
     expect(record.result.contentWidth).toBe(record.result.contentHeight);
   }, 90_000);
 
   test('Custom Zoom: the form takes --zoom and a new --ar; a --zoom out of range is refused', async () => {
-    const custom = listCustomIds(upscale.components).find((id) => id.startsWith('zc:'))!;
+    const custom = componentId(upscale, 'zc:');
     const press = stack.discord.pressButton({ user: 'bob', messageId: upscale.id, customId: custom });
     expect((await press.response(3000)).callbackType).toBe(9);
     const modal = stack.discord.modals().at(-1)!;
@@ -322,7 +265,7 @@ describe('on a non-square upscale: Make Square and Custom Zoom', () => {
       customId: modal.customId,
       values: { prompt: 'a harbour --zoom 5' },
     });
-    expect((await ephemeralAnswer(stack.discord, wrong)).content).toContain('--zoom must be 1-2');
+    expect((await answer(wrong)).content).toContain('--zoom must be 1-2');
     const again = stack.discord.pressButton({ user: 'bob', messageId: upscale.id, customId: custom });
     await again.response(3000);
     const submit = stack.discord.submitModal({
@@ -331,7 +274,7 @@ describe('on a non-square upscale: Make Square and Custom Zoom', () => {
       values: { prompt: 'a harbour at night --zoom 1.5 --ar 2:1' },
     });
     const zoomed = await finishedMessage(stack.discord, submit);
-    const record = await recordOf(zoomed);
+    const record = await recordOf(stack.redisClient, zoomed);
     expect(record.description.canvas).toEqual({
       mode: 'outpaint',
       zoom: 1.5,

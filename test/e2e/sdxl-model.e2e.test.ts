@@ -6,7 +6,16 @@
 import sharp from 'sharp';
 import { readTextChunks } from '../../src/images/png.js';
 import { listCustomIds } from '../../src/sandbox/discord/index.js';
-import { finishedMessage, isFinalImage, jobIdOf } from './messages.js';
+import {
+  finishedMessage,
+  gridButtons,
+  imagineGrid,
+  isFinalImage,
+  pressButton,
+  requireJobId,
+} from './messages.js';
+import { mad, pixels, quadrant } from './pixels.js';
+import { jobImages } from './records.js';
 import { type Stack, startStack } from './stack.js';
 
 const MODEL_DIR = new URL('../fixtures/models/sdxl-tiny', import.meta.url).pathname;
@@ -19,40 +28,9 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** An image's pixels at `size` x `size`, optionally one quadrant of it (0-3, row-major). */
-async function pixels(png: Uint8Array, size: number, quadrant?: number): Promise<Buffer> {
-  let image = sharp(png);
-  if (quadrant !== undefined) {
-    const meta = await sharp(png).metadata();
-    const width = meta.width! / 2;
-    const height = meta.height! / 2;
-    image = sharp(
-      await image
-        .extract({ left: (quadrant % 2) * width, top: Math.floor(quadrant / 2) * height, width, height })
-        .toBuffer(),
-    );
-  }
-  return image.resize(size, size, { fit: 'fill' }).removeAlpha().raw().toBuffer();
-}
-
-const mad = (a: Buffer, b: Buffer) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]!), 0) / a.length;
-
 test('/imagine on an SDXL folder posts a 2x2 grid of its four images; U1 posts the first alone', async () => {
-  const grid = await finishedMessage(
-    stack.discord,
-    stack.discord.invokeCommand({
-      name: 'imagine',
-      user: 'bob',
-      channel: 'general',
-      options: { prompt: 'a red fox::0.6 snow::-0.5 --seed 9' },
-    }),
-  );
-  const ids = listCustomIds(grid.components);
-  expect(ids).toEqual([
-    ...[1, 2, 3, 4].map((i) => expect.stringMatching(new RegExp(`^u:${i}:[a-z0-9]{12}$`))),
-    ...[1, 2, 3, 4].map((i) => expect.stringMatching(new RegExp(`^v:${i}:[a-z0-9]{12}$`))),
-    expect.stringMatching(/^r:[a-z0-9]{12}$/),
-  ]);
+  const grid = await imagineGrid(stack.discord, 'bob', 'a red fox::0.6 snow::-0.5 --seed 9');
+  expect(listCustomIds(grid.components)).toEqual(gridButtons());
   expect(grid.content).toMatch(/seed 9 · job [a-z0-9]{12}/);
 
   // The grid is the folder's own defaults: its Euler sampler, 20 steps, the SDXL folder's name.
@@ -65,20 +43,16 @@ test('/imagine on an SDXL folder posts a 2x2 grid of its four images; U1 posts t
   );
 
   // Each quadrant is the stored image of its slot, and the four are not one picture.
-  const jobId = jobIdOf(grid)!;
-  const singles = await Promise.all(
-    [0, 1, 2, 3].map(async (i) => (await stack.redisClient.getBuffer(`lb:img:${jobId}:${i}`))!),
-  );
+  const singles = await jobImages(stack.redisClient, requireJobId(grid));
   for (let i = 0; i < 4; i++) {
-    const quadrant = await pixels(gridPng, 32, i);
-    expect({ i, diff: mad(quadrant, await pixels(singles[i]!, 32)) < 2 }).toEqual({ i, diff: true });
+    const part = await pixels(gridPng, 32, quadrant(i));
+    expect({ i, diff: mad(part, await pixels(singles[i]!, 32)) < 2 }).toEqual({ i, diff: true });
   }
   expect(mad(await pixels(singles[0]!, 32), await pixels(singles[1]!, 32))).toBeGreaterThan(1);
 
-  const u1 = ids.find((id) => id.startsWith('u:1:'))!;
   const upscaled = await finishedMessage(
     stack.discord,
-    stack.discord.pressButton({ user: 'bob', messageId: grid.id, customId: u1 }),
+    pressButton(stack.discord, 'bob', grid, 'u:1:'),
     isFinalImage,
   );
   expect(upscaled.content).toContain('Image #1');

@@ -5,8 +5,9 @@
  * link is noted and never fetched.
  */
 import sharp from 'sharp';
-import { listCustomIds } from '../../src/sandbox/discord/index.js';
-import { finishedMessage, jobIdOf } from './messages.js';
+import { finishedMessage, imagine, imagineGrid, pressButton, requireJobId } from './messages.js';
+import { mad, pixels } from './pixels.js';
+import { jobImage, jobRecord, recordOf } from './records.js';
 import { type Stack, startStack } from './stack.js';
 
 const STYLED = new URL('../../models/emoji-ld2-wip', import.meta.url).pathname;
@@ -19,29 +20,24 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function imagine(prompt: string) {
-  const grid = await finishedMessage(
-    stack.discord,
-    stack.discord.invokeCommand({ name: 'imagine', user: 'bob', channel: 'general', options: { prompt } }),
-  );
-  const jobId = jobIdOf(grid)!;
-  const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!);
-  const image = (await stack.redisClient.getBuffer(`lb:img:${jobId}:0`))!;
-  return { grid, record, pixels: await sharp(image).resize(32, 32).removeAlpha().raw().toBuffer() };
+/** A grid of bob's, its record, and its first image as pixels to compare. */
+async function generate(prompt: string) {
+  const grid = await imagineGrid(stack.discord, 'bob', prompt);
+  const jobId = requireJobId(grid);
+  const record = await jobRecord(stack.redisClient, jobId);
+  return { grid, record, pixels: await pixels(await jobImage(stack.redisClient, jobId, 0), 32) };
 }
 
-const mad = (a: Buffer, b: Buffer) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]!), 0) / a.length;
-
 test('--style names one of the four styles and moves the picture; an unknown one is noted', async () => {
-  const plain = await imagine('polar bear --seed 21');
-  const noto = await imagine('polar bear --seed 21 --style noto');
-  const fluent3d = await imagine('polar bear --seed 21 --style Fluent-3D');
+  const plain = await generate('polar bear --seed 21');
+  const noto = await generate('polar bear --seed 21 --style noto');
+  const fluent3d = await generate('polar bear --seed 21 --style Fluent-3D');
   expect(noto.record.description.params.style).toBe('noto');
   expect(fluent3d.record.description.params.style).toBe('fluent-3d');
   expect(mad(noto.pixels, plain.pixels)).toBeGreaterThan(0.5);
   expect(mad(noto.pixels, fluent3d.pixels)).toBeGreaterThan(0.5);
 
-  const raw = await imagine('polar bear --seed 21 --style raw');
+  const raw = await generate('polar bear --seed 21 --style raw');
   expect(raw.grid.content).toContain(
     "--style raw is ignored: this model's styles are noto, twemoji, fluent, fluent-3d",
   );
@@ -58,31 +54,22 @@ test('--sref takes the style of a linked image: fetched once, stored, noted, and
       .toBuffer(),
   });
   const url = `${stack.discord.origin}${stored.path}`;
-  const plain = await imagine('penguin --seed 5');
-  const styled = await imagine(`penguin --seed 5 --sref ${url} --sw 300`);
+  const plain = await generate('penguin --seed 5');
+  const styled = await generate(`penguin --seed 5 --sref ${url} --sw 300`);
   expect(styled.record.description.params).toMatchObject({ sref: [url], sw: 300 });
   expect(styled.record.inputs[url]).toMatch(/^upload:[a-z0-9]{12}$/);
   expect(styled.grid.content).toMatch(/the style reference looks most like (noto|twemoji|fluent|fluent-3d)/);
   expect(mad(styled.pixels, plain.pixels)).toBeGreaterThan(0.5);
 
-  const reroll = listCustomIds(styled.grid.components).find((id) => id.startsWith('r:'))!;
-  const again = await finishedMessage(
-    stack.discord,
-    stack.discord.pressButton({ user: 'bob', messageId: styled.grid.id, customId: reroll }),
-  );
-  const rerolled = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(again)}`))!);
+  const again = await finishedMessage(stack.discord, pressButton(stack.discord, 'bob', styled.grid, 'r:'));
+  const rerolled = await recordOf(stack.redisClient, again);
   expect(rerolled.status).toBe('done');
   expect(rerolled.inputs).toEqual({ [url]: styled.record.inputs[url] });
 }, 120_000);
 
 test('style references count against the image limit before anything is fetched', async () => {
   const links = Array.from({ length: 6 }, (_, i) => `${stack.discord.origin}/cdn/none-${i}.png`).join(' ');
-  const handle = stack.discord.invokeCommand({
-    name: 'imagine',
-    user: 'bob',
-    channel: 'general',
-    options: { prompt: `penguin --sref ${links}` },
-  });
+  const handle = imagine(stack.discord, 'bob', `penguin --sref ${links}`);
   await handle.response(3000);
   const answer = await stack.discord.waitForMessage((m) => m.interactionId === handle.id && m.ephemeral, {
     timeoutMs: 10_000,

@@ -2,11 +2,25 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { listCustomIds, type MessageView } from '../../src/sandbox/discord/index.js';
+import { listCustomIds, type MessageView, type OptionValue } from '../../src/sandbox/discord/index.js';
 import { readLineage } from '../../src/sandbox/web/lineage.js';
 import { openStores } from '../../src/store/index.js';
 import { freePort } from '../../src/store/local-redis.js';
-import { ephemeralAnswer, finishedMessage, isFinalImage, isGrid, jobIdOf } from './messages.js';
+import {
+  componentId,
+  ephemeralAnswer,
+  finishedMessage,
+  gridButtons,
+  imagine,
+  imagineGrid,
+  isFinalImage,
+  isGrid,
+  policy,
+  pressButton,
+  requireJobId,
+} from './messages.js';
+import { mad, pixels } from './pixels.js';
+import { jobImage, jobImages, jobRecord, recordOf } from './records.js';
 import { type Stack, startStack } from './stack.js';
 
 let stack: Stack;
@@ -24,17 +38,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-async function imagine(user: string, prompt: string) {
-  const handle = stack.discord.invokeCommand({
-    name: 'imagine',
-    user,
-    channel: 'general',
-    options: { prompt },
-  });
-  const response = await handle.response(3000);
-  return { handle, response };
-}
 
 /** A valid PNG whose header claims 30000x30000 pixels: tiny on disk, 2.7 GB if decoded. */
 function decompressionBomb(): Buffer {
@@ -68,31 +71,31 @@ function decompressionBomb(): Buffer {
   ]);
 }
 
-async function png(color: string, size = 64): Promise<Buffer> {
-  return sharp({ create: { width: size, height: size, channels: 3, background: color } })
+/** A 64x64 one-colour PNG, as a member would attach or upload it. */
+async function pngFile(filename: string, color: string) {
+  const data = await sharp({ create: { width: 64, height: 64, channels: 3, background: color } })
     .png()
     .toBuffer();
+  return { filename, contentType: 'image/png', data };
 }
+
+/** cy's `/blend` in general, the one place the blend tests send it from. */
+const blend = (options: Record<string, OptionValue>) =>
+  stack.discord.invokeCommand({ name: 'blend', user: 'cy', channel: 'general', options });
 
 describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
   let grid: MessageView;
 
   test('/imagine answers at once, shows progress, then the grid with U1-U4, V1-V4 and reroll', async () => {
-    const { handle, response } = await imagine('bob', 'polar bear::0.6 white::-0.5 --seed 7');
-    expect(response.callbackType).toBe(4);
+    const handle = imagine(stack.discord, 'bob', 'polar bear::0.6 white::-0.5 --seed 7');
+    expect((await handle.response(3000)).callbackType).toBe(4);
     const original = stack.discord.originalMessage(handle.id)!;
     expect(original.content).toContain('polar bear::0.6 white::-0.5');
     expect(original.content).toContain('Waiting to start');
     expect(original.ephemeral).toBe(false);
 
-    grid = await stack.discord.waitForMessage((m) => m.id === original.id && isGrid(m), {
-      timeoutMs: 60_000,
-    });
-    expect(listCustomIds(grid.components)).toEqual([
-      ...[1, 2, 3, 4].map((i) => expect.stringMatching(new RegExp(`^u:${i}:[a-z0-9]{12}$`))),
-      ...[1, 2, 3, 4].map((i) => expect.stringMatching(new RegExp(`^v:${i}:[a-z0-9]{12}$`))),
-      expect.stringMatching(/^r:[a-z0-9]{12}$/),
-    ]);
+    grid = await finishedMessage(stack.discord, handle);
+    expect(listCustomIds(grid.components)).toEqual(gridButtons());
     expect(grid.content).toMatch(/seed 7 · job [a-z0-9]{12}/);
     const bytes = stack.discord.attachmentBytes(grid.attachments[0]!);
     const meta = await sharp(bytes).metadata();
@@ -108,13 +111,11 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
   let upscaled: MessageView;
 
   test("U2 posts the single image with Midjourney's rows of buttons", async () => {
-    const u2 = listCustomIds(grid.components).find((id) => id.startsWith('u:2:'))!;
-    const handle = stack.discord.pressButton({ user: 'bob', messageId: grid.id, customId: u2 });
-    await handle.response(3000);
-    const reply = stack.discord.originalMessage(handle.id)!;
-    upscaled = await stack.discord.waitForMessage((m) => m.id === reply.id && isFinalImage(m), {
-      timeoutMs: 60_000,
-    });
+    upscaled = await finishedMessage(
+      stack.discord,
+      pressButton(stack.discord, 'bob', grid, 'u:2:'),
+      isFinalImage,
+    );
     expect(upscaled.content).toContain('Image #2');
     const rows = (upscaled.components as { components: Array<{ label: string }> }[]).map((row) =>
       row.components.map((c) => c.label),
@@ -129,64 +130,35 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
   }, 90_000);
 
   test('Vary (Strong) on the upscale makes a new grid whose record names its parent', async () => {
-    const vary = listCustomIds(upscaled.components).find((id) => id.startsWith('vs:'))!;
-    const handle = stack.discord.pressButton({ user: 'bob', messageId: upscaled.id, customId: vary });
-    await handle.response(3000);
-    const reply = stack.discord.originalMessage(handle.id)!;
-    const varied = await stack.discord.waitForMessage((m) => m.id === reply.id && isGrid(m), {
-      timeoutMs: 60_000,
-    });
+    const vary = componentId(upscaled, 'vs:');
+    const varied = await finishedMessage(
+      stack.discord,
+      stack.discord.pressButton({ user: 'bob', messageId: upscaled.id, customId: vary }),
+    );
     expect(varied.content).toContain('Variations (Strong)');
-    const jobId = /job ([a-z0-9]{12})/.exec(varied.content)![1]!;
-    const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!);
+    const record = await recordOf(stack.redisClient, varied);
     const upscaleJob = vary.slice(3);
     expect(record.description.parents).toEqual([{ jobId: upscaleJob, index: 0, role: 'variation-strong' }]);
     expect(record.description.prompts[0]).toMatchObject({ kind: 'image', url: `job:${upscaleJob}/0` });
   }, 90_000);
 
   describe('canvas actions on the upscale, checked on the pixels', () => {
-    /** An image's pixels at `size` x `size`, optionally cut from a fraction of it first. */
-    async function pixels(
-      png: Buffer,
-      size: number,
-      cut?: { left: number; top: number; width: number; height: number },
-    ) {
-      let image = sharp(png);
-      if (cut) {
-        const meta = await sharp(png).metadata();
-        image = sharp(
-          await image
-            .extract({
-              left: Math.round(cut.left * meta.width!),
-              top: Math.round(cut.top * meta.height!),
-              width: Math.round(cut.width * meta.width!),
-              height: Math.round(cut.height * meta.height!),
-            })
-            .toBuffer(),
-        );
-      }
-      return image.resize(size, size, { fit: 'fill' }).removeAlpha().raw().toBuffer();
-    }
-    const mad = (a: Buffer, b: Buffer) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]!), 0) / a.length;
-    const press = async (action: string, isFinal = isGrid) => {
-      const id = listCustomIds(upscaled.components).find((c) => c.startsWith(`${action}:`))!;
+    /** One of the upscale's canvas actions, through to the grid it makes, its record and its four images. */
+    const press = async (action: string) => {
       const message = await finishedMessage(
         stack.discord,
-        stack.discord.pressButton({ user: 'bob', messageId: upscaled.id, customId: id }),
-        isFinal,
+        pressButton(stack.discord, 'bob', upscaled, `${action}:`),
       );
-      const jobId = jobIdOf(message)!;
-      const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!);
-      const images = await Promise.all(
-        [0, 1, 2, 3].map(async (i) => (await stack.redisClient.getBuffer(`lb:img:${jobId}:${i}`))!),
-      );
+      const jobId = requireJobId(message);
+      const record = await jobRecord(stack.redisClient, jobId);
+      const images = await jobImages(stack.redisClient, jobId);
       return { message, record, images };
     };
     let source: Buffer;
     let otherImage: Buffer;
     beforeAll(async () => {
       source = Buffer.from(stack.discord.attachmentBytes(upscaled.attachments[0]!));
-      otherImage = (await stack.redisClient.getBuffer(`lb:img:${jobIdOf(grid)}:0`))!;
+      otherImage = await jobImage(stack.redisClient, requireJobId(grid), 0);
     });
 
     test('Zoom Out 2x: four images whose centre is the source, painted around', async () => {
@@ -221,79 +193,61 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
     }, 90_000);
 
     test('Vary (Region): the centre repainted, the rest the source', async () => {
-      const id = listCustomIds(upscaled.components).find((c) => c.startsWith('vr:'))!;
-      const menu = await ephemeralAnswer(
-        stack.discord,
-        stack.discord.pressButton({ user: 'bob', messageId: upscaled.id, customId: id }),
-      );
+      const menu = await ephemeralAnswer(stack.discord, pressButton(stack.discord, 'bob', upscaled, 'vr:'));
       expect(menu.content).toContain('Pick the part of the image to repaint');
-      const select = listCustomIds(menu.components).find((c) => c.startsWith('rg:'))!;
       const chosen = stack.discord.selectOption({
         user: 'bob',
         messageId: menu.id,
-        customId: select,
+        customId: componentId(menu, 'rg:'),
         values: ['centre'],
       });
       const message = await finishedMessage(stack.discord, chosen);
-      const jobId = jobIdOf(message)!;
-      const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!);
+      const jobId = requireJobId(message);
+      const record = await jobRecord(stack.redisClient, jobId);
       expect(record.description.canvas).toEqual({ mode: 'region', cells: [4] });
       const top = { left: 0, top: 0, width: 1, height: 0.28 };
       const middle = { left: 0.38, top: 0.38, width: 0.24, height: 0.24 };
-      for (const i of [0, 1, 2, 3]) {
-        const png = (await stack.redisClient.getBuffer(`lb:img:${jobId}:${i}`))!;
+      for (const png of await jobImages(stack.redisClient, jobId)) {
         expect(mad(await pixels(png, 32, top), await pixels(source, 32, top))).toBeLessThan(3);
         expect(mad(await pixels(png, 16, middle), await pixels(source, 16, middle))).toBeGreaterThan(3);
       }
     }, 90_000);
 
     test('Upscale (Subtle) doubles the side, and again on its own result', async () => {
-      const first = await press('x2', isFinalImage);
-      const before = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(upscaled)}`))!).result
-        .contentWidth;
-      expect(first.record.result.contentWidth).toBe(2 * before);
-      const id = listCustomIds(first.message.components).find((c) => c.startsWith('x2:'))!;
-      const second = await finishedMessage(
+      const first = await finishedMessage(
         stack.discord,
-        stack.discord.pressButton({ user: 'bob', messageId: first.message.id, customId: id }),
+        pressButton(stack.discord, 'bob', upscaled, 'x2:'),
         isFinalImage,
       );
-      const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(second)}`))!);
+      const before = (await recordOf(stack.redisClient, upscaled)).result.contentWidth;
+      expect((await recordOf(stack.redisClient, first)).result.contentWidth).toBe(2 * before);
+      const second = await finishedMessage(
+        stack.discord,
+        pressButton(stack.discord, 'bob', first, 'x2:'),
+        isFinalImage,
+      );
+      const record = await recordOf(stack.redisClient, second);
       expect(record.result.contentWidth).toBe(4 * before);
     }, 90_000);
   });
 
   test('Opposite asks for the image at weight -1: refused under the default rule, allowed once an admin lifts it', async () => {
-    const opposite = listCustomIds(upscaled.components).find((id) => id.startsWith('op:'))!;
-    const refusedPress = stack.discord.pressButton({
-      user: 'bob',
-      messageId: upscaled.id,
-      customId: opposite,
-    });
-    await refusedPress.response(3000);
-    const refusal = await stack.discord.waitForMessage(
-      (m) => m.interactionId === refusedPress.id && m.ephemeral && !m.loading,
-      { timeoutMs: 10_000 },
+    const opposite = componentId(upscaled, 'op:');
+    const refusal = await ephemeralAnswer(
+      stack.discord,
+      stack.discord.pressButton({ user: 'bob', messageId: upscaled.id, customId: opposite }),
     );
     expect(refusal.content).toContain('The weights add up to -1; this server requires a sum above 0');
     expect(refusal.content).toContain('/policy set weight_sum_positive:False');
 
-    const policy = (weight_sum_positive: boolean) =>
-      stack.discord
-        .invokeCommand({
-          name: 'policy',
-          user: 'ada',
-          channel: 'general',
-          subcommand: 'set',
-          options: { weight_sum_positive },
-        })
-        .response(3000);
-    await policy(false);
+    const weightSumPositive = (weight_sum_positive: boolean) =>
+      policy(stack.discord, 'set', { weight_sum_positive }).response(3000);
+    await weightSumPositive(false);
     try {
       const press = stack.discord.pressButton({ user: 'bob', messageId: upscaled.id, customId: opposite });
       const away = await finishedMessage(stack.discord, press);
       expect(away.content).toContain('Opposite of an image');
-      const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(away)}`))!);
+      const record = await recordOf(stack.redisClient, away);
       const source = opposite.slice(3);
       expect(record.kind).toBe('opposite');
       expect(record.description.prompts).toEqual([
@@ -301,31 +255,21 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
       ]);
       expect(record.description.parents).toEqual([{ jobId: source, index: 0, role: 'opposite' }]);
     } finally {
-      await policy(true);
+      await weightSumPositive(true);
     }
   }, 90_000);
 
   test('/blend with two uploads makes a grid from equal-weight image prompts', async () => {
-    const handle = stack.discord.invokeCommand({
-      name: 'blend',
-      user: 'cy',
-      channel: 'general',
-      options: {
-        image1: { filename: 'red.png', contentType: 'image/png', data: await png('#d02020') },
-        image2: { filename: 'blue.png', contentType: 'image/png', data: await png('#2040d0') },
-      },
-    });
-    await handle.response(3000);
-    const reply = stack.discord.originalMessage(handle.id)!;
-    const blended = await stack.discord.waitForMessage((m) => m.id === reply.id && isGrid(m), {
-      timeoutMs: 60_000,
-    });
+    const blended = await finishedMessage(
+      stack.discord,
+      blend({ image1: await pngFile('red.png', '#d02020'), image2: await pngFile('blue.png', '#2040d0') }),
+    );
     expect(blended.content).toContain('Blend of 2 images');
   }, 90_000);
 
   test('a saved grid and a saved upscale, re-encoded and uploaded to /blend, continue the lineage', async () => {
-    const gridJob = jobIdOf(grid)!;
-    const upscaleJob = jobIdOf(upscaled)!;
+    const gridJob = requireJobId(grid);
+    const upscaleJob = requireJobId(upscaled);
     // As a member would: save the images from Discord, send them through a JPEG editor at another size.
     const savedGrid = await sharp(Buffer.from(stack.discord.attachmentBytes(grid.attachments[0]!)))
       .resize(700, 700)
@@ -335,19 +279,14 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
       .resize(300, 300)
       .jpeg({ quality: 75 })
       .toBuffer();
-    const handle = stack.discord.invokeCommand({
-      name: 'blend',
-      user: 'cy',
-      channel: 'general',
-      options: {
-        image1: { filename: 'saved-grid.jpg', contentType: 'image/jpeg', data: savedGrid },
-        image2: { filename: 'saved-image.jpg', contentType: 'image/jpeg', data: savedUpscale },
-        image3: { filename: 'other.png', contentType: 'image/png', data: await png('#33aa55') },
-      },
+    const handle = blend({
+      image1: { filename: 'saved-grid.jpg', contentType: 'image/jpeg', data: savedGrid },
+      image2: { filename: 'saved-image.jpg', contentType: 'image/jpeg', data: savedUpscale },
+      image3: await pngFile('other.png', '#33aa55'),
     });
     const blended = await finishedMessage(stack.discord, handle);
-    const blendJob = jobIdOf(blended)!;
-    const record = JSON.parse((await stack.redisClient.get(`lb:job:${blendJob}`))!);
+    const blendJob = requireJobId(blended);
+    const record = await jobRecord(stack.redisClient, blendJob);
     const [first, second, third] = record.description.prompts.map((p: { url: string }) => p.url);
     expect(record.origins[first]).toEqual({ jobId: gridJob, index: null });
     expect(record.origins[second]).toEqual({ jobId: upscaleJob, index: 0 });
@@ -368,26 +307,15 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
 
   test('/blend takes a weight per image; a negative one is judged by the weight-sum rule', async () => {
     const images = {
-      image1: { filename: 'red.png', contentType: 'image/png', data: await png('#d02020') },
-      image2: { filename: 'blue.png', contentType: 'image/png', data: await png('#2040d0') },
+      image1: await pngFile('red.png', '#d02020'),
+      image2: await pngFile('blue.png', '#2040d0'),
     };
-    const weighted = stack.discord.invokeCommand({
-      name: 'blend',
-      user: 'cy',
-      channel: 'general',
-      options: { ...images, weight1: 2, weight2: -0.5 },
-    });
-    const grid = await finishedMessage(stack.discord, weighted);
-    const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(grid)}`))!);
+    const grid = await finishedMessage(stack.discord, blend({ ...images, weight1: 2, weight2: -0.5 }));
+    const record = await recordOf(stack.redisClient, grid);
     expect(record.description.prompts.map((p: { weight: number }) => p.weight)).toEqual([2, -0.5]);
     expect(record.description.weightSum).toBe(1.5);
 
-    const refused = stack.discord.invokeCommand({
-      name: 'blend',
-      user: 'cy',
-      channel: 'general',
-      options: { ...images, weight1: -1, weight2: -1 },
-    });
+    const refused = blend({ ...images, weight1: -1, weight2: -1 });
     await refused.response(3000);
     const answer = await stack.discord.waitForMessage((m) => m.interactionId === refused.id && m.ephemeral, {
       timeoutMs: 10_000,
@@ -398,25 +326,10 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
 
 describe('image links in a prompt', () => {
   test('are fetched within limits, stored, and steer the job as weighted image prompts', async () => {
-    const stored = stack.discord.upload({
-      filename: 'ref.png',
-      contentType: 'image/png',
-      data: await png('#e0e0e0'),
-    });
+    const stored = stack.discord.upload(await pngFile('ref.png', '#e0e0e0'));
     const url = `${stack.discord.origin}${stored.path}`;
-    const handle = stack.discord.invokeCommand({
-      name: 'imagine',
-      user: 'bob',
-      channel: 'general',
-      options: { prompt: `${url} polar bear --iw 2` },
-    });
-    await handle.response(3000);
-    const original = stack.discord.originalMessage(handle.id)!;
-    const grid = await stack.discord.waitForMessage((m) => m.id === original.id && isGrid(m), {
-      timeoutMs: 60_000,
-    });
-    const jobId = /job ([a-z0-9]{12})/.exec(grid.content)![1]!;
-    const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!);
+    const grid = await imagineGrid(stack.discord, 'bob', `${url} polar bear --iw 2`);
+    const record = await recordOf(stack.redisClient, grid);
     expect(record.description.prompts).toEqual([
       { kind: 'image', url, weight: 2, normalized: expect.closeTo(2 / 3, 9) },
       { kind: 'text', text: 'polar bear', weight: 1, normalized: expect.closeTo(1 / 3, 9) },
@@ -425,38 +338,21 @@ describe('image links in a prompt', () => {
 
     // 🔄 reruns the same prompt, image included: the new job holds the same stored upload (a fetch again
     // would have stored a new one).
-    const reroll = listCustomIds(grid.components).find((id) => id.startsWith('r:'))!;
-    const again = await finishedMessage(
-      stack.discord,
-      stack.discord.pressButton({ user: 'bob', messageId: grid.id, customId: reroll }),
-    );
+    const again = await finishedMessage(stack.discord, pressButton(stack.discord, 'bob', grid, 'r:'));
     expect(isGrid(again)).toBe(true);
-    const rerolled = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(again)}`))!);
+    const rerolled = await recordOf(stack.redisClient, again);
     expect(rerolled.inputs).toEqual({ [url]: record.inputs[url] });
     expect(rerolled.status).toBe('done');
   }, 90_000);
 
   test('an image with its own negative weight reaches the sampler and pushes the result away', async () => {
-    const stored = stack.discord.upload({
-      filename: 'away.png',
-      contentType: 'image/png',
-      data: await png('#101010'),
-    });
+    const stored = stack.discord.upload(await pngFile('away.png', '#101010'));
     const url = `${stack.discord.origin}${stored.path}`;
     const gridOf = async (prompt: string) => {
-      const grid = await finishedMessage(
-        stack.discord,
-        stack.discord.invokeCommand({
-          name: 'imagine',
-          user: 'bob',
-          channel: 'general',
-          options: { prompt },
-        }),
-      );
-      const jobId = jobIdOf(grid)!;
+      const jobId = requireJobId(await imagineGrid(stack.discord, 'bob', prompt));
       return {
-        record: JSON.parse((await stack.redisClient.get(`lb:job:${jobId}`))!),
-        image: (await stack.redisClient.getBuffer(`lb:img:${jobId}:0`))!,
+        record: await jobRecord(stack.redisClient, jobId),
+        image: await jobImage(stack.redisClient, jobId, 0),
       };
     };
     const plain = await gridOf('polar bear::2 --seed 77');
@@ -472,25 +368,19 @@ describe('image links in a prompt', () => {
     const [a, b] = await Promise.all(
       [plain.image, pushed.image].map((bytes) => sharp(bytes).resize(32, 32).raw().toBuffer()),
     );
-    let diff = 0;
-    for (let i = 0; i < a!.length; i++) diff += Math.abs(a![i]! - b![i]!);
-    expect(diff / a!.length).toBeGreaterThan(2);
+    expect(mad(a!, b!)).toBeGreaterThan(2);
   }, 90_000);
 
   test('on this one-style model, --style and --sref are noted and the --sref link is never fetched', async () => {
     // A link that could not be fetched: had the bot tried, the job would have been refused.
-    const grid = await finishedMessage(
+    const grid = await imagineGrid(
       stack.discord,
-      stack.discord.invokeCommand({
-        name: 'imagine',
-        user: 'bob',
-        channel: 'general',
-        options: { prompt: 'polar bear --style noto --sref https://unreachable.invalid/style.png --sw 50' },
-      }),
+      'bob',
+      'polar bear --style noto --sref https://unreachable.invalid/style.png --sw 50',
     );
     expect(grid.content).toContain('--style noto is ignored: this model has one style');
     expect(grid.content).toContain('--sref is ignored: this model cannot take a style from an image');
-    const record = JSON.parse((await stack.redisClient.get(`lb:job:${jobIdOf(grid)}`))!);
+    const record = await recordOf(stack.redisClient, grid);
     expect(record.inputs).toBeUndefined();
     expect(record.description.params.sref).toBeUndefined();
   }, 90_000);
@@ -501,12 +391,7 @@ describe('image links in a prompt', () => {
       contentType: 'image/png',
       data: Buffer.from('plain text'),
     });
-    const handle = stack.discord.invokeCommand({
-      name: 'imagine',
-      user: 'bob',
-      channel: 'general',
-      options: { prompt: `${stack.discord.origin}${stored.path} cat` },
-    });
+    const handle = imagine(stack.discord, 'bob', `${stack.discord.origin}${stored.path} cat`);
     await handle.response(3000);
     const answer = await stack.discord.waitForMessage((m) => m.interactionId === handle.id && m.ephemeral, {
       timeoutMs: 10_000,
@@ -520,14 +405,7 @@ describe('image links in a prompt', () => {
 describe('refusals are ephemeral and queue nothing', () => {
   async function refusal(invoke: () => ReturnType<Stack['discord']['invokeCommand']>): Promise<string> {
     const before = await stack.renderQueue.getJobCounts();
-    const handle = invoke();
-    await handle.response(3000);
-    const message = await stack.discord.waitForMessage(
-      (m) => m.interactionId === handle.id && m.ephemeral && !m.loading,
-      {
-        timeoutMs: 10_000,
-      },
-    );
+    const message = await ephemeralAnswer(stack.discord, invoke());
     const after = await stack.renderQueue.getJobCounts();
     const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
     expect(total(after)).toBe(total(before));
@@ -535,39 +413,20 @@ describe('refusals are ephemeral and queue nothing', () => {
   }
 
   test('a weight sum <= 0 under the default policy', async () => {
-    const text = await refusal(() =>
-      stack.discord.invokeCommand({
-        name: 'imagine',
-        user: 'bob',
-        channel: 'general',
-        options: { prompt: 'DIGITA PNTICS skyline logo::-99.99' },
-      }),
-    );
+    const text = await refusal(() => imagine(stack.discord, 'bob', 'DIGITA PNTICS skyline logo::-99.99'));
     expect(text).toContain('add up to -99.99');
   }, 30_000);
 
   test('a malformed prompt names the culprit', async () => {
-    const text = await refusal(() =>
-      stack.discord.invokeCommand({
-        name: 'imagine',
-        user: 'bob',
-        channel: 'general',
-        options: { prompt: 'cat --chaos 101' },
-      }),
-    );
+    const text = await refusal(() => imagine(stack.discord, 'bob', 'cat --chaos 101'));
     expect(text).toContain('--chaos must be 0-100, got 101');
   }, 30_000);
 
   test('an upload that is not an image', async () => {
     const text = await refusal(() =>
-      stack.discord.invokeCommand({
-        name: 'blend',
-        user: 'cy',
-        channel: 'general',
-        options: {
-          image1: { filename: 'notes.txt', contentType: 'text/plain', data: Buffer.from('hello') },
-          image2: { filename: 'b.png', contentType: 'image/png', data: Buffer.alloc(10) },
-        },
+      blend({
+        image1: { filename: 'notes.txt', contentType: 'text/plain', data: Buffer.from('hello') },
+        image2: { filename: 'b.png', contentType: 'image/png', data: Buffer.alloc(10) },
       }),
     );
     expect(text).toContain('notes.txt is not a PNG, JPEG, WebP or GIF image');
@@ -579,29 +438,15 @@ describe('refusals are ephemeral and queue nothing', () => {
       contentType: 'image/png',
       data: Buffer.from('not really a png at all'),
     };
-    const ok = { filename: 'ok.png', contentType: 'image/png', data: await png('#00ff00') };
-    const text = await refusal(() =>
-      stack.discord.invokeCommand({
-        name: 'blend',
-        user: 'cy',
-        channel: 'general',
-        options: { image1: fake, image2: ok },
-      }),
-    );
+    const ok = await pngFile('ok.png', '#00ff00');
+    const text = await refusal(() => blend({ image1: fake, image2: ok }));
     expect(text).toContain('fake.png was refused');
   }, 30_000);
 
   test('a decompression bomb is refused before it is decoded', async () => {
     const bomb = { filename: 'bomb.png', contentType: 'image/png', data: decompressionBomb() };
-    const ok = { filename: 'ok.png', contentType: 'image/png', data: await png('#00ff00') };
-    const text = await refusal(() =>
-      stack.discord.invokeCommand({
-        name: 'blend',
-        user: 'cy',
-        channel: 'general',
-        options: { image1: bomb, image2: ok },
-      }),
-    );
+    const ok = await pngFile('ok.png', '#00ff00');
+    const text = await refusal(() => blend({ image1: bomb, image2: ok }));
     expect(text).toContain('bomb.png was refused: 30000x30000 is over the limit');
   }, 30_000);
 
@@ -611,15 +456,8 @@ describe('refusals are ephemeral and queue nothing', () => {
       .toBuffer();
     expect(noise.length).toBeGreaterThan(1024 * 1024);
     const big = { filename: 'big.png', contentType: 'image/png', data: noise };
-    const ok = { filename: 'ok.png', contentType: 'image/png', data: await png('#00ff00') };
-    const text = await refusal(() =>
-      stack.discord.invokeCommand({
-        name: 'blend',
-        user: 'cy',
-        channel: 'general',
-        options: { image1: ok, image2: big },
-      }),
-    );
+    const ok = await pngFile('ok.png', '#00ff00');
+    const text = await refusal(() => blend({ image1: ok, image2: big }));
     expect(text).toMatch(/big\.png is 1\.\d MiB; images may be at most 1 MiB/);
   }, 30_000);
 
@@ -672,6 +510,11 @@ describe('operations', () => {
 });
 
 describe('/describe', () => {
+  /** A finished /describe answer: its numbered prompts, with their buttons. */
+  const isDescription = (m: MessageView) => m.components.length > 0 && /\n1\. /.test(m.content);
+  /** The prompts of a /describe answer, in the order of its buttons. */
+  const promptsOf = (m: MessageView) => [...m.content.matchAll(/^(\d)\. (.+)$/gm)].map((line) => line[2]!);
+
   test('answers four prompts in words the model knows; 1-4 and Imagine all start jobs, 🔄 gives four more', async () => {
     const art = await sharp(
       readFileSync(new URL('../../models/emoji-ld/samples/reference_sampler.png', import.meta.url)),
@@ -685,48 +528,27 @@ describe('/describe', () => {
       channel: 'general',
       options: { image: { filename: 'art.png', contentType: 'image/png', data: art } },
     });
-    const answer = await finishedMessage(
-      stack.discord,
-      handle,
-      (m) => m.components.length > 0 && /\n1\. /.test(m.content),
-    );
-    const lines = [...answer.content.matchAll(/^(\d)\. (.+)$/gm)].map((m) => m[2]!);
+    const answer = await finishedMessage(stack.discord, handle, isDescription);
+    const lines = promptsOf(answer);
     expect(lines).toHaveLength(4);
     expect(new Set(lines).size).toBe(4);
     const ids = listCustomIds(answer.components);
     expect(ids.filter((id) => id.startsWith('d:'))).toHaveLength(4);
 
     // 1: /imagine with the first prompt.
-    const one = stack.discord.pressButton({
-      user: 'bob',
-      messageId: answer.id,
-      customId: ids.find((id) => id.startsWith('d:1:'))!,
-    });
+    const one = pressButton(stack.discord, 'bob', answer, 'd:1:');
     const grid = await finishedMessage(stack.discord, one);
     expect(grid.content).toContain(lines[0]!);
 
     // 🔄: four other prompts.
-    const more = stack.discord.pressButton({
-      user: 'bob',
-      messageId: answer.id,
-      customId: ids.find((id) => id.startsWith('dr:'))!,
-    });
-    const next = await finishedMessage(
-      stack.discord,
-      more,
-      (m) => m.components.length > 0 && /\n1\. /.test(m.content),
-    );
-    const nextLines = [...next.content.matchAll(/^(\d)\. (.+)$/gm)].map((m) => m[2]!);
+    const more = pressButton(stack.discord, 'bob', answer, 'dr:');
+    const nextLines = promptsOf(await finishedMessage(stack.discord, more, isDescription));
     expect(nextLines).toHaveLength(4);
     expect(nextLines.filter((line) => lines.includes(line))).toEqual([]);
 
     // Imagine all: four jobs, four messages.
     const before = (await stack.redisClient.keys('lb:job:*')).length;
-    const all = stack.discord.pressButton({
-      user: 'bob',
-      messageId: answer.id,
-      customId: ids.find((id) => id.startsWith('da:'))!,
-    });
+    const all = pressButton(stack.discord, 'bob', answer, 'da:');
     await all.response(3000);
     for (let i = 0; i < 100 && (await stack.redisClient.keys('lb:job:*')).length < before + 4; i++)
       await new Promise((r) => setTimeout(r, 100));
