@@ -1,6 +1,8 @@
 /**
  * `npm run eval -- [--json] [--model DIR] [--seeds N] [--floor-seeds N] [--style-seeds N] [--concepts N]
  *   [--floor-style-concepts N] [--samples DIR [--samples-only]] [--art DIR] [--threads N]`
+ * `--samples DIR` writes one grid per sample prompt; on a model with styles also `styles-sheet.png` (a row
+ * per style: the seed's three prompts and `polar bear --sref`), the model card's sheet.
  *
  * Evaluates a model folder (default models/emoji-ld) through the same path the bot uses: the prompt parser
  * (weights normalized as for /imagine), the job -> request mapping with the model's defaults, and
@@ -52,6 +54,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import sharp, { type OverlayOptions } from 'sharp';
 import { type JobInputs, taskFromJob } from '../src/diffusion/job-request.js';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.js';
 import { runJob } from '../src/diffusion/run-job.js';
@@ -331,10 +334,39 @@ if (samplesDir) {
       () => imageOnly(pipeline, bytes, `art:${c.image}`, 7),
     ]);
   }
+  const grids = new Map<string, Uint8Array>();
   for (const [name, make] of samples) {
     const { images } = await make();
     const rendered = await renderGrid(images, name);
     writeFileSync(join(samplesDir, `${name}.png`), rendered.grid);
+    grids.set(name, rendered.grid);
+  }
+  if (withStyles) {
+    // One sheet for the model card: a row per style; the seed's three prompts, then `polar bear --sref`.
+    const columns = ['polar-bear-not-white', 'polar-bear-zh', 'penguin-rainforest-zh', 'polar-bear-sref'];
+    const cell = 256;
+    const gap = 8;
+    const tiles: OverlayOptions[] = [];
+    for (const [row, style] of defaults.styles.entries()) {
+      for (const [col, name] of columns.entries()) {
+        const grid = grids.get(`${name}-${style}`);
+        if (!grid) continue;
+        const input = await sharp(grid).resize(cell, cell, { kernel: 'lanczos3' }).png().toBuffer();
+        tiles.push({ input, left: col * (cell + gap), top: row * (cell + gap) });
+      }
+    }
+    const sheet = await sharp({
+      create: {
+        width: columns.length * (cell + gap) - gap,
+        height: defaults.styles.length * (cell + gap) - gap,
+        channels: 3,
+        background: '#ffffff',
+      },
+    })
+      .composite(tiles)
+      .png()
+      .toBuffer();
+    writeFileSync(join(samplesDir, 'styles-sheet.png'), sheet);
   }
   say(`samples written to ${samplesDir}`);
   if (process.argv.includes('--samples-only')) {
