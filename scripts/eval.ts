@@ -19,8 +19,9 @@
  *   grid = mean over its pixels of min(R, G, B) / 255; a trial is a win when the negative-weight grid is
  *   at least 0.01 less white; whiteness.drop is the mean fall, beside the untrained UNet's.
  * - describe_top4 (models with describe/): /describe through the engine's describe task on the eval
- *   concepts' real artwork (Noto and Twemoji, each concept once per set): the fraction whose concept label
- *   is one of the four prompts. Both sets were seen in training.
+ *   concepts' real artwork (each concept once per art style: Noto and Twemoji on emoji-ld, the four styles
+ *   on emoji-ld2): the fraction whose concept label is one of the four prompts. Every style was seen in
+ *   training.
  * - negative_image_*: `<concept art>::-1 <another concept's label>::2` against that label alone on the same
  *   seed; a win when the grid's images are further from the negative art in the image encoder's space
  *   (mean cosine similarity of their embeddings to the art's), with the untrained UNet's wins beside it.
@@ -427,15 +428,17 @@ async function negativeWhite(p: DiffusionPipeline, label: string) {
 
 const white = await negativeWhite(pipeline, 'negative weight');
 
-/** /describe on each concept's artwork of both sets: is its label among the four prompts? */
+/** /describe on each concept's artwork in every art style of the eval: is its label among the four prompts? */
 async function describeTop4(p: DiffusionPipeline) {
   let hits = 0;
   let total = 0;
   const bySet: Record<string, number> = {};
-  for (const set of ['google', 'twitter']) {
+  for (const style of art.styles) {
     let setHits = 0;
-    for (const c of concepts) {
-      const bytes = new Uint8Array(readFileSync(join(setDir(set), c.image)));
+    let setTotal = 0;
+    for (const [k, c] of concepts.entries()) {
+      if (!art.stylesOf(k).includes(style)) continue;
+      const bytes = await art.png(style, k);
       const url = 'upload:describeeval';
       const job: JobDescription = {
         ...parsePrompt('image'),
@@ -453,10 +456,11 @@ async function describeTop4(p: DiffusionPipeline) {
       if (output.type !== 'text') throw new Error('describe made images');
       const hit = output.lines.some((line) => line.split(', ')[0] === c.en);
       setHits += hit ? 1 : 0;
-      total++;
+      setTotal++;
     }
-    bySet[set === 'google' ? 'noto' : 'twemoji'] = Math.round((setHits / concepts.length) * 10000) / 10000;
+    bySet[style] = Math.round((setHits / setTotal) * 10000) / 10000;
     hits += setHits;
+    total += setTotal;
   }
   say(`describe: the label among the four prompts for ${hits}/${total} artworks`);
   return { top4: hits / total, bySet };
