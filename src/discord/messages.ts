@@ -143,9 +143,14 @@ export function upscaleMessage(record: JobRecord, image: Buffer): MessageBody {
   return body(record, details(record), [file], rows);
 }
 
+/** An upscale takes a few milliseconds; "0.0 s" would read as a job that did not run. */
+export function renderTime(seconds: number): string {
+  return seconds < 0.05 ? '<0.1 s' : `${seconds.toFixed(1)} s`;
+}
+
 function details(record: JobRecord): string {
   const parts = [`seed ${record.description.params.seed}`, `job ${record.id}`];
-  if (record.result) parts.push(`${record.result.seconds.toFixed(1)} s`);
+  if (record.result) parts.push(renderTime(record.result.seconds));
   const notes = [...record.description.notes, ...(record.result?.notes ?? [])];
   return `(${parts.join(' · ')})${notes.length ? `\n-# ${notes.join(' · ')}` : ''}`;
 }
