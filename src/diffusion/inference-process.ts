@@ -50,14 +50,19 @@ interface Pending {
 /** How to start the entry: the compiled .js with plain node, or the .ts source through tsx's loader. */
 function entryOf(): { path: string; execArgv: string[] } {
   const typescript = import.meta.url.endsWith('.ts');
-  const entry = new URL(
-    typescript ? './inference-process-entry.ts' : './inference-process-entry.js',
-    import.meta.url,
+  const path = fileURLToPath(
+    new URL(typescript ? './inference-process-entry.ts' : './inference-process-entry.js', import.meta.url),
   );
-  if (!typescript) return { path: fileURLToPath(entry), execArgv: [] };
+  if (!typescript) return { path, execArgv: [] };
   // tsx's "." export is its loader module; resolved from here so the child finds it from any cwd.
   const loader = createRequire(import.meta.url).resolve('tsx');
-  return { path: fileURLToPath(entry), execArgv: ['--import', pathToFileURL(loader).href] };
+  return { path, execArgv: ['--import', pathToFileURL(loader).href] };
+}
+
+function exitedWith(code: number | null, signal: NodeJS.Signals | null, when = ''): InferenceProcessError {
+  return new InferenceProcessError(
+    `inference process exited with ${signal ? `signal ${signal}` : `code ${code}`}${when}`,
+  );
 }
 
 export class InferenceProcess {
@@ -77,9 +82,7 @@ export class InferenceProcess {
     child.on('error', (error) => this.failAll(error));
     this.ended = new Promise((resolve) => {
       const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
-        this.exited = new InferenceProcessError(
-          `inference process exited with ${signal ? `signal ${signal}` : `code ${code}`}`,
-        );
+        this.exited = exitedWith(code, signal);
         this.failAll(this.exited);
         resolve();
       };
@@ -126,11 +129,7 @@ export class InferenceProcess {
     });
     const defaults = await new Promise<ModelDefaults>((resolve, reject) => {
       const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
-        reject(
-          new InferenceProcessError(
-            `inference process exited with ${signal ?? `code ${code}`} while loading`,
-          ),
-        );
+        reject(exitedWith(code, signal, ' while loading'));
       const onMessage = (message: FromWorker) => {
         if (message.type === 'ready') resolve(message.defaults);
         else if (message.type === 'failed') reject(revive(message.error));

@@ -27,8 +27,6 @@ export interface StyleTokens {
 export class StyleConditioner {
   private constructor(
     readonly styles: ModelStyles,
-    private readonly named: ReadonlyMap<string, Float32Array>,
-    private readonly none: Float32Array,
     private readonly encoder: ModelSession | null,
   ) {}
 
@@ -36,7 +34,7 @@ export class StyleConditioner {
     const encoder = styles.hasEncoder
       ? await backend.load(join(dir, 'style_encoder', 'model.onnx'), 'style_encoder')
       : null;
-    return new StyleConditioner(styles, styles.named, styles.none, encoder);
+    return new StyleConditioner(styles, encoder);
   }
 
   /**
@@ -46,25 +44,25 @@ export class StyleConditioner {
    */
   async tokensFor(style: StyleRequest): Promise<StyleTokens> {
     const { tokens, hidden } = this.styles;
-    let target = this.none;
+    const { none } = this.styles;
+    let target = none;
     let nearest: string | null = null;
     if (style.name !== null) {
-      const found = this.named.get(style.name);
+      const found = this.styles.named.get(style.name);
       if (!found) throw new GenerationRequestError(`this model has no style "${style.name}"`);
       target = found;
     } else if (style.references.length > 0) {
       ({ target, nearest } = await this.encode(style.references));
     }
     const data = new Float32Array(target.length);
-    for (let i = 0; i < data.length; i++)
-      data[i] = this.none[i]! + style.weight * (target[i]! - this.none[i]!);
+    for (let i = 0; i < data.length; i++) data[i] = none[i]! + style.weight * (target[i]! - none[i]!);
     return { data, tokens, hidden, nearest };
   }
 
   /** The learned no-style tokens, for the unconditional row. */
   noStyle(): StyleTokens {
     const { tokens, hidden } = this.styles;
-    return { data: this.none, tokens, hidden, nearest: null };
+    return { data: this.styles.none, tokens, hidden, nearest: null };
   }
 
   private async encode(images: readonly RawImage[]): Promise<{ target: Float32Array; nearest: string }> {
@@ -80,7 +78,7 @@ export class StyleConditioner {
     const tokens = out['style_tokens'];
     const logits = out['style_logits'];
     if (!tokens || !logits) throw new GenerationRequestError('the style encoder gave no style_tokens');
-    const size = this.none.length;
+    const size = this.styles.none.length;
     const target = new Float32Array(size);
     for (let r = 0; r < images.length; r++)
       for (let i = 0; i < size; i++) target[i]! += tokens.data[r * size + i]! / images.length;

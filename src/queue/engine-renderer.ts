@@ -18,9 +18,10 @@ export interface EngineRendererOptions {
 }
 
 /**
- * The queue's Renderer on the diffusion engine. The engine runs in its own thread (InferenceProcess),
- * so this process's event loop keeps BullMQ's lock renewals going while a job denoises. A thread that
- * died (its job fails and is retried) or was ended at a deadline is replaced before the next job.
+ * The queue's Renderer on the diffusion engine. The engine runs in its own child process
+ * (InferenceProcess), so this process's event loop keeps BullMQ's lock renewals going while a job
+ * denoises. A process that died (its job fails and is retried) or was killed at a deadline is replaced
+ * before the next job.
  */
 export async function createEngineRenderer(options: EngineRendererOptions): Promise<Renderer> {
   const start = () =>
@@ -28,27 +29,27 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
       device: options.device,
       ...(options.threads > 0 ? { threads: options.threads } : {}),
     });
-  let worker = await start();
+  let engine = await start();
   const current = async () => {
-    if (!worker.alive) worker = await start();
-    return worker;
+    if (!engine.alive) engine = await start();
+    return engine;
   };
   return {
-    warnings: worker.defaults.warnings,
+    warnings: engine.defaults.warnings,
     async render(
       record: JobRecord,
       inputs: ReadonlyMap<string, Buffer>,
       onProgress: (p: RenderProgress) => void,
       signal?: AbortSignal,
     ): Promise<RenderedJob> {
-      const thread = await current();
+      const child = await current();
       let output: Awaited<ReturnType<InferenceProcess['run']>>;
-      const stop = () => void thread.terminate();
+      const stop = () => void child.terminate();
       signal?.addEventListener('abort', stop, { once: true });
       try {
         if (signal?.aborted) throw signal.reason;
         const task = engineTaskOf(record.kind);
-        output = await thread.run(
+        output = await child.run(
           record.description,
           { task, images: Object.fromEntries(inputs) },
           (progress) =>
@@ -83,6 +84,6 @@ export async function createEngineRenderer(options: EngineRendererOptions): Prom
         notes: output.notes,
       };
     },
-    close: () => (worker.alive ? worker.close() : Promise.resolve()),
+    close: () => (engine.alive ? engine.close() : Promise.resolve()),
   };
 }

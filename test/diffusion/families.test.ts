@@ -6,42 +6,14 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jest } from '@jest/globals';
-import { Backend, type Feed, ModelSession } from '../../src/diffusion/backend.js';
+import { Backend, type Feed } from '../../src/diffusion/backend.js';
 import { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
 import type { GenerationRequest } from '../../src/diffusion/request.js';
 import { guidanceScaleEmbedding } from '../../src/diffusion/schedulers/index.js';
 import type { FloatTensor } from '../../src/diffusion/tensor.js';
 import { rawImage } from '../../src/images/raw-image.js';
 import { ModelFolderError } from '../../src/model/config.js';
-import { loadFixture, MODELS, meanAbsDiff, request } from './helpers.js';
-
-type Fed = { label: string; feeds: Record<string, Feed> };
-
-/**
- * Every ONNX call the pipeline makes while `fn` runs, with its feeds; `alter` may replace a call's feeds
- * (to show that an input the pipeline feeds changes the output).
- */
-async function recordRuns<T>(
-  fn: () => Promise<T>,
-  alter?: (label: string, feeds: Record<string, Feed>) => Record<string, Feed>,
-): Promise<{ result: T; runs: Fed[] }> {
-  const runs: Fed[] = [];
-  const original = ModelSession.prototype.run;
-  const spy = jest.spyOn(ModelSession.prototype, 'run').mockImplementation(function (
-    this: ModelSession,
-    feeds,
-    outputs,
-  ) {
-    runs.push({ label: this.label, feeds });
-    return original.call(this, alter ? alter(this.label, feeds) : feeds, outputs);
-  });
-  try {
-    return { result: await fn(), runs };
-  } finally {
-    spy.mockRestore();
-  }
-}
+import { type Fed, loadFixture, MODELS, meanAbsDiff, recordRuns, request } from './helpers.js';
 
 const unetRuns = (runs: Fed[]) => runs.filter((r) => r.label === 'unet');
 

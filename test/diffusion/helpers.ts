@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { type Feed, ModelSession } from '../../src/diffusion/backend.js';
 import { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
 import type { GenerationRequest } from '../../src/diffusion/request.js';
 
@@ -38,4 +40,31 @@ export function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
   let sum = 0;
   for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
   return sum / a.length;
+}
+
+export type Fed = { label: string; feeds: Record<string, Feed> };
+
+/**
+ * Every ONNX call the pipeline makes while `fn` runs, with its feeds; `alter` may replace a call's feeds
+ * (to show that an input the pipeline feeds changes the output).
+ */
+export async function recordRuns<T>(
+  fn: () => Promise<T>,
+  alter?: (label: string, feeds: Record<string, Feed>) => Record<string, Feed>,
+): Promise<{ result: T; runs: Fed[] }> {
+  const runs: Fed[] = [];
+  const original = ModelSession.prototype.run;
+  const spy = jest.spyOn(ModelSession.prototype, 'run').mockImplementation(function (
+    this: ModelSession,
+    feeds,
+    outputs,
+  ) {
+    runs.push({ label: this.label, feeds });
+    return original.call(this, alter ? alter(this.label, feeds) : feeds, outputs);
+  });
+  try {
+    return { result: await fn(), runs };
+  } finally {
+    spy.mockRestore();
+  }
 }

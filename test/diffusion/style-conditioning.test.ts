@@ -7,16 +7,14 @@
  * lacks is a typed error.
  */
 import { readFileSync } from 'node:fs';
-import { jest } from '@jest/globals';
 import sharp from 'sharp';
-import { type Feed, ModelSession } from '../../src/diffusion/backend.js';
 import { type JobInputs, taskFromJob } from '../../src/diffusion/job-request.js';
 import { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
 import type { GenerationRequest, StyleRequest } from '../../src/diffusion/request.js';
 import { appendStyleTokens } from '../../src/diffusion/style-conditioning.js';
 import { rawImage } from '../../src/images/raw-image.js';
 import { parsePrompt } from '../../src/prompt/parse.js';
-import { meanAbsDiff, request } from './helpers.js';
+import { meanAbsDiff, recordRuns, request } from './helpers.js';
 
 const STYLED = 'models/emoji-ld2-wip';
 
@@ -53,22 +51,8 @@ test("the condition rows get the job's style tokens, the unconditional row the n
     tokens: Record<string, number[][]>;
     null: number[][];
   };
-  const fed: Feed[] = [];
-  const original = ModelSession.prototype.run;
-  const spy = jest.spyOn(ModelSession.prototype, 'run').mockImplementation(function (
-    this: ModelSession,
-    feeds,
-    outputs,
-  ) {
-    if (this.label === 'unet' && feeds['encoder_hidden_states']) fed.push(feeds['encoder_hidden_states']);
-    return original.call(this, feeds, outputs);
-  });
-  try {
-    await grid({ name: 'fluent', references: [], weight: 1 }, { steps: 1 });
-  } finally {
-    spy.mockRestore();
-  }
-  const states = fed[0];
+  const { runs } = await recordRuns(() => grid({ name: 'fluent', references: [], weight: 1 }, { steps: 1 }));
+  const states = runs.find((r) => r.label === 'unet')?.feeds['encoder_hidden_states'];
   if (states?.kind !== 'float') throw new Error('no UNet call with float encoder_hidden_states');
   const [rows = 0, length = 0, width = 0] = states.tensor.dims;
   expect([rows, length]).toEqual([4, 20]); // [uncond x2, "polar bear" x2] x (16 content + 4 style)
