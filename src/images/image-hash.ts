@@ -12,6 +12,9 @@ export interface ImageHashes {
   exact: string;
   /** 64 bits as 16 hex digits. */
   perceptual: string;
+  /** The image's own size: of several stored copies of one picture, the one nearest in size is taken. */
+  width: number;
+  height: number;
 }
 
 const SIDE = 32;
@@ -38,7 +41,7 @@ export async function imageHashes(bytes: Uint8Array): Promise<ImageHashes> {
     .grayscale()
     .raw()
     .toBuffer();
-  return { exact, perceptual: perceptualHash(grey) };
+  return { exact, perceptual: perceptualHash(grey), width: rgb.info.width, height: rgb.info.height };
 }
 
 /** pHash of a 32x32 grey image (one byte a pixel). */

@@ -11,6 +11,13 @@ export interface ImageOrigin {
 
 /** Perceptual hashes this close (of 64 bits) are the same picture re-encoded or resized. */
 export const SAME_PICTURE_BITS = 8;
+/**
+ * Copies of one picture the bot itself made (a grid image, its U upscale, that upscale's Upscale
+ * (Subtle)) hash within a few bits of each other, about as far as JPEG and resizing move a hash. Within
+ * this many bits of the best match the candidates count as equally close, and the one whose size is
+ * nearest the returning image's wins: a member saves and shares the copy they were shown.
+ */
+export const SAME_COPY_BITS = 2;
 // Eight bands of a byte each: two hashes within 7 bits of each other share at least one band exactly,
 // so a lookup reads eight small sets instead of every image.
 const BANDS = 8;
@@ -29,7 +36,7 @@ export class ImageHashStore {
 
   async remember(jobId: string, slot: ImageSlot, hashes: ImageHashes): Promise<void> {
     const expires = Date.now() + this.ttlSeconds * 1000;
-    const member = `${jobId}/${slot}/${hashes.perceptual}`;
+    const member = `${jobId}/${slot}/${hashes.width}x${hashes.height}/${hashes.perceptual}`;
     const pipeline = this.redis.pipeline();
     pipeline.set(this.keys.exactHash(hashes.exact), `${jobId}/${slot}`, 'EX', this.ttlSeconds);
     for (const [band, value] of bands(hashes.perceptual).entries()) {
@@ -50,20 +57,53 @@ export class ImageHashStore {
     const exactOrigin = exact ? originOf(exact) : null;
     if (exactOrigin && (await accept(exactOrigin))) return exactOrigin;
     const now = Date.now();
-    const candidates = new Map<string, number>();
+    const candidates = new Map<string, Candidate>();
     for (const [band, value] of bands(hashes.perceptual).entries()) {
       for (const member of await this.redis.zrangebyscore(this.keys.hashBand(band, value), now, '+inf')) {
-        const hash = member.slice(member.lastIndexOf('/') + 1);
-        candidates.set(member.slice(0, member.lastIndexOf('/')), hammingDistance(hash, hashes.perceptual));
+        const candidate = candidateOf(member, hashes);
+        if (candidate && candidate.bits <= SAME_PICTURE_BITS) candidates.set(candidate.where, candidate);
       }
     }
-    const close = [...candidates].filter(([, d]) => d <= SAME_PICTURE_BITS).sort((a, b) => a[1] - b[1]);
-    for (const [where] of close) {
+    for (const { where } of ranked([...candidates.values()])) {
       const origin = originOf(where);
       if (origin && (await accept(origin))) return origin;
     }
     return null;
   }
+}
+
+interface Candidate {
+  /** `jobId/slot` */
+  where: string;
+  /** Hamming distance to the returning image's perceptual hash. */
+  bits: number;
+  /** |log| of the ratio of the longer sides (0: the same size); Infinity when the size was not kept. */
+  sizeGap: number;
+}
+
+/** A band member, `jobId/slot/WxH/perceptual` (or `jobId/slot/perceptual`, written before sizes were kept). */
+function candidateOf(member: string, returning: ImageHashes): Candidate | null {
+  const parts = member.split('/');
+  const hash = parts.at(-1)!;
+  const size = parts.length === 4 ? /^(\d+)x(\d+)$/.exec(parts[2]!) : null;
+  if (parts.length < 3 || !/^[0-9a-f]{16}$/.test(hash)) return null;
+  const side = size ? Math.max(Number(size[1]), Number(size[2])) : 0;
+  const returningSide = Math.max(returning.width, returning.height);
+  return {
+    where: `${parts[0]}/${parts[1]}`,
+    bits: hammingDistance(hash, returning.perceptual),
+    sizeGap:
+      side > 0 && returningSide > 0 ? Math.abs(Math.log(returningSide / side)) : Number.POSITIVE_INFINITY,
+  };
+}
+
+/** Nearest hash first; those within SAME_COPY_BITS of the nearest, nearest in size first among them. */
+function ranked(candidates: Candidate[]): Candidate[] {
+  const byBits = [...candidates].sort((a, b) => a.bits - b.bits);
+  const best = byBits[0]?.bits ?? 0;
+  const copies = byBits.filter((c) => c.bits <= best + SAME_COPY_BITS);
+  copies.sort((a, b) => a.sizeGap - b.sizeGap || a.bits - b.bits);
+  return [...copies, ...byBits.filter((c) => c.bits > best + SAME_COPY_BITS)];
 }
 
 function bands(perceptual: string): string[] {

@@ -60,23 +60,63 @@ test('/prefer options are bounded in number, name and length; a refused change s
   expect(Object.keys((await settings.get('u')).options)).toHaveLength(20);
 });
 
+const sized = (side: number) => ({ width: side, height: side });
+
 test('image fingerprints: exact and near copies are recognised, far ones and refused origins are not', async () => {
   const { hashes } = openStores(redis.client, 60, 'h');
-  await hashes.remember('abcdefabcdef', 2, { exact: 'e1', perceptual: '0123456789abcdef' });
-  await hashes.remember('bbbbbbbbbbbb', 'grid', { exact: 'e2', perceptual: 'fedcba9876543210' });
-  const yes = async () => true;
-  expect(await hashes.recognise({ exact: 'e1', perceptual: '0000000000000000' }, yes)).toEqual({
-    jobId: 'abcdefabcdef',
-    index: 2,
+  await hashes.remember('abcdefabcdef', 2, { exact: 'e1', perceptual: '0123456789abcdef', ...sized(64) });
+  await hashes.remember('bbbbbbbbbbbb', 'grid', {
+    exact: 'e2',
+    perceptual: 'fedcba9876543210',
+    ...sized(128),
   });
+  const yes = async () => true;
+  expect(await hashes.recognise({ exact: 'e1', perceptual: '0000000000000000', ...sized(300) }, yes)).toEqual(
+    {
+      jobId: 'abcdefabcdef',
+      index: 2,
+    },
+  );
   // Eight bits off (a re-encoded copy), found through a shared band; the grid slot is index null.
-  expect(await hashes.recognise({ exact: 'x', perceptual: 'fedcba98765432ef' }, yes)).toEqual({
+  expect(await hashes.recognise({ exact: 'x', perceptual: 'fedcba98765432ef', ...sized(300) }, yes)).toEqual({
     jobId: 'bbbbbbbbbbbb',
     index: null,
   });
-  expect(await hashes.recognise({ exact: 'x', perceptual: 'f0f0f0f0f0f0f0f0' }, yes)).toBeNull();
+  expect(
+    await hashes.recognise({ exact: 'x', perceptual: 'f0f0f0f0f0f0f0f0', ...sized(300) }, yes),
+  ).toBeNull();
   // An origin the member may not see (another server's job) is not offered.
   expect(
-    await hashes.recognise({ exact: 'e1', perceptual: '0123456789abcdef' }, async () => false),
+    await hashes.recognise({ exact: 'e1', perceptual: '0123456789abcdef', ...sized(300) }, async () => false),
   ).toBeNull();
+});
+
+test('image fingerprints: of copies of one picture the bot made, the one nearest in size is taken', async () => {
+  const { hashes } = openStores(redis.client, 60, 'copies');
+  // A grid image (64 px), its U upscale (128 px, one bit off) and that upscale's Upscale (Subtle) (256 px).
+  await hashes.remember('gggggggggggg', 1, { exact: 'g', perceptual: '00000000000000ff', ...sized(64) });
+  await hashes.remember('uuuuuuuuuuuu', 0, { exact: 'u', perceptual: '00000000000001ff', ...sized(128) });
+  await hashes.remember('ssssssssssss', 0, { exact: 's', perceptual: '00000000000003ff', ...sized(256) });
+  const yes = async () => true;
+  const back = (side: number, perceptual = '00000000000000ff') =>
+    hashes.recognise({ exact: '-', perceptual, ...sized(side) }, yes);
+  expect(await back(64)).toEqual({ jobId: 'gggggggggggg', index: 1 });
+  expect(await back(140)).toEqual({ jobId: 'uuuuuuuuuuuu', index: 0 });
+  expect(await back(700)).toEqual({ jobId: 'ssssssssssss', index: 0 });
+  // A copy that is plainly nearer in hash wins whatever its size: the grid image at 0 bits against a
+  // 700 px picture 6 bits away.
+  const apart = openStores(redis.client, 60, 'apart').hashes;
+  await apart.remember('gggggggggggg', 1, { exact: 'g', perceptual: '00000000000000ff', ...sized(64) });
+  await apart.remember('oooooooooooo', 2, { exact: 'o', perceptual: '0000000000003fff', ...sized(700) });
+  expect(await apart.recognise({ exact: '-', perceptual: '00000000000000ff', ...sized(700) }, yes)).toEqual({
+    jobId: 'gggggggggggg',
+    index: 1,
+  });
+  // Refused origins fall through to the next copy.
+  expect(
+    await hashes.recognise(
+      { exact: '-', perceptual: '00000000000000ff', ...sized(700) },
+      async ({ jobId }) => jobId !== 'ssssssssssss',
+    ),
+  ).toEqual({ jobId: 'uuuuuuuuuuuu', index: 0 });
 });
