@@ -12,7 +12,7 @@ export interface ImageHashes {
   exact: string;
   /** 64 bits as 16 hex digits. */
   perceptual: string;
-  /** The image's own size: of several stored copies of one picture, the one nearest in size is taken. */
+  /** The image's own size: of several stored copies of one picture, the largest is taken. */
   width: number;
   height: number;
 }

@@ -14,8 +14,9 @@ export const SAME_PICTURE_BITS = 8;
 /**
  * Copies of one picture the bot itself made (a grid image, its U upscale, that upscale's Upscale
  * (Subtle)) hash within a few bits of each other, about as far as JPEG and resizing move a hash. Within
- * this many bits of the best match the candidates count as equally close, and the one whose size is
- * nearest the returning image's wins: a member saves and shares the copy they were shown.
+ * this many bits of the best match the candidates count as equally close, and the largest wins: the
+ * copy members save and share is the upscale, not the grid cell it was made from. (The returning
+ * image's own size says little: members resize what they save.)
  */
 export const SAME_COPY_BITS = 2;
 // Eight bands of a byte each: two hashes within 7 bits of each other share at least one band exactly,
@@ -77,32 +78,29 @@ interface Candidate {
   where: string;
   /** Hamming distance to the returning image's perceptual hash. */
   bits: number;
-  /** |log| of the ratio of the longer sides (0: the same size); Infinity when the size was not kept. */
-  sizeGap: number;
+  /** The stored copy's longer side; 0 when it was not kept. */
+  side: number;
 }
 
 /** A band member, `jobId/slot/WxH/perceptual` (or `jobId/slot/perceptual`, written before sizes were kept). */
-function candidateOf(member: string, returning: ImageHashes): Candidate | null {
+function candidateOf(member: string, returning: Pick<ImageHashes, 'perceptual'>): Candidate | null {
   const parts = member.split('/');
   const hash = parts.at(-1)!;
   const size = parts.length === 4 ? /^(\d+)x(\d+)$/.exec(parts[2]!) : null;
   if (parts.length < 3 || !/^[0-9a-f]{16}$/.test(hash)) return null;
-  const side = size ? Math.max(Number(size[1]), Number(size[2])) : 0;
-  const returningSide = Math.max(returning.width, returning.height);
   return {
     where: `${parts[0]}/${parts[1]}`,
     bits: hammingDistance(hash, returning.perceptual),
-    sizeGap:
-      side > 0 && returningSide > 0 ? Math.abs(Math.log(returningSide / side)) : Number.POSITIVE_INFINITY,
+    side: size ? Math.max(Number(size[1]), Number(size[2])) : 0,
   };
 }
 
-/** Nearest hash first; those within SAME_COPY_BITS of the nearest, nearest in size first among them. */
+/** Nearest hash first; those within SAME_COPY_BITS of the nearest, the largest first among them. */
 function ranked(candidates: Candidate[]): Candidate[] {
   const byBits = [...candidates].sort((a, b) => a.bits - b.bits);
   const best = byBits[0]?.bits ?? 0;
   const copies = byBits.filter((c) => c.bits <= best + SAME_COPY_BITS);
-  copies.sort((a, b) => a.sizeGap - b.sizeGap || a.bits - b.bits);
+  copies.sort((a, b) => b.side - a.side || a.bits - b.bits);
   return [...copies, ...byBits.filter((c) => c.bits > best + SAME_COPY_BITS)];
 }
 

@@ -91,7 +91,7 @@ test('image fingerprints: exact and near copies are recognised, far ones and ref
   ).toBeNull();
 });
 
-test('image fingerprints: of copies of one picture the bot made, the one nearest in size is taken', async () => {
+test('image fingerprints: of copies of one picture the bot made, the largest is taken', async () => {
   const { hashes } = openStores(redis.client, 60, 'copies');
   // A grid image (64 px), its U upscale (128 px, one bit off) and that upscale's Upscale (Subtle) (256 px).
   await hashes.remember('gggggggggggg', 1, { exact: 'g', perceptual: '00000000000000ff', ...sized(64) });
@@ -100,14 +100,14 @@ test('image fingerprints: of copies of one picture the bot made, the one nearest
   const yes = async () => true;
   const back = (side: number, perceptual = '00000000000000ff') =>
     hashes.recognise({ exact: '-', perceptual, ...sized(side) }, yes);
-  expect(await back(64)).toEqual({ jobId: 'gggggggggggg', index: 1 });
-  expect(await back(140)).toEqual({ jobId: 'uuuuuuuuuuuu', index: 0 });
-  expect(await back(700)).toEqual({ jobId: 'ssssssssssss', index: 0 });
-  // A copy that is plainly nearer in hash wins whatever its size: the grid image at 0 bits against a
-  // 700 px picture 6 bits away.
+  // Whatever size the member saved it at, and even at 0 bits from the grid image.
+  expect(await back(64)).toEqual({ jobId: 'ssssssssssss', index: 0 });
+  expect(await back(300)).toEqual({ jobId: 'ssssssssssss', index: 0 });
+  // Past SAME_COPY_BITS the nearer hash wins whatever the sizes: the grid image at 0 bits against a
+  // 700 px picture 3 bits away.
   const apart = openStores(redis.client, 60, 'apart').hashes;
   await apart.remember('gggggggggggg', 1, { exact: 'g', perceptual: '00000000000000ff', ...sized(64) });
-  await apart.remember('oooooooooooo', 2, { exact: 'o', perceptual: '0000000000003fff', ...sized(700) });
+  await apart.remember('oooooooooooo', 2, { exact: 'o', perceptual: '00000000000007ff', ...sized(700) });
   expect(await apart.recognise({ exact: '-', perceptual: '00000000000000ff', ...sized(700) }, yes)).toEqual({
     jobId: 'gggggggggggg',
     index: 1,
