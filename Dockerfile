@@ -21,13 +21,13 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 # ---- cpu: the bot, and workers on CPU ----
 FROM node:${NODE_VERSION}-bookworm-slim AS cpu
 ENV NODE_ENV=production \
-    MODEL_DIR=/app/models/emoji-ld \
+    MODEL_DIR=/app/models/emoji-ld2 \
     DEVICE=cpu
 WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
-COPY --chown=node:node models/emoji-ld ./models/emoji-ld
+COPY --chown=node:node models/emoji-ld2 ./models/emoji-ld2
 USER node
 # 8080: sandbox page (only without DISCORD_TOKEN); 9464: /healthz and /metrics when METRICS_PORT=9464.
 EXPOSE 8080 9464
@@ -43,13 +43,13 @@ RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node
 FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04 AS cuda
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
 ENV NODE_ENV=production \
-    MODEL_DIR=/app/models/emoji-ld \
+    MODEL_DIR=/app/models/emoji-ld2 \
     DEVICE=cuda
 WORKDIR /app
 COPY --from=build-cuda /app/package.json ./
 COPY --from=build-cuda /app/node_modules ./node_modules
 COPY --from=build-cuda /app/dist ./dist
-COPY models/emoji-ld ./models/emoji-ld
+COPY models/emoji-ld2 ./models/emoji-ld2
 USER ubuntu
 EXPOSE 9465
 CMD ["node", "dist/src/queue/worker-main.js"]

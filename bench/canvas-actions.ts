@@ -1,25 +1,28 @@
 /**
- * Time of each action under an upscaled image (README's button table): medians of 5 jobs through runJob
- * with the shipped model.   npx tsx bench/canvas-actions.ts
+ * Time of each action under an upscaled image (README's button table): medians of 5 jobs through runJob.
+ *   npx tsx bench/canvas-actions.ts [model folder, default the shipped models/emoji-ld2]
  */
 import { DiffusionPipeline } from '../src/diffusion/pipeline.js';
 import { imagesOf, runJob } from '../src/diffusion/run-job.js';
 import type { CanvasSpec } from '../src/jobs/canvas.js';
 import type { JobDescription } from '../src/jobs/spec.js';
+import { readModelInfo } from '../src/model/info.js';
 import { parsePrompt } from '../src/prompt/parse.js';
 import { median } from './stats.js';
 
-const pipeline = await DiffusionPipeline.fromPretrained('models/emoji-ld', { threads: 2 });
+const modelDir = process.argv[2] ?? 'models/emoji-ld2';
+const side = readModelInfo(modelDir).baseSize;
+const pipeline = await DiffusionPipeline.fromPretrained(modelDir, { threads: 2 });
 const base = parsePrompt('polar bear --seed 5');
 const grid = imagesOf(await runJob(pipeline, base, { images: {} }, { modelName: 'm' }));
-const source = grid.images[0]!.png; // 32 px content shown at display size
+const source = grid.images[0]!.png; // native-size content shown at display size
 const up = imagesOf(
   await runJob(
     pipeline,
     {
       ...base,
       parents: [{ jobId: 'aaaaaaaaaaaa', index: 0, role: 'upscale' }],
-      upscale: { width: 32, height: 32 },
+      upscale: { width: side, height: side },
     },
     { images: { 'job:aaaaaaaaaaaa/0': source } },
     { modelName: 'm' },
@@ -34,20 +37,20 @@ const on = (role: 'zoom' | 'pan' | 'square' | 'region', canvas: CanvasSpec): Job
 const cases: [string, JobDescription, Record<string, Uint8Array>][] = [
   ['grid (imagine)', base, {}],
   [
-    'Upscale (Subtle), 64 -> 128',
+    `Upscale (Subtle), ${2 * side} -> ${4 * side}`,
     {
       ...base,
       parents: [{ jobId: 'bbbbbbbbbbbb', index: 0, role: 'upscale' }],
-      upscale: { width: 64, height: 64 },
+      upscale: { width: 2 * side, height: 2 * side },
     },
     { 'job:bbbbbbbbbbbb/0': upscaled },
   ],
   [
-    'Upscale (Creative), 32 -> 64',
+    `Upscale (Creative), ${side} -> ${2 * side}`,
     {
       ...base,
       parents: [{ jobId: 'aaaaaaaaaaaa', index: 0, role: 'upscale' }],
-      upscale: { width: 32, height: 32, creative: true },
+      upscale: { width: side, height: side, creative: true },
     },
     { 'job:aaaaaaaaaaaa/0': source },
   ],

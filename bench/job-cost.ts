@@ -25,7 +25,7 @@ import { median, round } from './stats.js';
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string', default: 'models/emoji-ld' },
+    model: { type: 'string', default: 'models/emoji-ld2' },
     repeats: { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
     child: { type: 'string' },

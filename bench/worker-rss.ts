@@ -5,7 +5,7 @@
 import { InferenceProcess } from '../src/diffusion/inference-process.js';
 import { parsePrompt } from '../src/prompt/parse.js';
 
-const [model = 'models/emoji-ld', runs = '3'] = process.argv.slice(2);
+const [model = 'models/emoji-ld2', runs = '3'] = process.argv.slice(2);
 const worker = await InferenceProcess.start(model);
 for (let i = 0; i < Number(runs); i++)
   await worker.run(parsePrompt('a smiling face with a heart'), { seed: i, images: {} });

@@ -4,7 +4,7 @@
  * `--samples DIR` writes one grid per sample prompt; on a model with styles also `styles-sheet.png` (a row
  * per style: the seed's three prompts and `polar bear --sref`), the model card's sheet.
  *
- * Evaluates a model folder (default models/emoji-ld) through the same path the bot uses: the prompt parser
+ * Evaluates a model folder (default models/emoji-ld2, the shipped model) through the same path the bot uses: the prompt parser
  * (weights normalized as for /imagine), the job -> request mapping with the model's defaults, and
  * DiffusionPipeline.generate. Judges trained only on real emoji artwork (<model>/eval/, 64 concepts fixed in
  * <model>/eval/concepts.json before any generation) score every generated image (scripts/eval-judges.ts).
@@ -80,7 +80,7 @@ function option(name: string): string | undefined {
 }
 
 const json = process.argv.includes('--json');
-const modelDir = resolve(option('--model') ?? 'models/emoji-ld');
+const modelDir = resolve(option('--model') ?? 'models/emoji-ld2');
 const judges = readJudgesFile(modelDir);
 const seedsPerConcept = Number(option('--seeds') ?? (judges ? 2 : 4));
 const floorSeeds = Number(option('--floor-seeds') ?? (judges ? 1 : seedsPerConcept));

@@ -16,7 +16,7 @@ import { imagesOf, runJob } from '../src/diffusion/run-job.js';
 import { parseSchedulerName } from '../src/diffusion/schedulers/index.js';
 import { parsePrompt } from '../src/prompt/parse.js';
 
-const SHIPPED_MODEL = 'models/emoji-ld';
+const SHIPPED_MODEL = 'models/emoji-ld2';
 const FIXTURE_MODEL = 'test/fixtures/models/emoji-tiny';
 
 async function main(): Promise<void> {

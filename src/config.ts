@@ -40,7 +40,7 @@ export const configSchema = z.object({
   /** Redis for the queue and all state. Unset: start a private redis-server on a free loopback port. */
   REDIS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
   /** Folder of the model in the diffusers ONNX layout. */
-  MODEL_DIR: z.string().min(1).default('models/emoji-ld'),
+  MODEL_DIR: z.string().min(1).default('models/emoji-ld2'),
   /** ONNX Runtime execution provider for the workers. */
   DEVICE: z.enum(['cpu', 'cuda']).default('cpu'),
   /** Worker processes to start beside the bot: a number, 0 for none (workers on other machines), or auto. */

@@ -9,7 +9,7 @@ import { createLogger } from '../src/logger.js';
 describe('configuration', () => {
   test('defaults apply to an empty environment', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ MODEL_DIR: 'models/emoji-ld', DEVICE: 'cpu', LOG_LEVEL: 'info' });
+    expect(config).toMatchObject({ MODEL_DIR: 'models/emoji-ld2', DEVICE: 'cpu', LOG_LEVEL: 'info' });
     expect(config.DISCORD_TOKEN).toBeUndefined();
     expect(config.WORKERS).toBeGreaterThanOrEqual(1);
   });

@@ -7,7 +7,7 @@ Usage:  /usr/bin/python3 models/recipe/extras2.py                     # art bank
 
 Both parts depend only on emoji-ld2's VAE (final) and the art, not on the UNet still in training, so they
 are made beside it. Inputs: the train2.py data stage (models/recipe/.work/ld2/data.npz and meta.json, read
-only) and the work-in-progress folder OUT (RECIPE_OUT, default models/emoji-ld2-wip: its VAE encoder and
+only) and the work-in-progress folder OUT (RECIPE_OUT, default models/emoji-ld2: its VAE encoder and
 decoder, and for mid-run latents its UNet, text and image encoders and style tokens, read from the ONNX
 files). Everything else goes to models/recipe/.work/extras2/ (EXTRAS2_WORK).
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The judges of the emoji-ld2 eval (`npm run eval -- --model models/emoji-ld2-wip`), trained on real artwork only.
+"""The judges of the emoji-ld2 eval (`npm run eval -- --model models/emoji-ld2`), trained on real artwork only.
 
 Usage:  /usr/bin/python3 models/recipe/judge2.py            # every part (finished ones are skipped)
         /usr/bin/python3 models/recipe/judge2.py concept style --force   # retrain (resumes from checkpoints)

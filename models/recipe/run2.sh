@@ -1,15 +1,15 @@
 #!/bin/sh
-# emoji-ld2 (64 px, four art styles): training stages, snapshots into the committed work-in-progress folder
-# models/emoji-ld2-wip/, and resuming from that folder in a fresh checkout. See models/recipe/README.md.
+# emoji-ld2 (64 px, four art styles): training stages, snapshots into the committed model folder
+# models/emoji-ld2/, and resuming from that folder in a fresh checkout. See models/recipe/README.md.
 #   models/recipe/run2.sh data vae unet          # stages (finished ones are skipped, interrupted ones resume)
-#   models/recipe/run2.sh snapshot [--commit]    # export the latest checkpoints to models/emoji-ld2-wip (+ git commit)
+#   models/recipe/run2.sh snapshot [--commit]    # export the latest checkpoints to models/emoji-ld2 (+ git commit)
 #   models/recipe/run2.sh resume                 # fresh checkout: rebuild the data, import the snapshot, train on
 set -e
 cd "$(dirname "$0")"
 [ -d node_modules/fluentui-emoji ] && [ -d node_modules/@lobehub/fluent-emoji-3d ] || npm ci --no-audit --no-fund
 export THREADS="${THREADS:-1}"
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-$THREADS}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-$THREADS}" OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
-WIP="${RECIPE_OUT:-../emoji-ld2-wip}"
+WIP="${RECIPE_OUT:-../emoji-ld2}"
 case "$1" in
   snapshot)
     /usr/bin/python3 train2.py export check samples
@@ -18,7 +18,7 @@ case "$1" in
       cd "$WIP"
       for i in 1 2 3 4 5 6 7 8 9 10; do [ -e "$(git rev-parse --git-dir)/index.lock" ] && sleep 3; done
       git add -A .
-      git commit -q -m "emoji-ld2 work in progress: UNet step $step" -- . && git log --oneline -1
+      git commit -q -m "emoji-ld2 at UNet step $step" -- . && git log --oneline -1
     fi ;;
   resume)
     shift

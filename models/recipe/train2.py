@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Training recipe for emoji-ld2: 64 px, four art styles (Noto, Twemoji, Fluent flat, Fluent 3D), style as
-a condition. Work in progress: it exports to models/emoji-ld2-wip/ (RECIPE_OUT), never to models/emoji-ld/.
+a condition. Work in progress: it exports to models/emoji-ld2/ (RECIPE_OUT), never to models/emoji-ld/.
 
 Usage:  /usr/bin/python3 models/recipe/train2.py data vae unet      # stages (finished ones are skipped)
         /usr/bin/python3 models/recipe/train2.py export check samples   # export the latest checkpoints
@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 NM = os.path.join(HERE, "node_modules")
 WORK = os.environ.get("RECIPE_WORK", os.path.join(HERE, ".work", "ld2"))
-OUT = os.environ.get("RECIPE_OUT", os.path.join(REPO, "models", "emoji-ld2-wip"))
+OUT = os.environ.get("RECIPE_OUT", os.path.join(REPO, "models", "emoji-ld2"))
 WARM = os.path.join(REPO, "models", "emoji-ld")  # the first edition: warm start of the VAE and both encoders
 os.makedirs(WORK, exist_ok=True)
 

@@ -13,8 +13,8 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 /** The real model when it is there; the tiny test model (noise, but fast) otherwise. */
 export function modelDir(): string {
   if (process.env.MODEL_DIR) return process.env.MODEL_DIR;
-  return existsSync(join(ROOT, 'models/emoji-ld/unet/model.onnx'))
-    ? 'models/emoji-ld'
+  return existsSync(join(ROOT, 'models/emoji-ld2/unet/model.onnx'))
+    ? 'models/emoji-ld2'
     : 'test/fixtures/models/emoji-tiny';
 }
 

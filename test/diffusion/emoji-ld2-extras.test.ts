@@ -1,6 +1,6 @@
 /** @jest-environment ./test/diffusion/onnx-environment.cjs */
 /**
- * emoji-ld2's extras (models/emoji-ld2-wip, made by models/recipe/extras2.py): the 64 -> 128 px upscaler
+ * emoji-ld2's extras (models/emoji-ld2, made by models/recipe/extras2.py): the 64 -> 128 px upscaler
  * through the engine's upscale path, and the tiny preview decoder for its VAE, picked up by the pipeline.
  */
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { PreviewDecoder } from '../../src/diffusion/preview-decoder.js';
 import type { RawImage } from '../../src/images/raw-image.js';
 import { request } from './helpers.js';
 
-const WIP = new URL('../../models/emoji-ld2-wip/', import.meta.url).pathname;
+const WIP = new URL('../../models/emoji-ld2/', import.meta.url).pathname;
 
 /** PSNR in dB of two 8-bit images. */
 function psnr(a: Uint8Array, b: Uint8Array): number {
@@ -42,7 +42,7 @@ function halve(image: RawImage): Uint8Array {
   return out;
 }
 
-describe('emoji-ld2-wip extras', () => {
+describe('emoji-ld2 extras', () => {
   let pipeline: DiffusionPipeline;
   let images: RawImage[];
   beforeAll(async () => {

@@ -2,7 +2,7 @@
  * @jest-environment ./test/diffusion/onnx-environment.cjs
  */
 /**
- * Style as a condition on the model with named styles (models/emoji-ld2-wip): the job's tokens reach the
+ * Style as a condition on the model with named styles (models/emoji-ld2): the job's tokens reach the
  * condition rows and the no-style tokens the unconditional row, each named style and each reference moves the picture, --sw scales the move, and what the model
  * lacks is a typed error.
  */
@@ -16,7 +16,7 @@ import { rawImage } from '../../src/images/raw-image.js';
 import { parsePrompt } from '../../src/prompt/parse.js';
 import { meanAbsDiff, recordRuns, request } from './helpers.js';
 
-const STYLED = 'models/emoji-ld2-wip';
+const STYLED = 'models/emoji-ld2';
 
 let pipeline: DiffusionPipeline;
 beforeAll(async () => {

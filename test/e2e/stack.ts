@@ -21,7 +21,7 @@ import { type LocalRedis, startLocalRedis } from '../../src/store/local-redis.js
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 /** The shipped model unless E2E_MODEL_DIR names another (e.g. the tiny fixture while iterating). */
-export const defaultModelDir = () => process.env.E2E_MODEL_DIR ?? join(ROOT, 'models/emoji-ld');
+export const defaultModelDir = () => process.env.E2E_MODEL_DIR ?? join(ROOT, 'models/emoji-ld2');
 
 export interface StackOptions {
   workers?: number;

@@ -1,8 +1,8 @@
 /**
- * Style as a prompt through the whole system, on the model folder with named styles
- * (models/emoji-ld2-wip): `--style` and `--sref` reach the worker and move the picture, the reply says
- * what was ignored, and a reroll keeps the stored reference. On the shipped one-style model, a `--sref`
- * link is noted and never fetched.
+ * Style as a prompt through the whole system, on the shipped model with named styles (models/emoji-ld2):
+ * `--style` and `--sref` reach the worker and move the picture, the reply says what was ignored, and a
+ * reroll keeps the stored reference. On a one-style model (the first edition, models/emoji-ld), a
+ * `--sref` link is noted and never fetched.
  */
 import sharp from 'sharp';
 import { finishedMessage, imagine, imagineGrid, pressButton, requireJobId } from './messages.js';
@@ -10,7 +10,8 @@ import { mad, pixels } from './pixels.js';
 import { jobImage, jobRecord, recordOf } from './records.js';
 import { type Stack, startStack } from './stack.js';
 
-const STYLED = new URL('../../models/emoji-ld2-wip', import.meta.url).pathname;
+const STYLED = new URL('../../models/emoji-ld2', import.meta.url).pathname;
+const ONE_STYLE = new URL('../../models/emoji-ld', import.meta.url).pathname;
 
 let stack: Stack;
 beforeAll(async () => {
@@ -75,4 +76,28 @@ test('style references count against the image limit before anything is fetched'
     timeoutMs: 10_000,
   });
   expect(answer.content).toContain('This prompt has 6 images; this server allows at most 5 per prompt');
+});
+
+describe('on a one-style model', () => {
+  let oneStyle: Stack;
+  beforeAll(async () => {
+    oneStyle = await startStack({ workers: 1, modelDir: ONE_STYLE });
+  }, 90_000);
+  afterAll(async () => {
+    await oneStyle?.stop();
+  });
+
+  test('--style and --sref are noted and the --sref link is never fetched', async () => {
+    // A link that could not be fetched: had the bot tried, the job would have been refused.
+    const grid = await imagineGrid(
+      oneStyle.discord,
+      'bob',
+      'polar bear --style noto --sref https://unreachable.invalid/style.png --sw 50',
+    );
+    expect(grid.content).toContain('--style noto is ignored: this model has one style');
+    expect(grid.content).toContain('--sref is ignored: this model cannot take a style from an image');
+    const record = await recordOf(oneStyle.redisClient, grid);
+    expect(record.inputs).toBeUndefined();
+    expect(record.description.params.sref).toBeUndefined();
+  }, 90_000);
 });

@@ -16,7 +16,7 @@ import { rawImage } from '../../src/images/raw-image.js';
 
 // The eval's judges (scripts/eval-judges.ts): the pieces scripts/eval.ts builds its new keys from.
 const ROOT = new URL('../../', import.meta.url).pathname;
-const LD2 = `${ROOT}models/emoji-ld2-wip`;
+const LD2 = `${ROOT}models/emoji-ld2`;
 const LD1 = `${ROOT}models/emoji-ld`;
 
 // Measured on the committed judges (models/recipe/judge2.py): the style classifier names the style of

@@ -48,7 +48,7 @@ test('fitting twice changes nothing more (the bot and the worker both apply it)'
 
 test("the models' folders say what they offer", () => {
   expect(readModelInfo('models/emoji-ld')).toMatchObject({ styles: [], styleReference: false });
-  expect(readModelInfo('models/emoji-ld2-wip')).toMatchObject({
+  expect(readModelInfo('models/emoji-ld2')).toMatchObject({
     styles: ['noto', 'twemoji', 'fluent', 'fluent-3d'],
     styleReference: true,
   });

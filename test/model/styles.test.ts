@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ModelFolderError } from '../../src/model/config.js';
 import { readModelStyles } from '../../src/model/styles.js';
 
-const SHIPPED = 'models/emoji-ld2-wip/style_encoder';
+const SHIPPED = 'models/emoji-ld2/style_encoder';
 
 function withStyles(edit: (file: Record<string, unknown>) => void): string {
   const dir = mkdtempSync(join(tmpdir(), 'styles-'));
@@ -18,7 +18,7 @@ function withStyles(edit: (file: Record<string, unknown>) => void): string {
 }
 
 test('the shipped table reads as four named styles and the no-style tokens, 4 x 128 each', () => {
-  const styles = readModelStyles('models/emoji-ld2-wip');
+  const styles = readModelStyles('models/emoji-ld2');
   expect(styles?.names).toEqual(['noto', 'twemoji', 'fluent', 'fluent-3d']);
   expect([...(styles?.named.values() ?? [])].map((t) => t.length)).toEqual([512, 512, 512, 512]);
   expect(styles?.none.length).toBe(512);
