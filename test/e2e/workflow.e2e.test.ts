@@ -161,12 +161,30 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
       otherImage = await jobImage(stack.redisClient, requireJobId(grid), 0);
     });
     /**
-     * The upscale as the canvas received it, at the side it was placed at (native pixels, from the result's
-     * content size): a result's kept part is these pixels, so the upscale's finer detail is not counted
-     * as a change.
+     * The upscale as the canvas placed it: scaled to `side` native pixels at (left, top) of a white
+     * canvas of the result's native size, then brought to the displayed result's size. A result's kept
+     * part is these pixels, so one cut falls on the same pixels of both, and the upscale's finer detail
+     * is not counted as a change.
      */
-    const placedAt = (side: number) =>
-      sharp(source).resize(side, side, { fit: 'fill', kernel: 'lanczos3' }).png().toBuffer();
+    const placedLike = async (
+      png: Buffer,
+      record: { result: { contentWidth: number; contentHeight: number } },
+      place: { side: number; left: number; top: number },
+    ) => {
+      const { width, height } = await sharp(png).metadata();
+      const { contentWidth, contentHeight } = record.result;
+      const scaled = await sharp(source)
+        .resize(place.side, place.side, { fit: 'fill', kernel: 'lanczos3' })
+        .png()
+        .toBuffer();
+      const canvas = await sharp({
+        create: { width: contentWidth, height: contentHeight, channels: 3, background: '#ffffff' },
+      })
+        .composite([{ input: scaled, left: place.left, top: place.top }])
+        .png()
+        .toBuffer();
+      return sharp(canvas).resize(width, height, { fit: 'fill' }).png().toBuffer();
+    };
 
     test('Zoom Out 2x: four images whose centre is the source, painted around', async () => {
       const { record, images, message } = await press('z2');
@@ -175,26 +193,13 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
       expect(record.result.contentWidth).toBe(record.result.contentHeight);
       const side = record.result.contentWidth;
       const half = Math.round(side / 2);
-      // The placed source in the middle of a white canvas of the result's native size, so one cut falls
-      // on the same pixels of both; the cut stays inside the seam.
-      const canvas = await sharp({
-        create: { width: side, height: side, channels: 3, background: '#ffffff' },
-      })
-        .composite([
-          {
-            input: await placedAt(half),
-            left: Math.round((side - half) / 2),
-            top: Math.round((side - half) / 2),
-          },
-        ])
-        .png()
-        .toBuffer();
+      const place = { side: half, left: Math.round((side - half) / 2), top: Math.round((side - half) / 2) };
       // What two different pictures give, for scale.
       const apart = mad(await pixels(source, 32), await pixels(otherImage, 32));
+      // Inside the seam around the placed source.
       const centre = { left: 0.32, top: 0.32, width: 0.36, height: 0.36 };
       for (const png of images) {
-        const { width, height } = await sharp(png).metadata();
-        const expected = await sharp(canvas).resize(width, height, { fit: 'fill' }).png().toBuffer();
+        const expected = await placedLike(png, record, place);
         expect(mad(await pixels(png, 32, centre), await pixels(expected, 32, centre))).toBeLessThan(
           apart / 4,
         );
@@ -204,18 +209,13 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
     test('➡️: wider, with the source as its left part', async () => {
       const { record, images } = await press('pr');
       expect(record.result.contentWidth).toBeGreaterThan(record.result.contentHeight);
-      const placed = await placedAt(record.result.contentHeight);
+      const place = { side: record.result.contentHeight, left: 0, top: 0 };
       const apart = mad(await pixels(source, 32), await pixels(otherImage, 32));
       for (const png of images) {
         const { width, height } = await sharp(png).metadata();
         expect(width).toBeGreaterThan(height);
-        // The placed source where the canvas put it, at the result's size, so one cut falls on the same
-        // pixels of both; the cut stops short of the seam (the canvas's right third is painted).
-        const expected = await sharp(placed)
-          .resize(height, height, { fit: 'fill' })
-          .extend({ right: width - height, background: '#ffffff' })
-          .png()
-          .toBuffer();
+        const expected = await placedLike(png, record, place);
+        // Stops short of the seam: the canvas's right third is painted.
         const left = { left: 0.03, top: 0.05, width: 0.55, height: 0.9 };
         expect(mad(await pixels(png, 32, left), await pixels(expected, 32, left))).toBeLessThan(apart / 4);
       }
@@ -234,16 +234,13 @@ describe('imagine -> progress -> grid -> U -> Vary -> blend', () => {
       const jobId = requireJobId(message);
       const record = await jobRecord(stack.redisClient, jobId);
       expect(record.description.canvas).toEqual({ mode: 'region', cells: [4] });
-      const placed = await placedAt(record.result.contentWidth);
+      const place = { side: record.result.contentWidth, left: 0, top: 0 };
       const top = { left: 0, top: 0, width: 1, height: 0.28 };
       const middle = { left: 0.38, top: 0.38, width: 0.24, height: 0.24 };
-      const apart = mad(await pixels(source, 32), await pixels(otherImage, 32));
       for (const png of await jobImages(stack.redisClient, jobId)) {
-        // The placed source at the result's size first, so both cuts fall on the same pixel rows.
-        const { width, height } = await sharp(png).metadata();
-        const sameSize = await sharp(placed).resize(width, height, { fit: 'fill' }).png().toBuffer();
-        expect(mad(await pixels(png, 32, top), await pixels(sameSize, 32, top))).toBeLessThan(apart / 8);
-        expect(mad(await pixels(png, 16, middle), await pixels(sameSize, 16, middle))).toBeGreaterThan(3);
+        const expected = await placedLike(png, record, place);
+        expect(mad(await pixels(png, 32, top), await pixels(expected, 32, top))).toBeLessThan(3);
+        expect(mad(await pixels(png, 16, middle), await pixels(expected, 16, middle))).toBeGreaterThan(3);
       }
     }, 90_000);
 
