@@ -92,6 +92,9 @@ const artDir = resolve(
   option('--art') ?? 'models/recipe/node_modules/emoji-datasource-twitter/img/twitter/64',
 );
 const threads = Number(option('--threads') ?? 2);
+// the style guidance row's weight instead of the folder's (style_encoder/config.json guidance_weight)
+const styleGuidance = option('--style-guidance') ? Number(option('--style-guidance')) : undefined;
+const pipelineOptions = { threads, ...(styleGuidance === undefined ? {} : { styleGuidance }) };
 const WHITE_MARGIN = 0.01;
 const NEGATIVE_TRIALS = 8;
 
@@ -268,7 +271,7 @@ const started = performance.now();
 const unetConfig = JSON.parse(readFileSync(join(modelDir, 'unet', 'config.json'), 'utf8')) as {
   trained_steps?: number;
 };
-const pipeline = await DiffusionPipeline.fromPretrained(modelDir, { threads });
+const pipeline = await DiffusionPipeline.fromPretrained(modelDir, pipelineOptions);
 const defaults = pipeline.defaults;
 say(
   `model ${modelDir}: ${defaults.size}px, ${defaults.steps} steps, guidance ${defaults.guidanceScale}, ${defaults.scheduler}`,
@@ -374,6 +377,21 @@ if (samplesDir) {
     await pipeline.dispose();
     process.exit(0);
   }
+}
+
+if (process.argv.includes('--styles-only') && withStyles) {
+  // `--style` and `--sref` alone, e.g. to compare style guidance weights (concept top1 of the same images)
+  const style = await styleScores('--style', concepts.length, styleSeeds, (c, _k, name, seed) =>
+    styled(pipeline, `${c.en} --style ${name}`, seed, {}),
+  );
+  const sref = await styleScores('--sref', concepts.length, styleSeeds, (c, k, name, seed) =>
+    srefRun(pipeline, c, k, name, seed),
+  );
+  process.stdout.write(
+    `${JSON.stringify({ style_guidance: styleGuidance ?? null, style, sref }, null, 2)}\n`,
+  );
+  await pipeline.dispose();
+  process.exit(0);
 }
 
 const englishGrids: Float32Array[][] = [];
@@ -620,7 +638,7 @@ let styleUntrained: StyleScore | null = null;
 let srefUntrained: StyleScore | null = null;
 const untrainedGrids: Float32Array[][] = [];
 try {
-  const untrained = await DiffusionPipeline.fromPretrained(floorDir, { threads });
+  const untrained = await DiffusionPipeline.fromPretrained(floorDir, pipelineOptions);
   top1Untrained = await scorePrompts(
     'english labels, untrained UNet',
     (c, seed) => imagine(untrained, c.en, seed),

@@ -72,6 +72,8 @@ export interface PipelineParts {
 export interface PipelineOptions extends BackendOptions {
   /** Most UNet rows per call; by default one call carries everything and halves only on allocation failure. */
   maxUnetBatch?: number;
+  /** The style guidance row's weight instead of the folder's (`ModelStyles.guidanceWeight`); 0 drops the row. */
+  styleGuidance?: number;
 }
 
 export interface ModelDefaults {
@@ -149,12 +151,14 @@ function isAllocationFailure(error: unknown): boolean {
 
 export class DiffusionPipeline {
   private maxUnetBatch: number;
+  private readonly styleGuidance: number;
 
   constructor(
     private readonly parts: PipelineParts,
-    options: Pick<PipelineOptions, 'maxUnetBatch'> = {},
+    options: Pick<PipelineOptions, 'maxUnetBatch' | 'styleGuidance'> = {},
   ) {
     this.maxUnetBatch = options.maxUnetBatch ?? Number.POSITIVE_INFINITY;
+    this.styleGuidance = options.styleGuidance ?? parts.style?.styles.guidanceWeight ?? 0;
   }
 
   static async fromPretrained(dir: string, options: PipelineOptions = {}): Promise<DiffusionPipeline> {
@@ -320,9 +324,10 @@ export class DiffusionPipeline {
     // No condition left and no CFG row: the empty prompt is the one condition.
     if (!uncond && conditions.length === 0) conditions = [{ kind: 'text', text: '', weight: 1 }];
     let encoded = await this.encodeConditions(conditions, uncond, request);
-    if (request.style) encoded = await this.withStyle(encoded, request.style, notes, uncond);
+    const weights = conditions.map((c) => c.weight);
+    if (request.style) encoded = await this.withStyle(encoded, weights, request.style, notes, uncond);
     return {
-      weights: conditions.map((c) => c.weight),
+      weights,
       rows: stackRows(encoded, request.images.length),
       uncond,
       init: resolved.init,
@@ -336,9 +341,16 @@ export class DiffusionPipeline {
    * (e = e_u + g * sum w (e_c - e_u) with the style only in e_c); the same style in every row left it at
    * guidance 1, and `--style X` was judged as X for 0.39 of images against 0.59 this way (eval, 24
    * concepts, emoji-ld2 at UNet step 11,151, concept top-1 0.45 against 0.44).
+   *
+   * With a style guidance weight w_s (the folder's, or the pipeline option), one more block of rows: the
+   * unconditional row's content (the empty prompt) with the job's style tokens, at weight w_s in the same
+   * sum. It pushes the style without the content, as InstructPix2Pix guides its two conditions, so more
+   * style costs less of the concept than extrapolating the tokens with `--sw` (recipe README). `weights`
+   * gains that row's weight.
    */
   private async withStyle(
     rows: UnetRows[],
+    weights: number[],
     style: StyleRequest,
     notes: string[],
     uncond: boolean,
@@ -348,13 +360,22 @@ export class DiffusionPipeline {
     const tokens = await conditioner.tokensFor(style);
     if (tokens.nearest) notes.push(`the style reference looks most like ${tokens.nearest}`);
     const none = conditioner.noStyle();
-    return rows.map((row, i) => ({
+    const styled = rows.map((row, i) => ({
       ...row,
       encoder_hidden_states: appendStyleTokens(
         row['encoder_hidden_states']!,
         uncond && i === 0 ? none : tokens,
       ),
     }));
+    const empty = rows[0];
+    if (uncond && empty && this.styleGuidance > 0 && style.weight > 0) {
+      styled.push({
+        ...empty,
+        encoder_hidden_states: appendStyleTokens(empty['encoder_hidden_states']!, tokens),
+      });
+      weights.push(this.styleGuidance);
+    }
+    return styled;
   }
 
   /** Whether image prompts steer the loop as conditions (else they are folded into an init image). */

@@ -23,6 +23,12 @@ export interface ModelStyles {
   named: ReadonlyMap<string, Float32Array>;
   /** The learned no-style tokens ("any style"), the same layout. */
   none: Float32Array;
+  /**
+   * Weight of the style guidance row (`guidance_weight` in style_encoder/config.json, 0 when absent): with
+   * a style asked for, one more UNet row per image, the empty prompt with the job's style tokens, steers the
+   * style on its own (Composable Diffusion's sum gains w (e_style - e_u)).
+   */
+  guidanceWeight: number;
 }
 
 const STYLE_NAME = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/);
@@ -37,7 +43,10 @@ const stylesFileSchema = z.object({
   null: TOKENS,
 });
 
-const encoderConfigSchema = z.object({ image_size: z.number().int().positive().max(1024) });
+const encoderConfigSchema = z.object({
+  image_size: z.number().int().positive().max(1024).default(32),
+  guidance_weight: z.number().min(0).max(8).default(0),
+});
 
 /** The styles a folder ships, or null for a model with one style (no `style_encoder/styles.json`). */
 export function readModelStyles(dir: string): ModelStyles | null {
@@ -62,16 +71,17 @@ export function readModelStyles(dir: string): ModelStyles | null {
   const none = flat(file.null, 'null');
   const hasEncoder = existsSync(join(folder, 'model.onnx'));
   const configPath = join(folder, 'config.json');
-  const imageSize = existsSync(configPath)
-    ? parse(encoderConfigSchema, readJson(configPath), configPath).image_size
-    : 32;
+  const config = existsSync(configPath)
+    ? parse(encoderConfigSchema, readJson(configPath), configPath)
+    : { image_size: 32, guidance_weight: 0 };
   return {
     names: file.names,
     tokens: file.num_tokens,
     hidden: file.hidden_size,
     hasEncoder,
-    imageSize,
+    imageSize: config.image_size,
     named,
     none,
+    guidanceWeight: config.guidance_weight,
   };
 }

@@ -19,14 +19,24 @@ import { meanAbsDiff, recordRuns, request } from './helpers.js';
 const STYLED = 'models/emoji-ld2';
 
 let pipeline: DiffusionPipeline;
+// the same folder without the style guidance row, whatever its config says
+let unguided: DiffusionPipeline;
 beforeAll(async () => {
   pipeline = await DiffusionPipeline.fromPretrained(STYLED, { threads: 1 });
+  unguided = await DiffusionPipeline.fromPretrained(STYLED, { threads: 1, styleGuidance: 0 });
 }, 60_000);
-afterAll(() => pipeline.dispose());
+afterAll(async () => {
+  await pipeline.dispose();
+  await unguided.dispose();
+});
 
-const grid = async (style?: StyleRequest, overrides: Partial<GenerationRequest> = {}) =>
-  pipeline.generate(
-    request(pipeline, {
+const gridOn = async (
+  on: DiffusionPipeline,
+  style?: StyleRequest,
+  overrides: Partial<GenerationRequest> = {},
+) =>
+  on.generate(
+    request(on, {
       conditions: [{ kind: 'text', text: 'polar bear', weight: 1 }],
       steps: 8,
       images: [0, 1],
@@ -34,6 +44,16 @@ const grid = async (style?: StyleRequest, overrides: Partial<GenerationRequest> 
       ...overrides,
     }),
   );
+const grid = (style?: StyleRequest, overrides: Partial<GenerationRequest> = {}) =>
+  gridOn(pipeline, style, overrides);
+
+/** The UNet's `encoder_hidden_states` of a one-step grid: [rows, tokens, width]. */
+async function unetStates(on: DiffusionPipeline, style?: StyleRequest) {
+  const { runs } = await recordRuns(() => gridOn(on, style, { steps: 1 }));
+  const states = runs.find((r) => r.label === 'unet')?.feeds['encoder_hidden_states'];
+  if (states?.kind !== 'float') throw new Error('no UNet call with float encoder_hidden_states');
+  return states.tensor;
+}
 
 test('appendStyleTokens puts the same tokens after every row', () => {
   const hidden = { data: Float32Array.from({ length: 2 * 3 * 2 }, (_, i) => i), dims: [2, 3, 2] };
@@ -51,17 +71,43 @@ test("the condition rows get the job's style tokens, the unconditional row the n
     tokens: Record<string, number[][]>;
     null: number[][];
   };
-  const { runs } = await recordRuns(() => grid({ name: 'fluent', references: [], weight: 1 }, { steps: 1 }));
-  const states = runs.find((r) => r.label === 'unet')?.feeds['encoder_hidden_states'];
-  if (states?.kind !== 'float') throw new Error('no UNet call with float encoder_hidden_states');
-  const [rows = 0, length = 0, width = 0] = states.tensor.dims;
+  const states = await unetStates(unguided, { name: 'fluent', references: [], weight: 1 });
+  const [rows = 0, length = 0, width = 0] = states.dims;
   expect([rows, length]).toEqual([4, 20]); // [uncond x2, "polar bear" x2] x (16 content + 4 style)
   const styleOf = (row: number) => [
-    ...states.tensor.data.subarray((row * length + 16) * width, (row + 1) * length * width),
+    ...states.data.subarray((row * length + 16) * width, (row + 1) * length * width),
   ];
   const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]!) < 1e-6);
   for (const row of [0, 1]) expect(close(styleOf(row), file.null.flat())).toBe(true);
   for (const row of [2, 3]) expect(close(styleOf(row), file.tokens['fluent']!.flat())).toBe(true);
+}, 60_000);
+
+test("a style guidance weight adds one block of rows: the empty prompt with the job's style tokens", async () => {
+  const guided = await DiffusionPipeline.fromPretrained(STYLED, { threads: 1, styleGuidance: 1 });
+  try {
+    const fluent = { name: 'fluent', references: [], weight: 1 };
+    const states = await unetStates(guided, fluent);
+    const [rows = 0, length = 0, width = 0] = states.dims;
+    // [uncond x2, "polar bear" x2, style row x2] x (16 content + 4 style)
+    expect([rows, length]).toEqual([6, 20]);
+    const row = (r: number, from: number, to: number) => [
+      ...states.data.subarray((r * length + from) * width, (r * length + to) * width),
+    ];
+    for (const r of [4, 5]) {
+      expect(row(r, 0, 16)).toEqual(row(0, 0, 16)); // the unconditional row's content: the empty prompt
+      expect(row(r, 16, 20)).toEqual(row(2, 16, 20)); // the job's style tokens
+      expect(row(r, 16, 20)).not.toEqual(row(0, 16, 20)); // not the no-style tokens
+    }
+    // nothing to steer: no style asked for, or --sw 0 (the no-style tokens)
+    expect((await unetStates(guided)).dims).toEqual([4, 16, width]);
+    expect((await unetStates(guided, { ...fluent, weight: 0 })).dims).toEqual([4, 20, width]);
+    // the row changes the picture at the same seed
+    const withRow = await gridOn(guided, fluent);
+    const withoutRow = await gridOn(unguided, fluent);
+    expect(meanAbsDiff(withRow.images[0]!.data, withoutRow.images[0]!.data)).toBeGreaterThan(0.5);
+  } finally {
+    await guided.dispose();
+  }
 }, 60_000);
 
 test('the model says which styles it has, and that references work', () => {

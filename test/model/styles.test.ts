@@ -55,3 +55,25 @@ test.each([
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the style guidance weight comes from the encoder's config.json, 0 when absent, bounded", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'styles-'));
+  try {
+    cpSync(SHIPPED, join(dir, 'style_encoder'), { recursive: true });
+    const path = join(dir, 'style_encoder', 'config.json');
+    const config = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const write = (edit: Record<string, unknown>) =>
+      writeFileSync(path, JSON.stringify({ ...config, ...edit }));
+    write({ guidance_weight: 0.75 });
+    expect(readModelStyles(dir)?.guidanceWeight).toBe(0.75);
+    delete config['guidance_weight'];
+    write({});
+    expect(readModelStyles(dir)?.guidanceWeight).toBe(0);
+    for (const bad of [-1, 100, 'strong']) {
+      write({ guidance_weight: bad });
+      expect(() => readModelStyles(dir)).toThrow(ModelFolderError);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
