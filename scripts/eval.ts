@@ -1,8 +1,13 @@
 /**
  * `npm run eval -- [--json] [--model DIR] [--seeds N] [--floor-seeds N] [--style-seeds N] [--concepts N]
- *   [--floor-style-concepts N] [--samples DIR [--samples-only]] [--art DIR] [--threads N]`
+ *   [--floor-style-concepts N] [--samples DIR [--samples-only]] [--art DIR] [--threads N]
+ *   [--only content|styles] [--guidance G] [--style-guidance W]`
  * `--samples DIR` writes one grid per sample prompt; on a model with styles also `styles-sheet.png` (a row
  * per style: the seed's three prompts and `polar bear --sref`), the model card's sheet.
+ * `--only content` (top1, top1_zh, top1_image_prompt) or `--only styles` (style and sref accuracy with the
+ * concept top-1 of the same images) runs that part alone and prints it as JSON, for comparing settings side
+ * by side: `--guidance G` replaces the folder's guidance scale in every job, `--style-guidance W` the
+ * style guidance row's weight (style_encoder/config.json `guidance_weight`).
  *
  * Evaluates a model folder (default models/emoji-ld2, the shipped model) through the same path the bot uses: the prompt parser
  * (weights normalized as for /imagine), the job -> request mapping with the model's defaults, and
@@ -95,6 +100,11 @@ const threads = Number(option('--threads') ?? 2);
 // the style guidance row's weight instead of the folder's (style_encoder/config.json guidance_weight)
 const styleGuidance = option('--style-guidance') ? Number(option('--style-guidance')) : undefined;
 const pipelineOptions = { threads, ...(styleGuidance === undefined ? {} : { styleGuidance }) };
+// the guidance scale of every job instead of the folder's default_guidance_scale
+const guidanceOverride = option('--guidance') ? Number(option('--guidance')) : undefined;
+// a part of the eval alone, to compare settings side by side: `content` (English and Chinese labels and
+// image prompts) or `styles` (`--style` and `--sref`); prints their scores as JSON and exits
+const only = option('--only');
 const WHITE_MARGIN = 0.01;
 const NEGATIVE_TRIALS = 8;
 
@@ -162,7 +172,12 @@ async function imageOnly(pipeline: DiffusionPipeline, png: Uint8Array, key: stri
 }
 
 async function generateJob(pipeline: DiffusionPipeline, job: JobDescription, inputs: JobInputs) {
-  const task = await taskFromJob(job, inputs, pipeline.defaults);
+  const defaults = pipeline.defaults;
+  const task = await taskFromJob(
+    job,
+    inputs,
+    guidanceOverride === undefined ? defaults : { ...defaults, guidanceScale: guidanceOverride },
+  );
   if (task.kind !== 'generate') throw new Error('expected a generation task');
   const result = await pipeline.generate(task.request);
   return { images: result.images, request: task.request };
@@ -379,7 +394,7 @@ if (samplesDir) {
   }
 }
 
-if (process.argv.includes('--styles-only') && withStyles) {
+if (only === 'styles' && withStyles) {
   // `--style` and `--sref` alone, e.g. to compare style guidance weights (concept top1 of the same images)
   const style = await styleScores('--style', concepts.length, styleSeeds, (c, _k, name, seed) =>
     styled(pipeline, `${c.en} --style ${name}`, seed, {}),
@@ -427,6 +442,14 @@ const top1Image = await scorePrompts(
     imageHits[style] = entry;
   },
 );
+
+if (only === 'content') {
+  const settings = { style_guidance: styleGuidance ?? null, guidance: guidanceOverride ?? null };
+  const scores = { top1, top1_zh: top1Zh, top1_image_prompt: top1Image, image_prompt_by_style: imageHits };
+  process.stdout.write(`${JSON.stringify({ ...settings, seeds: seedsPerConcept, ...scores }, null, 2)}\n`);
+  await pipeline.dispose();
+  process.exit(0);
+}
 
 /** `polar bear::0.6 white::-0.5` vs `polar bear` on NEGATIVE_TRIALS seeds: wins and mean whiteness. */
 async function negativeWhite(p: DiffusionPipeline, label: string) {
