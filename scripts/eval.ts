@@ -829,7 +829,8 @@ const report = {
   chance: round(1 / conceptsFile.concepts.length),
   settings: {
     steps: defaults.steps,
-    guidance: defaults.guidanceScale,
+    guidance: guidanceOverride ?? defaults.guidanceScale,
+    style_guidance: defaults.styleGuidance,
     scheduler: defaults.scheduler,
     size: defaults.size,
   },

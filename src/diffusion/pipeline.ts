@@ -93,6 +93,8 @@ export interface ModelDefaults {
   /** The names `--style` takes (empty: one style) and whether `--sref` images can set the style. */
   styles: string[];
   styleReference: boolean;
+  /** Weight of the style guidance row a job with a style gets (0: none). */
+  styleGuidance: number;
   /** What the host should know about the folder (an fp16 VAE that will overflow), logged at start. */
   warnings: string[];
 }
@@ -219,6 +221,7 @@ export class DiffusionPipeline {
       hasUpscaler: this.parts.upscaler !== null,
       styles: this.parts.style?.styles.names ?? [],
       styleReference: this.parts.style?.styles.hasEncoder ?? false,
+      styleGuidance: this.parts.style ? this.styleGuidance : 0,
       warnings: [this.vaeOverflowWarning].filter((w) => w !== null),
     };
   }

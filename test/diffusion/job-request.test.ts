@@ -28,6 +28,7 @@ const model: ModelDefaults = {
   guidance: 'cfg',
   styles: [],
   styleReference: false,
+  styleGuidance: 0,
   warnings: [],
 };
 

@@ -85,6 +85,7 @@ test("the condition rows get the job's style tokens, the unconditional row the n
 test("a style guidance weight adds one block of rows: the empty prompt with the job's style tokens", async () => {
   const guided = await DiffusionPipeline.fromPretrained(STYLED, { threads: 1, styleGuidance: 1 });
   try {
+    expect([guided.defaults.styleGuidance, unguided.defaults.styleGuidance]).toEqual([1, 0]);
     const fluent = { name: 'fluent', references: [], weight: 1 };
     const states = await unetStates(guided, fluent);
     const [rows = 0, length = 0, width = 0] = states.dims;
