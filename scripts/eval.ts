@@ -289,7 +289,7 @@ const unetConfig = JSON.parse(readFileSync(join(modelDir, 'unet', 'config.json')
 const pipeline = await DiffusionPipeline.fromPretrained(modelDir, pipelineOptions);
 const defaults = pipeline.defaults;
 say(
-  `model ${modelDir}: ${defaults.size}px, ${defaults.steps} steps, guidance ${defaults.guidanceScale}, ${defaults.scheduler}`,
+  `model ${modelDir}: ${defaults.size}px, ${defaults.steps} steps, guidance ${guidanceOverride ?? defaults.guidanceScale}, ${defaults.scheduler}`,
 );
 const withStyles = judges !== null && styleJudge !== null && defaults.styles.length > 0;
 
