@@ -59,7 +59,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
 import { type JobInputs, taskFromJob } from '../src/diffusion/job-request.js';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.js';
@@ -712,7 +712,7 @@ const styleReport = (score: StyleScore | null, untrained: StyleScore | null, wha
       }
     : null;
 const report = {
-  model: modelDir,
+  model: relative(process.cwd(), modelDir) || modelDir, // no machine paths in the record
   ...(unetConfig.trained_steps !== undefined ? { unet_trained_steps: unetConfig.trained_steps } : {}),
   concepts: concepts.length,
   seeds: seedsPerConcept,
