@@ -34,6 +34,8 @@ export interface ModelInfo {
   /** The art styles `--style` names (empty: one style), and whether `--sref` images can set the style. */
   styles: string[];
   styleReference: boolean;
+  /** The style guidance row's weight (style_encoder/config.json), 0 when the folder has none. */
+  styleGuidance: number;
 }
 
 export function readModelInfo(dir: string): ModelInfo {
@@ -52,5 +54,6 @@ export function readModelInfo(dir: string): ModelInfo {
     canDescribe: config.hasImageEncoder && existsSync(join(dir, 'describe', 'vocabulary.json')),
     styles: styles?.names ?? [],
     styleReference: styles?.hasEncoder ?? false,
+    styleGuidance: styles?.guidanceWeight ?? 0,
   };
 }

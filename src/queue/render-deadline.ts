@@ -25,13 +25,15 @@ export interface ModelShape {
   guidance?: GuidanceMode;
   baseSize: number;
   sizeMultiple: number;
+  /** The style guidance row's weight (ModelInfo's `styleGuidance`): above 0, a job with a style runs one more row. */
+  styleGuidance?: number;
 }
 
 /**
  * UNet work of a job, in units of one row of one step at the model's native size. A grid of four runs
  * one row per non-zero prompt part per image per step, plus the unconditional row where the model needs
- * it (the engine's own rule; a guidance-distilled folder is taken at its usual guidance scale of 1); an
- * upscale is one pass.
+ * it (the engine's own rule; a guidance-distilled folder is taken at its usual guidance scale of 1), and
+ * the style guidance row for a job with a style on a folder that has one; an upscale is one pass.
  */
 export function workUnits(job: JobDescription, model: ModelShape): number {
   if (job.parents.some((p) => p.role === 'upscale')) return 1;
@@ -45,7 +47,10 @@ export function workUnits(job: JobDescription, model: ModelShape): number {
     job.prompts.map((p) => p.normalized),
     1,
   );
-  return 4 * rows * steps * area;
+  const { style, sref, sw } = job.params;
+  const styled = (style !== null || (sref?.length ?? 0) > 0) && sw !== 0;
+  const styleRow = (model.styleGuidance ?? 0) > 0 && styled ? 1 : 0;
+  return 4 * (rows + styleRow) * steps * area;
 }
 
 export class WorkRate {

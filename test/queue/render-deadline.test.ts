@@ -20,6 +20,15 @@ test('work grows with prompt parts, steps and area; an upscale is one pass', () 
   expect(workUnits(upscale, model)).toBe(1);
 });
 
+test('a folder with a style guidance row: a job with a style counts one more row, unless --sw 0', () => {
+  const styledModel = { ...model, styleGuidance: 0.5 };
+  const one = workUnits(parsePrompt('cat'), styledModel);
+  expect(workUnits(parsePrompt('cat --style noto'), styledModel)).toBe(1.5 * one);
+  expect(workUnits(parsePrompt('cat --sref https://e.com/a.png'), styledModel)).toBe(1.5 * one);
+  expect(workUnits(parsePrompt('cat --style noto --sw 0'), styledModel)).toBe(one);
+  expect(workUnits(parsePrompt('cat --style noto'), model)).toBe(one);
+});
+
 test('few-step families: the unconditional row is counted only where the engine runs it', () => {
   const turbo = { ...model, distilled: 'turbo' as const, guidance: 'none' as const, baseSteps: 2 };
   const lcm = { ...model, distilled: 'lcm' as const, guidance: 'embedded' as const, baseSteps: 4 };
