@@ -105,6 +105,14 @@ const guidanceOverride = option('--guidance') ? Number(option('--guidance')) : u
 // a part of the eval alone, to compare settings side by side: `content` (English and Chinese labels and
 // image prompts) or `styles` (`--style` and `--sref`); prints their scores as JSON and exits
 const only = option('--only');
+
+/** `--only`'s report: the part's scores beside the settings it ran with; then the run ends. */
+async function printOnly(pipeline: DiffusionPipeline, scores: Record<string, unknown>): Promise<never> {
+  const settings = { style_guidance: styleGuidance ?? null, guidance: guidanceOverride ?? null };
+  process.stdout.write(`${JSON.stringify({ ...settings, ...scores }, null, 2)}\n`);
+  await pipeline.dispose();
+  process.exit(0);
+}
 const WHITE_MARGIN = 0.01;
 const NEGATIVE_TRIALS = 8;
 
@@ -396,17 +404,11 @@ if (samplesDir) {
 
 if (only === 'styles' && withStyles) {
   // `--style` and `--sref` alone, e.g. to compare style guidance weights (concept top1 of the same images)
-  const style = await styleScores('--style', concepts.length, styleSeeds, (c, _k, name, seed) =>
-    styled(pipeline, `${c.en} --style ${name}`, seed, {}),
+  const style = await styleScores('--style', concepts.length, styleSeeds, styleRun(pipeline));
+  const sref = await styleScores('--sref', concepts.length, styleSeeds, (c, k, s, seed) =>
+    srefRun(pipeline, c, k, s, seed),
   );
-  const sref = await styleScores('--sref', concepts.length, styleSeeds, (c, k, name, seed) =>
-    srefRun(pipeline, c, k, name, seed),
-  );
-  process.stdout.write(
-    `${JSON.stringify({ style_guidance: styleGuidance ?? null, style, sref }, null, 2)}\n`,
-  );
-  await pipeline.dispose();
-  process.exit(0);
+  await printOnly(pipeline, { style, sref });
 }
 
 const englishGrids: Float32Array[][] = [];
@@ -444,11 +446,8 @@ const top1Image = await scorePrompts(
 );
 
 if (only === 'content') {
-  const settings = { style_guidance: styleGuidance ?? null, guidance: guidanceOverride ?? null };
   const scores = { top1, top1_zh: top1Zh, top1_image_prompt: top1Image, image_prompt_by_style: imageHits };
-  process.stdout.write(`${JSON.stringify({ ...settings, seeds: seedsPerConcept, ...scores }, null, 2)}\n`);
-  await pipeline.dispose();
-  process.exit(0);
+  await printOnly(pipeline, { seeds: seedsPerConcept, ...scores });
 }
 
 /** `polar bear::0.6 white::-0.5` vs `polar bear` on NEGATIVE_TRIALS seeds: wins and mean whiteness. */
@@ -615,8 +614,11 @@ async function srefRun(p: DiffusionPipeline, c: EvalConcept, k: number, style: s
   return styled(p, `${c.en} --sref ${link}`, seed, { [link]: await art.png(style, other) });
 }
 
-const styleRun = (p: DiffusionPipeline) => (c: EvalConcept, _k: number, style: string, seed: number) =>
-  styled(p, `${c.en} --style ${style}`, seed, {});
+/** `<label> --style X` on pipeline `p` (a function declaration: `--only styles` calls it before this line). */
+function styleRun(p: DiffusionPipeline) {
+  return (c: EvalConcept, _k: number, style: string, seed: number) =>
+    styled(p, `${c.en} --style ${style}`, seed, {});
+}
 
 let styleScore: StyleScore | null = null;
 let srefScore: StyleScore | null = null;

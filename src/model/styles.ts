@@ -71,9 +71,8 @@ export function readModelStyles(dir: string): ModelStyles | null {
   const none = flat(file.null, 'null');
   const hasEncoder = existsSync(join(folder, 'model.onnx'));
   const configPath = join(folder, 'config.json');
-  const config = existsSync(configPath)
-    ? parse(encoderConfigSchema, readJson(configPath), configPath)
-    : { image_size: 32, guidance_weight: 0 };
+  // no config.json: the schema's defaults
+  const config = parse(encoderConfigSchema, existsSync(configPath) ? readJson(configPath) : {}, configPath);
   return {
     names: file.names,
     tokens: file.num_tokens,

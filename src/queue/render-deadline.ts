@@ -5,6 +5,7 @@
  */
 
 import type { JobDescription } from '../jobs/spec.js';
+import { fitStyle, styleLinksOf } from '../jobs/style.js';
 import type { Distillation, GuidanceMode } from '../model/config.js';
 import { dimensionsFor } from '../model/dimensions.js';
 import { unetRowsPerImage } from '../model/guidance-rows.js';
@@ -27,6 +28,9 @@ export interface ModelShape {
   sizeMultiple: number;
   /** The style guidance row's weight (ModelInfo's `styleGuidance`): above 0, a job with a style runs one more row. */
   styleGuidance?: number;
+  /** The model's styles (ModelInfo's), to tell which of a job's style parameters the engine will use. */
+  styles?: readonly string[];
+  styleReference?: boolean;
 }
 
 /**
@@ -47,10 +51,15 @@ export function workUnits(job: JobDescription, model: ModelShape): number {
     job.prompts.map((p) => p.normalized),
     1,
   );
-  const { style, sref, sw } = job.params;
-  const styled = (style !== null || (sref?.length ?? 0) > 0) && sw !== 0;
-  const styleRow = (model.styleGuidance ?? 0) > 0 && styled ? 1 : 0;
-  return 4 * (rows + styleRow) * steps * area;
+  return 4 * (rows + styleRows(job, model)) * steps * area;
+}
+
+/** 1 when the engine will add the style guidance row: the folder has one and the job a style it can use. */
+function styleRows(job: JobDescription, model: ModelShape): number {
+  if ((model.styleGuidance ?? 0) <= 0) return 0;
+  const fitted = fitStyle(job, { styles: model.styles ?? [], styleReference: model.styleReference ?? false });
+  const styled = fitted.params.style !== null || styleLinksOf(fitted).length > 0;
+  return styled && fitted.params.sw !== 0 ? 1 : 0;
 }
 
 export class WorkRate {

@@ -21,11 +21,15 @@ test('work grows with prompt parts, steps and area; an upscale is one pass', () 
 });
 
 test('a folder with a style guidance row: a job with a style counts one more row, unless --sw 0', () => {
-  const styledModel = { ...model, styleGuidance: 0.5 };
+  const styledModel = { ...model, styleGuidance: 0.5, styles: ['noto', 'twemoji'], styleReference: true };
   const one = workUnits(parsePrompt('cat'), styledModel);
   expect(workUnits(parsePrompt('cat --style noto'), styledModel)).toBe(1.5 * one);
   expect(workUnits(parsePrompt('cat --sref https://e.com/a.png'), styledModel)).toBe(1.5 * one);
   expect(workUnits(parsePrompt('cat --style noto --sw 0'), styledModel)).toBe(one);
+  // a style the engine drops (unknown name, or --sref on a model without a style encoder) adds no row
+  expect(workUnits(parsePrompt('cat --style watercolour'), styledModel)).toBe(one);
+  const noEncoder = { ...styledModel, styleReference: false };
+  expect(workUnits(parsePrompt('cat --sref https://e.com/a.png'), noEncoder)).toBe(one);
   expect(workUnits(parsePrompt('cat --style noto'), model)).toBe(one);
 });
 
