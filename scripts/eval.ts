@@ -391,7 +391,7 @@ if (samplesDir) {
       },
     })
       .composite(tiles)
-      .png()
+      .png({ palette: true }) // the model card's committed sheet: a quarter of the full-colour size
       .toBuffer();
     writeFileSync(join(samplesDir, 'styles-sheet.png'), sheet);
   }
