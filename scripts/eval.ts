@@ -1,13 +1,15 @@
 /**
  * `npm run eval -- [--json] [--model DIR] [--seeds N] [--floor-seeds N] [--style-seeds N] [--concepts N]
  *   [--floor-style-concepts N] [--samples DIR [--samples-only]] [--art DIR] [--threads N]
- *   [--only content|styles] [--guidance G] [--style-guidance W]`
+ *   [--only content|styles] [--guidance G] [--steps N] [--scheduler S] [--style-guidance W]
+ *   [--seed-base N]`
  * `--samples DIR` writes one grid per sample prompt; on a model with styles also `styles-sheet.png` (a row
  * per style: the seed's three prompts and `polar bear --sref`), the model card's sheet.
  * `--only content` (top1, top1_zh, top1_image_prompt) or `--only styles` (style and sref accuracy with the
  * concept top-1 of the same images) runs that part alone and prints it as JSON, for comparing settings side
- * by side: `--guidance G` replaces the folder's guidance scale in every job, `--style-guidance W` the
- * style guidance row's weight (style_encoder/config.json `guidance_weight`).
+ * by side: `--guidance G` replaces the folder's guidance scale in every job, `--steps N` and `--scheduler S`
+ * its default steps and sampler, `--style-guidance W` the style guidance row's weight
+ * (style_encoder/config.json `guidance_weight`).
  *
  * Evaluates a model folder (default models/emoji-ld2, the shipped model) through the same path the bot uses: the prompt parser
  * (weights normalized as for /imagine), the job -> request mapping with the model's defaults, and
@@ -64,6 +66,7 @@ import sharp, { type OverlayOptions } from 'sharp';
 import { type JobInputs, taskFromJob } from '../src/diffusion/job-request.js';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.js';
 import { runJob } from '../src/diffusion/run-job.js';
+import { parseSchedulerName } from '../src/diffusion/schedulers/index.js';
 import { decodeImage, resizeCover } from '../src/images/decode.js';
 import type { RawImage } from '../src/images/raw-image.js';
 import { renderGrid } from '../src/images/render.js';
@@ -102,13 +105,25 @@ const styleGuidance = option('--style-guidance') ? Number(option('--style-guidan
 const pipelineOptions = { threads, ...(styleGuidance === undefined ? {} : { styleGuidance }) };
 // the guidance scale of every job instead of the folder's default_guidance_scale
 const guidanceOverride = option('--guidance') ? Number(option('--guidance')) : undefined;
+// the first seed (concept k, seed index s: base + 16 k + s); another base checks a setting chosen on the
+// default seeds against seeds it was not chosen on
+const seedBase = Number(option('--seed-base') ?? 1000);
+// the default steps and sampler of every job instead of the folder's (default_steps, default_scheduler)
+const stepsOverride = option('--steps') ? Number(option('--steps')) : undefined;
+const schedulerOverride = option('--scheduler') ? parseSchedulerName(option('--scheduler')!) : undefined;
 // a part of the eval alone, to compare settings side by side: `content` (English and Chinese labels and
 // image prompts) or `styles` (`--style` and `--sref`); prints their scores as JSON and exits
 const only = option('--only');
 
 /** `--only`'s report: the part's scores beside the settings it ran with; then the run ends. */
 async function printOnly(pipeline: DiffusionPipeline, scores: Record<string, unknown>): Promise<never> {
-  const settings = { style_guidance: styleGuidance ?? null, guidance: guidanceOverride ?? null };
+  const settings = {
+    style_guidance: styleGuidance ?? null,
+    guidance: guidanceOverride ?? null,
+    steps: stepsOverride ?? null,
+    scheduler: schedulerOverride ?? null,
+    seed_base: seedBase,
+  };
   process.stdout.write(`${JSON.stringify({ ...settings, ...scores }, null, 2)}\n`);
   await pipeline.dispose();
   process.exit(0);
@@ -181,11 +196,12 @@ async function imageOnly(pipeline: DiffusionPipeline, png: Uint8Array, key: stri
 
 async function generateJob(pipeline: DiffusionPipeline, job: JobDescription, inputs: JobInputs) {
   const defaults = pipeline.defaults;
-  const task = await taskFromJob(
-    job,
-    inputs,
-    guidanceOverride === undefined ? defaults : { ...defaults, guidanceScale: guidanceOverride },
-  );
+  const task = await taskFromJob(job, inputs, {
+    ...defaults,
+    guidanceScale: guidanceOverride ?? defaults.guidanceScale,
+    steps: stepsOverride ?? defaults.steps,
+    scheduler: schedulerOverride ?? defaults.scheduler,
+  });
   if (task.kind !== 'generate') throw new Error('expected a generation task');
   const result = await pipeline.generate(task.request);
   return { images: result.images, request: task.request };
@@ -214,7 +230,7 @@ async function styled(
 }
 
 function seedFor(concept: number, s: number): number {
-  return 1000 + concept * 16 + s;
+  return seedBase + concept * 16 + s;
 }
 
 /**
