@@ -198,16 +198,37 @@ if (wanted('batched_guidance')) {
 }
 
 if (wanted('grid_cpu')) {
+  // A folder that chooses among two starts per image is also timed with one start, interleaved, for the ratio.
+  const oneStart =
+    defaults.chooseStartsAt === null
+      ? null
+      : await DiffusionPipeline.fromPretrained(model, {
+          chooseStarts: false,
+          ...(threads === undefined ? {} : { threads }),
+        });
   const grids: number[] = [];
+  const single: number[] = [];
   for (let i = 0; i < repeats; i++) {
     grids.push(
       (await timeIt(() => runJob(pipeline, job, { seed: i, images: {} }, { modelName: 'bench' }))).ms,
     );
+    if (oneStart) {
+      const run = () => runJob(oneStart, job, { seed: i, images: {} }, { modelName: 'bench' });
+      single.push((await timeIt(run)).ms);
+    }
   }
+  await oneStart?.dispose();
   report('grid_cpu', {
     seconds: round(median(grids) / 1000),
     steps: defaults.steps,
     scheduler: defaults.scheduler,
+    choose_starts_at: defaults.chooseStartsAt,
+    ...(oneStart
+      ? {
+          seconds_one_start: round(median(single) / 1000),
+          ratio_to_one_start: round(median(grids) / median(single)),
+        }
+      : {}),
     includes: 'job description -> 4 images -> display resampling -> 5 PNGs',
     goal: '< 1.5',
   });

@@ -2,7 +2,7 @@
  * `npm run eval -- [--json] [--model DIR] [--seeds N] [--floor-seeds N] [--style-seeds N] [--concepts N]
  *   [--floor-style-concepts N] [--samples DIR [--samples-only]] [--art DIR] [--threads N]
  *   [--only content|styles] [--guidance G] [--steps N] [--scheduler S] [--style-guidance W]
- *   [--seed-base N]`
+ *   [--seed-base N] [--one-start]`
  * `--samples DIR` writes one grid per sample prompt; on a model with styles also `styles-sheet.png` (a row
  * per style: the seed's three prompts and `polar bear --sref`), the model card's sheet.
  * `--only content` (top1, top1_zh, top1_image_prompt) or `--only styles` (style and sref accuracy with the
@@ -102,7 +102,13 @@ const artDir = resolve(
 const threads = Number(option('--threads') ?? 2);
 // the style guidance row's weight instead of the folder's (style_encoder/config.json guidance_weight)
 const styleGuidance = option('--style-guidance') ? Number(option('--style-guidance')) : undefined;
-const pipelineOptions = { threads, ...(styleGuidance === undefined ? {} : { styleGuidance }) };
+// --one-start: one start per grid image even where the folder asks for choosing among two (candidate_selection)
+const oneStart = process.argv.includes('--one-start');
+const pipelineOptions = {
+  threads,
+  ...(styleGuidance === undefined ? {} : { styleGuidance }),
+  ...(oneStart ? { chooseStarts: false } : {}),
+};
 // the guidance scale of every job instead of the folder's default_guidance_scale
 const guidanceOverride = option('--guidance') ? Number(option('--guidance')) : undefined;
 // the first seed (concept k, seed index s: base + 16 k + s); another base checks a setting chosen on the
@@ -123,6 +129,7 @@ async function printOnly(pipeline: DiffusionPipeline, scores: Record<string, unk
     steps: stepsOverride ?? null,
     scheduler: schedulerOverride ?? null,
     seed_base: seedBase,
+    one_start: oneStart,
   };
   process.stdout.write(`${JSON.stringify({ ...settings, ...scores }, null, 2)}\n`);
   await pipeline.dispose();
@@ -313,7 +320,9 @@ const unetConfig = JSON.parse(readFileSync(join(modelDir, 'unet', 'config.json')
 const pipeline = await DiffusionPipeline.fromPretrained(modelDir, pipelineOptions);
 const defaults = pipeline.defaults;
 say(
-  `model ${modelDir}: ${defaults.size}px, ${defaults.steps} steps, guidance ${guidanceOverride ?? defaults.guidanceScale}, ${defaults.scheduler}`,
+  `model ${modelDir}: ${defaults.size}px, ${stepsOverride ?? defaults.steps} steps, guidance ` +
+    `${guidanceOverride ?? defaults.guidanceScale}, ${schedulerOverride ?? defaults.scheduler}, ` +
+    `${defaults.chooseStartsAt === null ? 'one start' : `choosing between two starts at ${defaults.chooseStartsAt}`}`,
 );
 const withStyles = judges !== null && styleJudge !== null && defaults.styles.length > 0;
 
@@ -846,10 +855,11 @@ const report = {
     : {}),
   chance: round(1 / conceptsFile.concepts.length),
   settings: {
-    steps: defaults.steps,
+    steps: stepsOverride ?? defaults.steps,
     guidance: guidanceOverride ?? defaults.guidanceScale,
     style_guidance: defaults.styleGuidance,
-    scheduler: defaults.scheduler,
+    scheduler: schedulerOverride ?? defaults.scheduler,
+    choose_starts_at: defaults.chooseStartsAt,
     size: defaults.size,
   },
   runtime_s: Math.round((performance.now() - started) / 100) / 10,

@@ -18,6 +18,15 @@ import { needsUnconditionalRow } from '../model/guidance-rows.js';
 import { baseStepsFor } from '../model/steps.js';
 import { readModelStyles } from '../model/styles.js';
 import { Backend, type BackendOptions, type Feed, type ModelSession } from './backend.js';
+import {
+  chooseStarts,
+  choosingStep,
+  pickRows,
+  promptScore,
+  type ScoringTarget,
+  SECOND_START_STREAM,
+  schedulerAllowsChoosing,
+} from './candidate-selection.js';
 import { blendKept, composite, featheredMask, latentMask } from './canvas-ops.js';
 import { canonicalOrder } from './condition-order.js';
 import { combineConditional, combineGuidance } from './guidance.js';
@@ -74,6 +83,8 @@ export interface PipelineOptions extends BackendOptions {
   maxUnetBatch?: number;
   /** The style guidance row's weight instead of the folder's (`ModelStyles.guidanceWeight`); 0 drops the row. */
   styleGuidance?: number;
+  /** false: one start per grid image even when the folder asks for choosing (`candidate_selection`). */
+  chooseStarts?: boolean;
 }
 
 export interface ModelDefaults {
@@ -95,6 +106,8 @@ export interface ModelDefaults {
   styleReference: boolean;
   /** Weight of the style guidance row a job with a style gets (0: none). */
   styleGuidance: number;
+  /** The fraction of the steps at which each image's two starts are compared; null: one start each. */
+  chooseStartsAt: number | null;
   /** What the host should know about the folder (an fp16 VAE that will overflow), logged at start. */
   warnings: string[];
 }
@@ -121,10 +134,21 @@ interface EncodedPrompt {
    * one row per grid image: `encoder_hidden_states`, and on SDXL `text_embeds` and `time_ids`.
    */
   rows: UnetRows;
+  /** The same blocks with one row each, for stacking for another number of images. */
+  blocks: UnetRows[];
   /** Whether `rows` start with the unconditional block (classifier-free guidance). */
   uncond: boolean;
+  /** The conditions the rows encode (zero weights dropped, canonical order), for choosing among starts. */
+  conditions: readonly Condition[];
   init: InitImage | null;
   notes: string[];
+}
+
+/** How the loop reports its steps: as steps offset + 1.. of total, previews of the first `previewImages`. */
+interface LoopView {
+  offset: number;
+  total: number;
+  previewImages: number;
 }
 
 /** Step 2's result: the sampler and where its loop starts and stops. */
@@ -154,13 +178,15 @@ function isAllocationFailure(error: unknown): boolean {
 export class DiffusionPipeline {
   private maxUnetBatch: number;
   private readonly styleGuidance: number;
+  private readonly choosing: { at: number } | null;
 
   constructor(
     private readonly parts: PipelineParts,
-    options: Pick<PipelineOptions, 'maxUnetBatch' | 'styleGuidance'> = {},
+    options: Pick<PipelineOptions, 'maxUnetBatch' | 'styleGuidance' | 'chooseStarts'> = {},
   ) {
     this.maxUnetBatch = options.maxUnetBatch ?? Number.POSITIVE_INFINITY;
     this.styleGuidance = options.styleGuidance ?? parts.style?.styles.guidanceWeight ?? 0;
+    this.choosing = options.chooseStarts === false ? null : parts.config.candidateSelection;
   }
 
   static async fromPretrained(dir: string, options: PipelineOptions = {}): Promise<DiffusionPipeline> {
@@ -222,6 +248,7 @@ export class DiffusionPipeline {
       styles: this.parts.style?.styles.names ?? [],
       styleReference: this.parts.style?.styles.hasEncoder ?? false,
       styleGuidance: this.parts.style ? this.styleGuidance : 0,
+      chooseStartsAt: this.choosing?.at ?? null,
       warnings: [this.vaeOverflowWarning].filter((w) => w !== null),
     };
   }
@@ -250,8 +277,18 @@ export class DiffusionPipeline {
     this.validate(request);
     signal?.throwIfAborted(); // a job cancelled while queued runs nothing
     const prompt = await this.encodePrompt(request, onProgress);
-    const latents = await this.prepareLatents(request, prompt.init);
-    const final = await this.denoise(request, prompt, latents, onProgress, signal);
+    const targets = await this.scoringTargets(request, prompt);
+    const final = targets
+      ? await this.denoiseChoosing(request, prompt, targets, onProgress, signal)
+      : (
+          await this.denoise(
+            request,
+            prompt,
+            await this.prepareLatents(request, prompt.init),
+            onProgress,
+            signal,
+          )
+        ).output;
     onProgress?.({ stage: 'decode', step: 0, total: 1 });
     let images = await this.decode(final, request.tile);
     if (request.canvas) {
@@ -332,7 +369,9 @@ export class DiffusionPipeline {
     return {
       weights,
       rows: stackRows(encoded, request.images.length),
+      blocks: encoded,
       uncond,
+      conditions,
       init: resolved.init,
       notes,
     };
@@ -490,11 +529,13 @@ export class DiffusionPipeline {
     prepared: PreparedLatents,
     onProgress?: ProgressCallback,
     signal?: AbortSignal,
-  ): Promise<FloatTensor> {
+    view?: LoopView,
+  ): Promise<{ output: FloatTensor; latents: Float32Array; estimate: Float32Array }> {
     const { scheduler, start, stop, dims, scales } = prepared;
     const [images = 0, , height = 0, width = 0] = dims;
     const rowSize = LATENT_CHANNELS * height * width;
-    const total = stop - start;
+    const total = view?.total ?? stop - start;
+    const shown = view?.previewImages ?? images;
     let latents = prepared.latents;
     let estimate = latents;
     const conditionRows = this.conditionRows(prompt, scales);
@@ -527,16 +568,100 @@ export class DiffusionPipeline {
         latents = blendKept(latents, known, mask);
         estimate = blendKept(estimate, source, mask);
       }
-      const done = index - start + 1;
-      const current = estimate;
+      const done = (view?.offset ?? 0) + index - start + 1;
+      const current = shown < images ? estimate.subarray(0, shown * rowSize) : estimate;
       onProgress?.({
         stage: 'denoise',
         step: done,
         total,
-        preview: () => (this.parts.previewDecoder ?? LINEAR_PREVIEW).grid(current, images, height, width),
+        preview: () => (this.parts.previewDecoder ?? LINEAR_PREVIEW).grid(current, shown, height, width),
       });
     }
-    return { data: stop < scheduler.timesteps.length ? estimate : latents, dims };
+    const output = { data: stop < scheduler.timesteps.length ? estimate : latents, dims };
+    return { output, latents, estimate };
+  }
+
+  /**
+   * What choosing among starts compares each estimate with: the pooled embedding of every text part and
+   * the image embedding of every image part, at their weights. Null when the job gets one start per image:
+   * the folder does not ask for choosing, the job starts from an image or a canvas (variations, Zoom, Pan,
+   * Vary (Region) keep their source), tiles, runs on an inpainting UNet or a sampler with memory, has no
+   * image encoder, or has no non-empty part to compare with.
+   */
+  private async scoringTargets(
+    request: GenerationRequest,
+    prompt: EncodedPrompt,
+  ): Promise<ScoringTarget[] | null> {
+    if (!this.choosing || prompt.init || request.canvas || request.tile) return null;
+    if (this.parts.config.family.inpainting || !this.parts.imageEncoder) return null;
+    if (!schedulerAllowsChoosing(request.scheduler)) return null;
+    const steps = createScheduler(request.scheduler, this.parts.config.scheduler, request.steps).timesteps
+      .length;
+    if (choosingStep(0, Math.max(1, Math.round(steps * request.stop)), this.choosing.at) === null)
+      return null;
+    const targets: ScoringTarget[] = [];
+    const texts = prompt.conditions.filter((c) => c.kind === 'text' && c.text.trim() !== '');
+    const pooled = await this.embedTexts(texts.map((c) => (c.kind === 'text' ? c.text : '')));
+    for (const [i, c] of texts.entries()) targets.push({ embedding: pooled[i]!, weight: c.weight });
+    for (const c of prompt.conditions) {
+      if (c.kind !== 'image') continue;
+      const embedding = await this.embedImage(c.image);
+      if (embedding) targets.push({ embedding, weight: c.weight });
+    }
+    return targets.length > 0 ? targets : null;
+  }
+
+  /**
+   * 3'. The loop with two starts per grid image (slot i: noise streams i and i + SECOND_START_STREAM): both
+   * run to the choosing step, their clean estimates are decoded and scored against the prompt, and each
+   * slot goes on with its better start, with that start's own step noise and guidance jitter. Progress
+   * counts the steps of one loop and previews the first starts until the choice.
+   */
+  private async denoiseChoosing(
+    request: GenerationRequest,
+    prompt: EncodedPrompt,
+    targets: readonly ScoringTarget[],
+    onProgress?: ProgressCallback,
+    signal?: AbortSignal,
+  ): Promise<FloatTensor> {
+    const slots = request.images;
+    const both: GenerationRequest = {
+      ...request,
+      images: [...slots, ...slots.map((i) => i + SECOND_START_STREAM)],
+    };
+    const bothPrompt = { ...prompt, rows: stackRows(prompt.blocks, both.images.length) };
+    const prepared = await this.prepareLatents(both, null);
+    const at = choosingStep(prepared.start, prepared.stop, this.choosing!.at)!;
+    const total = prepared.stop - prepared.start;
+    const [, channels = 0, height = 0, width = 0] = prepared.dims;
+    const rowSize = channels * height * width;
+    const early = await this.denoise(both, bothPrompt, { ...prepared, stop: at }, onProgress, signal, {
+      offset: 0,
+      total,
+      previewImages: slots.length,
+    });
+    const estimates = await this.decode({ data: early.estimate, dims: prepared.dims }, false);
+    const scores: number[] = [];
+    for (const image of estimates) scores.push(promptScore((await this.embedImage(image))!, targets));
+    const second = chooseStarts(scores, slots.length);
+    const rows = second.map((s, j) => j + s * slots.length);
+    const chosen: GenerationRequest = { ...request, images: rows.map((r) => both.images[r]!) };
+    const rest = await this.denoise(
+      chosen,
+      prompt,
+      {
+        scheduler: prepared.scheduler,
+        latents: pickRows(early.latents, rowSize, rows),
+        dims: [slots.length, channels, height, width],
+        start: at,
+        stop: prepared.stop,
+        scales: rows.map((r) => prepared.scales[r]!),
+      },
+      onProgress,
+      signal,
+      { offset: at - prepared.start, total, previewImages: slots.length },
+    );
+    return rest.output;
   }
 
   private validate(request: GenerationRequest): void {

@@ -75,6 +75,9 @@ const modelIndexSchema = z
     default_steps: z.number().int().positive().optional(),
     default_guidance_scale: z.number().nonnegative().optional(),
     default_scheduler: z.string().optional(),
+    // Choosing among two starts per grid image at this fraction of the steps, by the model's own
+    // text-image similarity (src/diffusion/candidate-selection.ts); absent: one start each.
+    candidate_selection: z.object({ at: z.number().gt(0).lt(1) }).optional(),
     // The project's model ships {steps, guidance_scale, scheduler} under `recommended`.
     recommended: z
       .object({
@@ -146,6 +149,8 @@ export interface ModelConfig {
   sampleSize: number;
   imageEncoderSize: number | null;
   defaults: { steps: number | null; guidanceScale: number | null; scheduler: string | null };
+  /** model_index.json's `candidate_selection`: the fraction of the steps at which starts are chosen. */
+  candidateSelection: { at: number } | null;
   hasVaeEncoder: boolean;
   hasImageEncoder: boolean;
   hasUpscaler: boolean;
@@ -269,6 +274,7 @@ export function readModelConfig(dir: string): ModelConfig {
       guidanceScale: index.default_guidance_scale ?? index.recommended?.guidance_scale ?? null,
       scheduler: index.default_scheduler ?? index.recommended?.scheduler ?? null,
     },
+    candidateSelection: index.candidate_selection ?? null,
     hasVaeEncoder: existsSync(join(dir, 'vae_encoder', 'model.onnx')),
     hasImageEncoder,
     hasUpscaler: existsSync(join(dir, 'upscaler', 'model.onnx')),

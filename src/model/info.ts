@@ -36,6 +36,11 @@ export interface ModelInfo {
   styleReference: boolean;
   /** The style guidance row's weight (style_encoder/config.json), 0 when the folder has none. */
   styleGuidance: number;
+  /**
+   * model_index.json's `candidate_selection.at` when the folder can use it (it has an image encoder to
+   * score with): fresh grids run two starts per image up to this fraction of the steps. Null otherwise.
+   */
+  chooseStartsAt: number | null;
 }
 
 export function readModelInfo(dir: string): ModelInfo {
@@ -55,5 +60,6 @@ export function readModelInfo(dir: string): ModelInfo {
     styles: styles?.names ?? [],
     styleReference: styles?.hasEncoder ?? false,
     styleGuidance: styles?.guidanceWeight ?? 0,
+    chooseStartsAt: config.hasImageEncoder ? (config.candidateSelection?.at ?? null) : null,
   };
 }

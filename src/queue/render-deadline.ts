@@ -31,13 +31,17 @@ export interface ModelShape {
   /** The model's styles (ModelInfo's), to tell which of a job's style parameters the engine will use. */
   styles?: readonly string[];
   styleReference?: boolean;
+  /** ModelInfo's `chooseStartsAt`: a fresh grid runs twice the images up to this fraction of the steps. */
+  chooseStartsAt?: number | null;
 }
 
 /**
  * UNet work of a job, in units of one row of one step at the model's native size. A grid of four runs
  * one row per non-zero prompt part per image per step, plus the unconditional row where the model needs
  * it (the engine's own rule; a guidance-distilled folder is taken at its usual guidance scale of 1), and
- * the style guidance row for a job with a style on a folder that has one; an upscale is one pass.
+ * the style guidance row for a job with a style on a folder that has one; an upscale is one pass. A fresh
+ * grid on a folder that chooses among starts runs eight images up to the choosing step (the engine skips
+ * choosing for variations, canvas jobs and `--tile`, which start from or keep an image).
  */
 export function workUnits(job: JobDescription, model: ModelShape): number {
   if (job.parents.some((p) => p.role === 'upscale')) return 1;
@@ -51,7 +55,15 @@ export function workUnits(job: JobDescription, model: ModelShape): number {
     job.prompts.map((p) => p.normalized),
     1,
   );
-  return 4 * (rows + styleRows(job, model)) * steps * area;
+  return 4 * (rows + styleRows(job, model)) * steps * choosingFactor(job, model) * area;
+}
+
+/** 1 + the choosing fraction for a job the engine will run with two starts per image, else 1. */
+function choosingFactor(job: JobDescription, model: ModelShape): number {
+  const at = model.chooseStartsAt ?? null;
+  if (at === null || job.params.tile || job.canvas) return 1;
+  if (job.parents.some((p) => p.role === 'variation-strong' || p.role === 'variation-subtle')) return 1;
+  return 1 + at;
 }
 
 /** 1 when the engine will add the style guidance row: the folder has one and the job a style it can use. */

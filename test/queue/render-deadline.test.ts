@@ -33,6 +33,20 @@ test('a folder with a style guidance row: a job with a style counts one more row
   expect(workUnits(parsePrompt('cat --style noto'), model)).toBe(one);
 });
 
+test('a folder that chooses among starts: a fresh grid counts its second starts, variations and canvas jobs not', () => {
+  const choosing = { ...model, chooseStartsAt: 0.5 };
+  const one = workUnits(parsePrompt('cat'), model);
+  expect(workUnits(parsePrompt('cat'), choosing)).toBe(1.5 * one);
+  expect(workUnits(parsePrompt('cat --tile'), choosing)).toBe(one);
+  const variation = {
+    ...parsePrompt('cat'),
+    parents: [{ jobId: 'j', index: 1, role: 'variation-strong' as const }],
+  };
+  expect(workUnits(variation, choosing)).toBe(workUnits(variation, model));
+  const zoom = { ...parsePrompt('cat'), canvas: { mode: 'outpaint' as const, zoom: 2 } };
+  expect(workUnits(zoom, choosing)).toBe(workUnits(zoom, model));
+});
+
 test('few-step families: the unconditional row is counted only where the engine runs it', () => {
   const turbo = { ...model, distilled: 'turbo' as const, guidance: 'none' as const, baseSteps: 2 };
   const lcm = { ...model, distilled: 'lcm' as const, guidance: 'embedded' as const, baseSteps: 4 };
