@@ -277,9 +277,9 @@ export class DiffusionPipeline {
     this.validate(request);
     signal?.throwIfAborted(); // a job cancelled while queued runs nothing
     const prompt = await this.encodePrompt(request, onProgress);
-    const targets = await this.scoringTargets(request, prompt);
-    const final = targets
-      ? await this.denoiseChoosing(request, prompt, targets, onProgress, signal)
+    const plan = await this.choosingPlan(request, prompt);
+    const final = plan
+      ? await this.denoiseChoosing(request, prompt, plan, onProgress, signal)
       : (
           await this.denoise(
             request,
@@ -582,16 +582,17 @@ export class DiffusionPipeline {
   }
 
   /**
-   * What choosing among starts compares each estimate with: the pooled embedding of every text part and
-   * the image embedding of every image part, at their weights. Null when the job gets one start per image:
+   * Choosing among starts for this job: when (`at` of the steps) and what each estimate is compared with,
+   * the pooled embedding of every text part and the image embedding of every image part, at their
+   * weights. Null when the job gets one start per image:
    * the folder does not ask for choosing, the job starts from an image or a canvas (variations, Zoom, Pan,
    * Vary (Region) keep their source), tiles, runs on an inpainting UNet or a sampler with memory, has no
    * image encoder, or has no non-empty part to compare with.
    */
-  private async scoringTargets(
+  private async choosingPlan(
     request: GenerationRequest,
     prompt: EncodedPrompt,
-  ): Promise<ScoringTarget[] | null> {
+  ): Promise<{ at: number; targets: ScoringTarget[] } | null> {
     if (!this.choosing || prompt.init || request.canvas || request.tile) return null;
     if (this.parts.config.family.inpainting || !this.parts.imageEncoder) return null;
     if (!schedulerAllowsChoosing(request.scheduler)) return null;
@@ -608,7 +609,7 @@ export class DiffusionPipeline {
       const embedding = await this.embedImage(c.image);
       if (embedding) targets.push({ embedding, weight: c.weight });
     }
-    return targets.length > 0 ? targets : null;
+    return targets.length > 0 ? { at: this.choosing.at, targets } : null;
   }
 
   /**
@@ -620,7 +621,7 @@ export class DiffusionPipeline {
   private async denoiseChoosing(
     request: GenerationRequest,
     prompt: EncodedPrompt,
-    targets: readonly ScoringTarget[],
+    plan: { at: number; targets: readonly ScoringTarget[] },
     onProgress?: ProgressCallback,
     signal?: AbortSignal,
   ): Promise<FloatTensor> {
@@ -631,7 +632,8 @@ export class DiffusionPipeline {
     };
     const bothPrompt = { ...prompt, rows: stackRows(prompt.blocks, both.images.length) };
     const prepared = await this.prepareLatents(both, null);
-    const at = choosingStep(prepared.start, prepared.stop, this.choosing!.at)!;
+    // choosingPlan saw a step strictly inside this loop, so `at` is set
+    const at = choosingStep(prepared.start, prepared.stop, plan.at)!;
     const total = prepared.stop - prepared.start;
     const [, channels = 0, height = 0, width = 0] = prepared.dims;
     const rowSize = channels * height * width;
@@ -642,7 +644,7 @@ export class DiffusionPipeline {
     });
     const estimates = await this.decode({ data: early.estimate, dims: prepared.dims }, false);
     const scores: number[] = [];
-    for (const image of estimates) scores.push(promptScore((await this.embedImage(image))!, targets));
+    for (const image of estimates) scores.push(promptScore((await this.embedImage(image))!, plan.targets));
     const second = chooseStarts(scores, slots.length);
     const rows = second.map((s, j) => j + s * slots.length);
     const chosen: GenerationRequest = { ...request, images: rows.map((r) => both.images[r]!) };
