@@ -117,6 +117,19 @@ describe('choosing among starts on emoji-ld2', () => {
     );
   });
 
+  test('--stop still chooses half-way through the steps it runs, and ends on the estimate', async () => {
+    const stopped = { ...job(choosing), steps: 12, stop: 0.5 };
+    const seen: number[] = [];
+    const result = await choosing.generate(stopped, (p) => {
+      if (p.stage === 'denoise') seen.push(p.step);
+    });
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(result.images).toHaveLength(4);
+    const plainResult = await plain.generate({ ...stopped });
+    // some slot took its second start, so the early-stopped grid is not the one-start grid
+    expect(result.images.map((i) => i.data)).not.toEqual(plainResult.images.map((i) => i.data));
+  });
+
   test('progress counts one loop of steps and previews the four slots', async () => {
     const seen: Progress[] = [];
     const previews: { width: number; height: number }[] = [];
