@@ -63,6 +63,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
+import { schedulerAllowsChoosing } from '../src/diffusion/candidate-selection.js';
 import { type JobInputs, taskFromJob } from '../src/diffusion/job-request.js';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.js';
 import { runJob } from '../src/diffusion/run-job.js';
@@ -319,10 +320,14 @@ const unetConfig = JSON.parse(readFileSync(join(modelDir, 'unet', 'config.json')
 };
 const pipeline = await DiffusionPipeline.fromPretrained(modelDir, pipelineOptions);
 const defaults = pipeline.defaults;
+// the folder's choosing, where the sampler in use allows it (the engine skips it for DPM++ 2M)
+const chooseStartsAt = schedulerAllowsChoosing(schedulerOverride ?? defaults.scheduler)
+  ? defaults.chooseStartsAt
+  : null;
 say(
   `model ${modelDir}: ${defaults.size}px, ${stepsOverride ?? defaults.steps} steps, guidance ` +
     `${guidanceOverride ?? defaults.guidanceScale}, ${schedulerOverride ?? defaults.scheduler}, ` +
-    `${defaults.chooseStartsAt === null ? 'one start' : `choosing between two starts at ${defaults.chooseStartsAt}`}`,
+    `${chooseStartsAt === null ? 'one start' : `choosing between two starts at ${chooseStartsAt}`}`,
 );
 const withStyles = judges !== null && styleJudge !== null && defaults.styles.length > 0;
 
@@ -859,7 +864,7 @@ const report = {
     guidance: guidanceOverride ?? defaults.guidanceScale,
     style_guidance: defaults.styleGuidance,
     scheduler: schedulerOverride ?? defaults.scheduler,
-    choose_starts_at: defaults.chooseStartsAt,
+    choose_starts_at: chooseStartsAt,
     size: defaults.size,
   },
   runtime_s: Math.round((performance.now() - started) / 100) / 10,
