@@ -68,6 +68,7 @@ import { type JobInputs, taskFromJob } from '../src/diffusion/job-request.js';
 import { DiffusionPipeline } from '../src/diffusion/pipeline.js';
 import { runJob } from '../src/diffusion/run-job.js';
 import { parseSchedulerName } from '../src/diffusion/schedulers/index.js';
+import { cosine } from '../src/diffusion/tensor.js';
 import { decodeImage, resizeCover } from '../src/images/decode.js';
 import type { RawImage } from '../src/images/raw-image.js';
 import { renderGrid } from '../src/images/render.js';
@@ -534,19 +535,6 @@ async function describeTop4(p: DiffusionPipeline) {
   }
   say(`describe: the label among the four prompts for ${hits}/${total} artworks`);
   return { top4: hits / total, bySet };
-}
-
-/** Cosine similarity of two embeddings. */
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 /** `<art>::-1 <label>::2` vs `<label>`: are the images further from the art in the encoder's space? */

@@ -9,6 +9,7 @@
  * image prompts) and left style as it was, for 1.5x the UNet work.
  */
 import type { SchedulerName } from './schedulers/index.js';
+import { cosine } from './tensor.js';
 
 /** Slot i's second start is noise stream i + this (grid slots are 0-3; the shared stream is 0xffff). */
 export const SECOND_START_STREAM = 0x100;
@@ -33,18 +34,6 @@ export function choosingStep(start: number, stop: number, at: number): number | 
 export interface ScoringTarget {
   embedding: Float32Array;
   weight: number;
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    aa += a[i]! * a[i]!;
-    bb += b[i]! * b[i]!;
-  }
-  return aa > 0 && bb > 0 ? dot / Math.sqrt(aa * bb) : 0;
 }
 
 /** How well an image's embedding follows the prompt: the weighted sum of its cosines to the parts. */

@@ -25,6 +25,7 @@ import { ImageInputError } from '../images/errors.js';
 import { type RawImage, rawImage } from '../images/raw-image.js';
 import { type CanvasLayout, canvasLayout, paintMask } from '../jobs/canvas.js';
 import type { EngineTaskName } from '../jobs/kinds.js';
+import { variationParent } from '../jobs/parents.js';
 import { type ImageSlot, jobImageRef } from '../jobs/refs.js';
 import type { JobDescription } from '../jobs/spec.js';
 import { DEFAULT_STYLE_WEIGHT, fitStyle } from '../jobs/style.js';
@@ -129,7 +130,7 @@ async function generationOf(
       });
   }
   let init: InitImage | null = null;
-  const variation = job.parents.find((p) => p.role === 'variation-strong' || p.role === 'variation-subtle');
+  const variation = variationParent(job);
   if (variation && variation.index !== null) {
     const strength = VARIATION_STRENGTH[variation.role as keyof typeof VARIATION_STRENGTH];
     init = {

@@ -125,6 +125,11 @@ export const MAX_AREA_FACTOR = 4;
  */
 const DEFAULT_GUIDANCE: Readonly<Record<GuidanceMode, number>> = { cfg: 7.5, none: 1, embedded: 8.5 };
 
+/** The loop's last step + 1: `fraction` (--stop) of the sampler's steps, at least one step after `start`. */
+function loopStop(totalSteps: number, start: number, fraction: number): number {
+  return Math.max(start + 1, Math.round(totalSteps * fraction));
+}
+
 /** Step 1's result: what the UNet is conditioned on. */
 interface EncodedPrompt {
   /** One weight per condition, in the order of the rows after the unconditional block (if any). */
@@ -459,7 +464,7 @@ export class DiffusionPipeline {
     const totalSteps = scheduler.timesteps.length;
     let start = 0;
     if (init) start = Math.min(totalSteps - 1, totalSteps - Math.floor(totalSteps * init.strength));
-    const stop = Math.max(start + 1, Math.round(totalSteps * request.stop));
+    const stop = loopStop(totalSteps, start, request.stop);
     const noise = cat(indices.map((i) => initialNoise(request.seed, i, request.chaos, rowSize)));
     let latents: Float32Array;
     if (init) {
@@ -596,13 +601,15 @@ export class DiffusionPipeline {
     if (!this.choosing || prompt.init || request.canvas || request.tile) return null;
     if (this.parts.config.family.inpainting || !this.parts.imageEncoder) return null;
     if (!schedulerAllowsChoosing(request.scheduler)) return null;
-    const steps = createScheduler(request.scheduler, this.parts.config.scheduler, request.steps).timesteps
-      .length;
-    if (choosingStep(0, Math.max(1, Math.round(steps * request.stop)), this.choosing.at) === null)
-      return null;
+    // a fresh grid's loop starts at step 0 (no init image)
+    const steps = createScheduler(request.scheduler, this.parts.config.scheduler, request.steps).timesteps;
+    const stop = loopStop(steps.length, 0, request.stop);
+    if (choosingStep(0, stop, this.choosing.at) === null) return null;
     const targets: ScoringTarget[] = [];
-    const texts = prompt.conditions.filter((c) => c.kind === 'text' && c.text.trim() !== '');
-    const pooled = await this.embedTexts(texts.map((c) => (c.kind === 'text' ? c.text : '')));
+    const texts = prompt.conditions.filter(
+      (c): c is Extract<Condition, { kind: 'text' }> => c.kind === 'text' && c.text.trim() !== '',
+    );
+    const pooled = await this.embedTexts(texts.map((c) => c.text));
     for (const [i, c] of texts.entries()) targets.push({ embedding: pooled[i]!, weight: c.weight });
     for (const c of prompt.conditions) {
       if (c.kind !== 'image') continue;

@@ -50,6 +50,19 @@ export function sliceBatch(t: FloatTensor, start: number, end: number): FloatTen
   return { data: t.data.slice(start * row, end * row), dims: [end - start, ...t.dims.slice(1)] };
 }
 
+/** Cosine similarity of two vectors; 0 when either is all zeros. */
+export function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return aa > 0 && bb > 0 ? dot / Math.sqrt(aa * bb) : 0;
+}
+
 /** `times` copies of a tensor stacked on the batch axis (an embedding shared by every grid image). */
 export function repeatBatch(t: FloatTensor, times: number): FloatTensor {
   return cat(Array.from({ length: times }, () => t));

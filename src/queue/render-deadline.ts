@@ -4,6 +4,7 @@
  * measured anything, and never beyond, the server's `maxRenderSeconds` applies.
  */
 
+import { variationParent } from '../jobs/parents.js';
 import type { JobDescription } from '../jobs/spec.js';
 import { fitStyle, styleLinksOf } from '../jobs/style.js';
 import type { Distillation, GuidanceMode } from '../model/config.js';
@@ -62,7 +63,7 @@ export function workUnits(job: JobDescription, model: ModelShape): number {
 function choosingFactor(job: JobDescription, model: ModelShape): number {
   const at = model.chooseStartsAt ?? null;
   if (at === null || job.params.tile || job.canvas) return 1;
-  if (job.parents.some((p) => p.role === 'variation-strong' || p.role === 'variation-subtle')) return 1;
+  if (variationParent(job)) return 1;
   return 1 + at;
 }
 
