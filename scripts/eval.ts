@@ -2,14 +2,15 @@
  * `npm run eval -- [--json] [--model DIR] [--seeds N] [--floor-seeds N] [--style-seeds N] [--concepts N]
  *   [--floor-style-concepts N] [--samples DIR [--samples-only]] [--art DIR] [--threads N]
  *   [--only content|styles] [--guidance G] [--steps N] [--scheduler S] [--style-guidance W]
- *   [--seed-base N] [--one-start]`
+ *   [--seed-base N] [--one-start] [--latent-style S]`
  * `--samples DIR` writes one grid per sample prompt; on a model with styles also `styles-sheet.png` (a row
  * per style: the seed's three prompts and `polar bear --sref`), the model card's sheet.
  * `--only content` (top1, top1_zh, top1_image_prompt) or `--only styles` (style and sref accuracy with the
  * concept top-1 of the same images) runs that part alone and prints it as JSON, for comparing settings side
  * by side: `--guidance G` replaces the folder's guidance scale in every job, `--steps N` and `--scheduler S`
  * its default steps and sampler, `--style-guidance W` the style guidance row's weight
- * (style_encoder/config.json `guidance_weight`).
+ * (style_encoder/config.json `guidance_weight`), `--latent-style S` the latent style guidance scale
+ * (style_encoder/latent_probe.json `scale`; 0 turns it off).
  *
  * Evaluates a model folder (default models/emoji-ld2, the shipped model) through the same path the bot uses: the prompt parser
  * (weights normalized as for /imagine), the job -> request mapping with the model's defaults, and
@@ -106,8 +107,11 @@ const threads = Number(option('--threads') ?? 2);
 const styleGuidance = option('--style-guidance') ? Number(option('--style-guidance')) : undefined;
 // --one-start: one start per grid image even where the folder asks for choosing among two (candidate_selection)
 const oneStart = process.argv.includes('--one-start');
+// the latent style guidance scale instead of the folder's (style_encoder/latent_probe.json scale)
+const latentStyle = option('--latent-style') ? Number(option('--latent-style')) : undefined;
 const pipelineOptions = {
   threads,
+  ...(latentStyle === undefined ? {} : { latentStyleGuidance: latentStyle }),
   ...(styleGuidance === undefined ? {} : { styleGuidance }),
   ...(oneStart ? { chooseStarts: false } : {}),
 };
@@ -127,6 +131,7 @@ const only = option('--only');
 async function printOnly(pipeline: DiffusionPipeline, scores: Record<string, unknown>): Promise<never> {
   const settings = {
     style_guidance: styleGuidance ?? null,
+    latent_style_guidance: latentStyle ?? null,
     guidance: guidanceOverride ?? null,
     steps: stepsOverride ?? null,
     scheduler: schedulerOverride ?? null,
@@ -575,6 +580,8 @@ interface StyleScore {
   accuracy: number;
   top1: number;
   by_style: Record<string, number>;
+  /** asked style -> how many of its images the style classifier gave each style */
+  judged_as: Record<string, Record<string, number>>;
   grids: number;
   images: number;
 }
@@ -593,6 +600,7 @@ async function styleScores(
   const names = judges!.style_classifier.styles;
   const styles = defaults.styles;
   const perStyle: Record<string, { images: number; hits: number }> = {};
+  const judgedAs: Record<string, Record<string, number>> = {};
   let hits = 0;
   let correct = 0;
   let total = 0;
@@ -605,6 +613,9 @@ async function styleScores(
       const asStyle = (await styleJudge!.judge(images)).top1.map((i) => names[i]);
       const asConcept = await classify(images);
       const h = asStyle.filter((s) => s === style).length;
+      const row = judgedAs[style] ?? {};
+      for (const s of asStyle) if (s) row[s] = (row[s] ?? 0) + 1;
+      judgedAs[style] = row;
       const entry = perStyle[style] ?? { images: 0, hits: 0 };
       entry.images += images.length;
       entry.hits += h;
@@ -620,7 +631,14 @@ async function styleScores(
     `${label}: judged as the asked style ${(hits / total).toFixed(3)}, concept top1 ${(correct / total).toFixed(3)} over ` +
       `${total} images (${JSON.stringify(byStyle)}; ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
   );
-  return { accuracy: hits / total, top1: correct / total, by_style: byStyle, grids, images: total };
+  return {
+    accuracy: hits / total,
+    top1: correct / total,
+    by_style: byStyle,
+    judged_as: judgedAs,
+    grids,
+    images: total,
+  };
 }
 
 /** `<label> --sref <link>`: the X drawing of the eval concept half the list away (the next one that has X). */
@@ -723,6 +741,7 @@ const styleReport = (score: StyleScore | null, untrained: StyleScore | null, wha
         accuracy: round(score.accuracy),
         accuracy_untrained: round(untrained.accuracy),
         by_style: score.by_style,
+        judged_as: score.judged_as,
         top1: round(score.top1),
         definition: what,
         grids: score.grids,
@@ -851,6 +870,7 @@ const report = {
     steps: stepsOverride ?? defaults.steps,
     guidance: guidanceOverride ?? defaults.guidanceScale,
     style_guidance: defaults.styleGuidance,
+    latent_style_guidance: defaults.latentStyleGuidance,
     scheduler: schedulerOverride ?? defaults.scheduler,
     choose_starts_at: chooseStartsAt,
     size: defaults.size,

@@ -32,6 +32,7 @@ import { canonicalOrder } from './condition-order.js';
 import { combineConditional, combineGuidance } from './guidance.js';
 import { resolveImagePrompts } from './image-prompts.js';
 import { cropBorder, padCircular, rgbToTensor, rollLatents, tensorToRgbImages } from './latent-ops.js';
+import type { StyleTarget } from './latent-style-guidance.js';
 import { guidanceFor, initialNoise, stepNoise, tileShift } from './noise.js';
 import { PreviewDecoder } from './preview-decoder.js';
 import {
@@ -85,6 +86,8 @@ export interface PipelineOptions extends BackendOptions {
   styleGuidance?: number;
   /** false: one start per grid image even when the folder asks for choosing (`candidate_selection`). */
   chooseStarts?: boolean;
+  /** The latent style guidance scale instead of the folder's (`style_encoder/latent_probe.json`); 0: off. */
+  latentStyleGuidance?: number;
 }
 
 export interface ModelDefaults {
@@ -106,6 +109,8 @@ export interface ModelDefaults {
   styleReference: boolean;
   /** Weight of the style guidance row a job with a style gets (0: none). */
   styleGuidance: number;
+  /** Latent style guidance scale for a job with a style (0: none; latent-style-guidance.ts). */
+  latentStyleGuidance: number;
   /** The fraction of the steps at which each image's two starts are compared; null: one start each. */
   chooseStartsAt: number | null;
   /** What the host should know about the folder (an fp16 VAE that will overflow), logged at start. */
@@ -147,6 +152,8 @@ interface EncodedPrompt {
   conditions: readonly Condition[];
   init: InitImage | null;
   notes: string[];
+  /** Latent style guidance's pull, for a job with a style on a folder with the probe. */
+  styleTarget: StyleTarget | null;
 }
 
 /** How the loop reports its steps: as steps offset + 1.. of total, previews of the first `previewImages`. */
@@ -184,11 +191,16 @@ export class DiffusionPipeline {
   private maxUnetBatch: number;
   private readonly styleGuidance: number;
   private readonly choosing: { at: number } | null;
+  private readonly latentStyleScale: number | undefined;
 
   constructor(
     private readonly parts: PipelineParts,
-    options: Pick<PipelineOptions, 'maxUnetBatch' | 'styleGuidance' | 'chooseStarts'> = {},
+    options: Pick<
+      PipelineOptions,
+      'maxUnetBatch' | 'styleGuidance' | 'chooseStarts' | 'latentStyleGuidance'
+    > = {},
   ) {
+    this.latentStyleScale = options.latentStyleGuidance;
     this.maxUnetBatch = options.maxUnetBatch ?? Number.POSITIVE_INFINITY;
     this.styleGuidance = options.styleGuidance ?? parts.style?.styles.guidanceWeight ?? 0;
     this.choosing = options.chooseStarts === false ? null : parts.config.candidateSelection;
@@ -253,6 +265,9 @@ export class DiffusionPipeline {
       styles: this.parts.style?.styles.names ?? [],
       styleReference: this.parts.style?.styles.hasEncoder ?? false,
       styleGuidance: this.parts.style ? this.styleGuidance : 0,
+      latentStyleGuidance: this.parts.style?.guide
+        ? (this.latentStyleScale ?? this.parts.style.guide.scale)
+        : 0,
       chooseStartsAt: this.choosing?.at ?? null,
       warnings: [this.vaeOverflowWarning].filter((w) => w !== null),
     };
@@ -370,8 +385,17 @@ export class DiffusionPipeline {
     if (!uncond && conditions.length === 0) conditions = [{ kind: 'text', text: '', weight: 1 }];
     let encoded = await this.encodeConditions(conditions, uncond, request);
     const weights = conditions.map((c) => c.weight);
-    if (request.style) encoded = await this.withStyle(encoded, weights, request.style, notes, uncond);
+    let styleTarget: StyleTarget | null = null;
+    if (request.style)
+      ({ rows: encoded, target: styleTarget } = await this.withStyle(
+        encoded,
+        weights,
+        request.style,
+        notes,
+        uncond,
+      ));
     return {
+      styleTarget,
       weights,
       rows: stackRows(encoded, request.images.length),
       blocks: encoded,
@@ -395,6 +419,8 @@ export class DiffusionPipeline {
    * 11,151 it cost less of the concept per unit of style than extrapolating with `--sw`; at step 22,000 it
    * levelled off near 0.7 of style while the concept fell, so the shipped folder leaves it at 0: recipe
    * README). `weights` gains that row's weight.
+   *
+   * Also the job's latent style guidance target (null without the folder's probe or at `--sw 0`).
    */
   private async withStyle(
     rows: UnetRows[],
@@ -402,7 +428,7 @@ export class DiffusionPipeline {
     style: StyleRequest,
     notes: string[],
     uncond: boolean,
-  ): Promise<UnetRows[]> {
+  ): Promise<{ rows: UnetRows[]; target: StyleTarget | null }> {
     const conditioner = this.parts.style;
     if (!conditioner) throw new GenerationRequestError('this model has one style');
     const tokens = await conditioner.tokensFor(style);
@@ -423,7 +449,7 @@ export class DiffusionPipeline {
       });
       weights.push(this.styleGuidance);
     }
-    return styled;
+    return { rows: styled, target: conditioner.styleTarget(tokens, style.weight, this.latentStyleScale) };
   }
 
   /** Whether image prompts steer the loop as conditions (else they are folded into an init image). */
@@ -557,7 +583,17 @@ export class DiffusionPipeline {
       const guided = prompt.uncond
         ? combineGuidance(prediction.data, { images, rowSize }, prompt.weights, scales)
         : combineConditional(prediction.data, { images, rowSize }, prompt.weights);
-      const step = scheduler.step(guided, index, latents, () =>
+      const target = prompt.styleTarget;
+      const steered =
+        target && this.parts.style?.guide
+          ? await this.parts.style.guide.steer(guided, latents, scheduler.cleanCoefficients(index), target, [
+              images,
+              LATENT_CHANNELS,
+              height,
+              width,
+            ])
+          : guided;
+      const step = scheduler.step(steered, index, latents, () =>
         stepNoise(request.seed, request.images, index, rowSize),
       );
       latents = step.prevSample;

@@ -11,6 +11,7 @@ import type { RawImage } from '../images/raw-image.js';
 import type { ModelStyles } from '../model/styles.js';
 import type { Backend, ModelSession } from './backend.js';
 import { rgbToTensor } from './latent-ops.js';
+import { LatentStyleGuide, type StyleTarget } from './latent-style-guidance.js';
 import { GenerationRequestError, type StyleRequest } from './request.js';
 import { cat, type FloatTensor } from './tensor.js';
 
@@ -22,19 +23,38 @@ export interface StyleTokens {
   hidden: number;
   /** For `--sref`: the named style each reference (or their mean) is closest to. */
   nearest: string | null;
+  /**
+   * The named styles the job asks for, as a distribution in the order of `ModelStyles.names` (one-hot
+   * for `--style`, the style encoder's softmax for `--sref`); null for no style. Latent style guidance
+   * pulls towards it.
+   */
+  distribution: Float32Array | null;
 }
 
 export class StyleConditioner {
   private constructor(
     readonly styles: ModelStyles,
     private readonly encoder: ModelSession | null,
+    /** Latent style guidance, when the folder ships its probe. */
+    readonly guide: LatentStyleGuide | null,
   ) {}
 
   static async load(dir: string, styles: ModelStyles, backend: Backend): Promise<StyleConditioner> {
-    const encoder = styles.hasEncoder
-      ? await backend.load(join(dir, 'style_encoder', 'model.onnx'), 'style_encoder')
-      : null;
-    return new StyleConditioner(styles, encoder);
+    const [encoder, guide] = await Promise.all([
+      styles.hasEncoder ? backend.load(join(dir, 'style_encoder', 'model.onnx'), 'style_encoder') : null,
+      styles.latentProbe ? LatentStyleGuide.load(styles.latentProbe, backend) : null,
+    ]);
+    return new StyleConditioner(styles, encoder, guide);
+  }
+
+  /**
+   * The latent style guidance pull for a job with these tokens: null without a probe, without a style, at
+   * `--sw 0`, or at scale 0. `scale` overrides the folder's (the pipeline option, for comparisons).
+   */
+  styleTarget(tokens: StyleTokens, weight: number, scale?: number): StyleTarget | null {
+    if (!this.guide || !tokens.distribution) return null;
+    const strength = (scale ?? this.guide.scale) * weight;
+    return strength > 0 ? { distribution: tokens.distribution, strength } : null;
   }
 
   /**
@@ -47,25 +67,30 @@ export class StyleConditioner {
     const { none } = this.styles;
     let target = none;
     let nearest: string | null = null;
+    let distribution: Float32Array | null = null;
     if (style.name !== null) {
       const found = this.styles.named.get(style.name);
       if (!found) throw new GenerationRequestError(`this model has no style "${style.name}"`);
       target = found;
+      distribution = new Float32Array(this.styles.names.length);
+      distribution[this.styles.names.indexOf(style.name)] = 1;
     } else if (style.references.length > 0) {
-      ({ target, nearest } = await this.encode(style.references));
+      ({ target, nearest, distribution } = await this.encode(style.references));
     }
     const data = new Float32Array(target.length);
     for (let i = 0; i < data.length; i++) data[i] = none[i]! + style.weight * (target[i]! - none[i]!);
-    return { data, tokens, hidden, nearest };
+    return { data, tokens, hidden, nearest, distribution };
   }
 
   /** The learned no-style tokens, for the unconditional row. */
   noStyle(): StyleTokens {
     const { tokens, hidden } = this.styles;
-    return { data: this.styles.none, tokens, hidden, nearest: null };
+    return { data: this.styles.none, tokens, hidden, nearest: null, distribution: null };
   }
 
-  private async encode(images: readonly RawImage[]): Promise<{ target: Float32Array; nearest: string }> {
+  private async encode(
+    images: readonly RawImage[],
+  ): Promise<{ target: Float32Array; nearest: string; distribution: Float32Array }> {
     if (!this.encoder) throw new GenerationRequestError('this model cannot take a style from an image');
     const side = this.styles.imageSize;
     const pixels = await Promise.all(
@@ -87,8 +112,20 @@ export class StyleConditioner {
     for (let r = 0; r < images.length; r++)
       for (let k = 0; k < count; k++) mean[k]! += logits.data[r * count + k]!;
     const best = mean.indexOf(Math.max(...mean));
-    return { target, nearest: this.styles.names[best] ?? this.styles.names[0]! };
+    return {
+      target,
+      nearest: this.styles.names[best] ?? this.styles.names[0]!,
+      distribution: softmax(mean.map((v) => v / images.length)),
+    };
   }
+}
+
+/** exp(v - max) normalised: the references' mean logits as a distribution over the named styles. */
+function softmax(values: Float32Array): Float32Array {
+  const top = Math.max(...values);
+  const out = values.map((v) => Math.exp(v - top));
+  const sum = out.reduce((a, b) => a + b, 0);
+  return out.map((v) => v / sum);
 }
 
 /** [rows, L, D] content tokens -> [rows, L + tokens, D] with the same style tokens after every row's. */

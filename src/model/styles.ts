@@ -29,6 +29,19 @@ export interface ModelStyles {
    * style on its own (Composable Diffusion's sum gains w (e_style - e_u)).
    */
   guidanceWeight: number;
+  /**
+   * Latent style guidance (`style_encoder/latent_probe.json`), null when the folder has none: a small
+   * classifier of the styles from latents, exported as its gradient; each step moves a styled job's clean
+   * estimate along it (src/diffusion/latent-style-guidance.ts).
+   */
+  latentProbe: LatentProbe | null;
+}
+
+export interface LatentProbe {
+  /** The ONNX file, inside style_encoder/. */
+  path: string;
+  /** How far the clean estimate moves per step, in units of the gradient's RMS over one image's latent. */
+  scale: number;
 }
 
 const STYLE_NAME = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/);
@@ -41,6 +54,12 @@ const stylesFileSchema = z.object({
   hidden_size: z.number().int().positive().max(8192),
   tokens: z.record(z.string(), TOKENS),
   null: TOKENS,
+});
+
+const latentProbeSchema = z.object({
+  file: z.string().regex(/^[A-Za-z0-9_-]{1,64}\.onnx$/),
+  styles: z.array(STYLE_NAME),
+  scale: z.number().min(0).max(2),
 });
 
 const encoderConfigSchema = z.object({
@@ -73,6 +92,15 @@ export function readModelStyles(dir: string): ModelStyles | null {
   const configPath = join(folder, 'config.json');
   // no config.json: the schema's defaults
   const config = parse(encoderConfigSchema, existsSync(configPath) ? readJson(configPath) : {}, configPath);
+  const probePath = join(folder, 'latent_probe.json');
+  let latentProbe: LatentProbe | null = null;
+  if (existsSync(probePath)) {
+    const probe = parse(latentProbeSchema, readJson(probePath), probePath);
+    // the probe's logits are in the order of its `styles`; the engine's targets in the order of `names`
+    if (probe.styles.join() !== file.names.join())
+      throw new ModelFolderError(`${probePath}: styles must be ${file.names.join(', ')} in that order`);
+    latentProbe = { path: join(folder, probe.file), scale: probe.scale };
+  }
   return {
     names: file.names,
     tokens: file.num_tokens,
@@ -82,5 +110,6 @@ export function readModelStyles(dir: string): ModelStyles | null {
     named,
     none,
     guidanceWeight: config.guidance_weight,
+    latentProbe,
   };
 }

@@ -29,6 +29,7 @@ const model: ModelDefaults = {
   styles: [],
   styleReference: false,
   styleGuidance: 0,
+  latentStyleGuidance: 0,
   chooseStartsAt: null,
   warnings: [],
 };

@@ -80,6 +80,24 @@ describe.each(fixture.cases.map((c) => [label(c), c] as const))('%s', (_name, c)
       if (c.pred_original) expectClose(step.predOriginal, c.pred_original[i]!, 2e-5);
     });
   });
+
+  test('cleanCoefficients give the clean estimate each step reports', () => {
+    // a fresh sampler: DPM++ 2M keeps the previous step's estimate
+    const fresh =
+      c.scheduler === 'ddim'
+        ? new DdimScheduler(config, c.steps, c.eta ?? 0)
+        : createScheduler(c.scheduler, config, c.steps);
+    let x: Float32Array = Float32Array.from(fixture.sample, (v) => v * fresh.initNoiseSigma);
+    fresh.timesteps.forEach((t, i) => {
+      const out = toyModel(fresh.scaleModelInput(x, i), t);
+      const { sample, output } = fresh.cleanCoefficients(i);
+      expect(output).not.toBe(0);
+      const step = fresh.step(out, i, x, () => Float32Array.from(fixture.noises[i]!));
+      const linear = Array.from(x, (v, j) => sample * v + output * out[j]!);
+      expectClose(step.predOriginal, linear, 1e-5);
+      x = step.prevSample;
+    });
+  });
 });
 
 describe.each(fixture.cases.map((c) => [label(c), c] as const))('img2img noising: %s', (_name, c) => {

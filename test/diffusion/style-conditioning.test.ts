@@ -57,7 +57,13 @@ async function unetStates(on: DiffusionPipeline, style?: StyleRequest) {
 
 test('appendStyleTokens puts the same tokens after every row', () => {
   const hidden = { data: Float32Array.from({ length: 2 * 3 * 2 }, (_, i) => i), dims: [2, 3, 2] };
-  const style = { data: Float32Array.of(-1, -2, -3, -4), tokens: 2, hidden: 2, nearest: null };
+  const style = {
+    data: Float32Array.of(-1, -2, -3, -4),
+    tokens: 2,
+    hidden: 2,
+    nearest: null,
+    distribution: null,
+  };
   const out = appendStyleTokens(hidden, style);
   expect(out.dims).toEqual([2, 5, 2]);
   expect([...out.data]).toEqual([0, 1, 2, 3, 4, 5, -1, -2, -3, -4, 6, 7, 8, 9, 10, 11, -1, -2, -3, -4]);

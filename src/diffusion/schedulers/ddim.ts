@@ -1,7 +1,13 @@
 /** DDIM (Song et al. 2020), as diffusers' DDIMScheduler: eta = 0 deterministic, eta = 1 DDPM-like. */
 import type { SchedulerConfig } from '../../model/config.js';
 import { alphasCumprod, spacedTimesteps } from './schedule.js';
-import { type NoiseSource, type Scheduler, type StepResult, stepPointwise } from './scheduler.js';
+import {
+  type CleanCoefficients,
+  type NoiseSource,
+  type Scheduler,
+  type StepResult,
+  stepPointwise,
+} from './scheduler.js';
 
 export class DdimScheduler implements Scheduler {
   readonly timesteps: readonly number[];
@@ -39,13 +45,20 @@ export class DdimScheduler implements Scheduler {
     const direction = Math.sqrt(1 - aPrev - std * std);
     const sqrtAPrev = Math.sqrt(aPrev);
     const v = this.config.prediction_type === 'v_prediction';
-    const x0 = v
-      ? (x: number, out: number) => sqrtA * x - sqrt1mA * out
-      : (x: number, out: number) => (x - sqrt1mA * out) / sqrtA;
+    const clean = this.cleanCoefficients(index);
+    const x0 = (x: number, out: number) => clean.sample * x + clean.output * out;
     const eps = v ? (x: number, out: number) => sqrtA * out + sqrt1mA * x : (_x: number, out: number) => out;
     const next = (x: number, out: number, x0: number, z: number) =>
       sqrtAPrev * x0 + direction * eps(x, out) + std * z;
     return stepPointwise({ x0, next }, modelOutput, sample, this.stochastic ? noise() : null);
+  }
+
+  /** x0 = (x - sqrt(1 - a) eps) / sqrt(a), or for v: sqrt(a) x - sqrt(1 - a) v. */
+  cleanCoefficients(index: number): CleanCoefficients {
+    const a = this.alphas[this.timesteps[index]!]!;
+    return this.config.prediction_type === 'v_prediction'
+      ? { sample: Math.sqrt(a), output: -Math.sqrt(1 - a) }
+      : { sample: 1 / Math.sqrt(a), output: -Math.sqrt(1 - a) / Math.sqrt(a) };
   }
 
   addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array {

@@ -6,7 +6,7 @@
  */
 import type { SchedulerConfig } from '../../model/config.js';
 import { alphasCumprod, linspace, roundHalfEven, sigmasFromAlphas } from './schedule.js';
-import type { Scheduler, StepResult } from './scheduler.js';
+import type { CleanCoefficients, Scheduler, StepResult } from './scheduler.js';
 
 const RHO = 7;
 
@@ -57,13 +57,10 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   step(modelOutput: Float32Array, index: number, sample: Float32Array): StepResult {
     const [alphaS, sigmaS] = alphaSigma(this.sigmas[index]!);
     const [alphaT, sigmaT] = alphaSigma(this.sigmas[index + 1]!);
-    const v = this.config.prediction_type === 'v_prediction';
+    const clean = this.cleanCoefficients(index);
     const x0 = new Float32Array(sample.length);
-    for (let i = 0; i < sample.length; i++) {
-      const x = sample[i]!;
-      const out = modelOutput[i]!;
-      x0[i] = v ? alphaS * x - sigmaS * out : (x - sigmaS * out) / alphaS;
-    }
+    for (let i = 0; i < sample.length; i++)
+      x0[i] = clean.sample * sample[i]! + clean.output * modelOutput[i]!;
     const lambdaT = Math.log(alphaT) - Math.log(sigmaT);
     const lambdaS0 = Math.log(alphaS) - Math.log(sigmaS);
     const h = lambdaT - lambdaS0;
@@ -87,6 +84,14 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     this.previousX0 = x0;
     this.lowerOrderCount = Math.min(this.lowerOrderCount + 1, 2);
     return { prevSample, predOriginal: x0 };
+  }
+
+  /** x = alpha x0 + sigma eps: x0 = (x - sigma eps) / alpha, or for v: alpha x - sigma v. */
+  cleanCoefficients(index: number): CleanCoefficients {
+    const [alpha, sigma] = alphaSigma(this.sigmas[index]!);
+    return this.config.prediction_type === 'v_prediction'
+      ? { sample: alpha, output: -sigma }
+      : { sample: 1 / alpha, output: -sigma / alpha };
   }
 
   addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array {

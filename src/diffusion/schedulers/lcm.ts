@@ -15,7 +15,7 @@
  */
 import type { SchedulerConfig } from '../../model/config.js';
 import { alphasCumprod } from './schedule.js';
-import type { NoiseSource, Scheduler, StepResult } from './scheduler.js';
+import type { CleanCoefficients, NoiseSource, Scheduler, StepResult } from './scheduler.js';
 
 const SIGMA_DATA = 0.5;
 
@@ -59,13 +59,8 @@ export class LcmScheduler implements Scheduler {
   }
 
   step(modelOutput: Float32Array, index: number, sample: Float32Array, noise: NoiseSource): StepResult {
-    const t = this.timesteps[index]!;
     const last = index === this.timesteps.length - 1;
-    const a = this.alphas[t]!;
-    const sqrtA = Math.sqrt(a);
-    const sqrt1mA = Math.sqrt(1 - a);
-    const { cSkip, cOut } = boundaryScalings(t, this.config.timestep_scaling);
-    const v = this.config.prediction_type === 'v_prediction';
+    const clean = this.cleanCoefficients(index);
     const z = last ? null : noise();
     const aNext = last ? 1 : this.alphas[this.timesteps[index + 1]!]!;
     const sqrtANext = Math.sqrt(aNext);
@@ -75,12 +70,26 @@ export class LcmScheduler implements Scheduler {
     for (let i = 0; i < sample.length; i++) {
       const x = sample[i]!;
       const out = modelOutput[i]!;
-      const x0 = v ? sqrtA * x - sqrt1mA * out : (x - sqrt1mA * out) / sqrtA;
-      const d = cOut * x0 + cSkip * x;
+      const d = clean.sample * x + clean.output * out;
       denoised[i] = d;
       prevSample[i] = z ? sqrtANext * d + sqrt1mANext * z[i]! : d;
     }
     return { prevSample, predOriginal: denoised };
+  }
+
+  /**
+   * The boundary-scaled estimate the step reports: c_out x0 + c_skip x, with x0 = (x - sqrt(1 - a) eps) /
+   * sqrt(a), or for v: sqrt(a) x - sqrt(1 - a) v.
+   */
+  cleanCoefficients(index: number): CleanCoefficients {
+    const t = this.timesteps[index]!;
+    const a = this.alphas[t]!;
+    const { cSkip, cOut } = boundaryScalings(t, this.config.timestep_scaling);
+    const x0 =
+      this.config.prediction_type === 'v_prediction'
+        ? { sample: Math.sqrt(a), output: -Math.sqrt(1 - a) }
+        : { sample: 1 / Math.sqrt(a), output: -Math.sqrt(1 - a) / Math.sqrt(a) };
+    return { sample: cOut * x0.sample + cSkip, output: cOut * x0.output };
   }
 
   /** img2img: the clean latents at the noise level of step `index`'s timestep (the forward process). */

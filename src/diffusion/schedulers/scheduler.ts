@@ -6,6 +6,12 @@ export interface StepResult {
   predOriginal: Float32Array;
 }
 
+/** The clean estimate as a linear function of the sample value x and the model output: sample * x + output * out. */
+export interface CleanCoefficients {
+  sample: number;
+  output: number;
+}
+
 /** Fresh standard normal noise for one step, as long as the latents; drawn only when a sampler asks. */
 export type NoiseSource = () => Float32Array;
 
@@ -20,6 +26,12 @@ export interface Scheduler {
   scaleModelInput(sample: Float32Array, index: number): Float32Array;
   /** One sampler step; `noise` is called only by stochastic samplers. */
   step(modelOutput: Float32Array, index: number, sample: Float32Array, noise: NoiseSource): StepResult;
+  /**
+   * The clean estimate `step` reports (`predOriginal`) at step `index`, as coefficients of the sample and
+   * the model output. Guidance that moves the clean estimate (latent style guidance) turns that move into
+   * a change of the model output with them, whatever the sampler and prediction type.
+   */
+  cleanCoefficients(index: number): CleanCoefficients;
   /** Clean latents noised to the level at which step `index` starts (img2img). */
   addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array;
 }

@@ -5,7 +5,7 @@
  */
 import type { SchedulerConfig } from '../../model/config.js';
 import { alphasCumprod, interpolateAt, sigmasFromAlphas, spacedTimesteps } from './schedule.js';
-import type { NoiseSource, Scheduler, StepResult } from './scheduler.js';
+import type { CleanCoefficients, NoiseSource, Scheduler, StepResult } from './scheduler.js';
 
 export abstract class SigmaScheduler implements Scheduler {
   readonly timesteps: readonly number[];
@@ -35,14 +35,18 @@ export abstract class SigmaScheduler implements Scheduler {
     return sample.map((x) => x * scale);
   }
 
+  /** x0 = x - sigma * eps, or for v: x / (sigma^2 + 1) - v * sigma / sqrt(sigma^2 + 1). */
+  cleanCoefficients(index: number): CleanCoefficients {
+    const sigma = this.sigmas[index]!;
+    return this.config.prediction_type === 'v_prediction'
+      ? { sample: 1 / (sigma * sigma + 1), output: -sigma / Math.sqrt(sigma * sigma + 1) }
+      : { sample: 1, output: -sigma };
+  }
+
   /** The clean estimate x0 from sample value x and model output at step `index` (epsilon or v). */
   protected cleanEstimate(index: number): (x: number, out: number) => number {
-    const sigma = this.sigmas[index]!;
-    const vOut = -sigma / Math.sqrt(sigma * sigma + 1);
-    const vIn = 1 / (sigma * sigma + 1);
-    return this.config.prediction_type === 'v_prediction'
-      ? (x, out) => out * vOut + x * vIn
-      : (x, out) => x - sigma * out;
+    const { sample, output } = this.cleanCoefficients(index);
+    return (x, out) => x * sample + out * output;
   }
 
   abstract step(

@@ -1,0 +1,195 @@
+/**
+ * @jest-environment ./test/diffusion/onnx-environment.cjs
+ */
+/**
+ * Latent style guidance on the shipped model with styles (models/emoji-ld2): the step moves each clean
+ * estimate by the asked strength along the probe's gradient and so raises the probe's belief in the asked
+ * style; it runs once per step for a styled job and never for a job without a style or at `--sw 0`; and a
+ * folder's probe file is checked where it is read.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Backend, type ModelSession } from '../../src/diffusion/backend.js';
+import { LatentStyleGuide } from '../../src/diffusion/latent-style-guidance.js';
+import { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
+import type { GenerationRequest, StyleRequest } from '../../src/diffusion/request.js';
+import { ModelFolderError } from '../../src/model/config.js';
+import { readModelStyles } from '../../src/model/styles.js';
+import { recordRuns, request } from './helpers.js';
+
+const STYLED = 'models/emoji-ld2';
+const DIMS = [2, 4, 16, 16] as const;
+const SIZE = DIMS[0] * DIMS[1] * DIMS[2] * DIMS[3];
+
+let backend: Backend;
+let guide: LatentStyleGuide;
+let probe: ModelSession;
+let pipeline: DiffusionPipeline;
+beforeAll(async () => {
+  const styles = readModelStyles(STYLED);
+  if (!styles?.latentProbe) throw new Error(`${STYLED} ships no latent style probe`);
+  backend = new Backend({ threads: 1 });
+  guide = await LatentStyleGuide.load(styles.latentProbe, backend);
+  probe = await backend.load(styles.latentProbe.path, 'probe_logits');
+  pipeline = await DiffusionPipeline.fromPretrained(STYLED, { threads: 1 });
+}, 60_000);
+afterAll(async () => {
+  await backend.dispose();
+  await pipeline.dispose();
+});
+
+/** Seeded values in about [-1.5, 1.5]: a stand-in for a latent mid-loop. */
+function seeded(seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: SIZE }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return (s / 2147483648 - 0.5) * 3;
+  });
+}
+
+/** log softmax of the probe's logits for `style` (index into the folder's styles), per image. */
+async function logProbability(x0: Float32Array, style: number): Promise<number[]> {
+  const out = await probe.run(
+    {
+      latent: { kind: 'float', tensor: { data: x0, dims: [...DIMS] } },
+      target: { kind: 'float', tensor: { data: new Float32Array(DIMS[0] * 4), dims: [DIMS[0], 4] } },
+    },
+    ['logits'],
+  );
+  const logits = out['logits']!.data;
+  return Array.from({ length: DIMS[0] }, (_, b) => {
+    const row = Array.from(logits.subarray(b * 4, b * 4 + 4));
+    const top = Math.max(...row);
+    const sum = row.reduce((acc, v) => acc + Math.exp(v - top), 0);
+    return row[style]! - top - Math.log(sum);
+  });
+}
+
+const clean = { sample: 1, output: -2.5 };
+const estimate = (sample: Float32Array, output: Float32Array) =>
+  sample.map((x, i) => clean.sample * x + clean.output * output[i]!);
+
+test('each clean estimate moves by the strength (RMS over its latent), towards the asked style', async () => {
+  const sample = seeded(1);
+  const output = seeded(2);
+  const twemoji = Float32Array.of(0, 1, 0, 0);
+  const steered = await guide.steer(output, sample, clean, { distribution: twemoji, strength: 0.1 }, DIMS);
+  expect(steered).not.toBe(output);
+  const before = estimate(sample, output);
+  const after = estimate(sample, steered);
+  const row = SIZE / DIMS[0];
+  for (let b = 0; b < DIMS[0]; b++) {
+    let squares = 0;
+    for (let i = b * row; i < (b + 1) * row; i++) squares += (after[i]! - before[i]!) ** 2;
+    expect(Math.sqrt(squares / row)).toBeCloseTo(0.1, 4);
+  }
+  const [p0, p1] = [await logProbability(before, 1), await logProbability(after, 1)];
+  for (let b = 0; b < DIMS[0]; b++) expect(p1[b]!).toBeGreaterThan(p0[b]!);
+  // the inputs are not written to
+  expect(output).toEqual(seeded(2));
+  expect(sample).toEqual(seeded(1));
+});
+
+test('a stronger pull moves further; a zero strength or an empty target moves nothing', async () => {
+  const sample = seeded(3);
+  const output = seeded(4);
+  const noto = Float32Array.of(1, 0, 0, 0);
+  const weak = await guide.steer(output, sample, clean, { distribution: noto, strength: 0.05 }, DIMS);
+  const strong = await guide.steer(output, sample, clean, { distribution: noto, strength: 0.2 }, DIMS);
+  const [pw, ps] = [
+    await logProbability(estimate(sample, weak), 0),
+    await logProbability(estimate(sample, strong), 0),
+  ];
+  for (let b = 0; b < DIMS[0]; b++) expect(ps[b]!).toBeGreaterThan(pw[b]!);
+  expect(await guide.steer(output, sample, clean, { distribution: noto, strength: 0 }, DIMS)).toBe(output);
+  const none = await guide.steer(
+    output,
+    sample,
+    clean,
+    { distribution: new Float32Array(4), strength: 1 },
+    DIMS,
+  );
+  expect(none).toEqual(output);
+});
+
+const styledGrid = (style?: StyleRequest, overrides: Partial<GenerationRequest> = {}) =>
+  recordRuns(() =>
+    pipeline.generate(
+      request(pipeline, {
+        conditions: [{ kind: 'text', text: 'red apple', weight: 1 }],
+        steps: 6,
+        images: [0, 1],
+        ...(style ? { style } : {}),
+        ...overrides,
+      }),
+    ),
+  );
+const probeCalls = (runs: { label: string }[]) => runs.filter((r) => r.label === 'latent_probe').length;
+
+test('a styled job asks the probe once per step; no style and --sw 0 never do', async () => {
+  expect(pipeline.defaults.latentStyleGuidance).toBeGreaterThan(0);
+  const styled = await styledGrid({ name: 'twemoji', references: [], weight: 1 });
+  expect(probeCalls(styled.runs)).toBe(6);
+  const plain = await styledGrid();
+  expect(probeCalls(plain.runs)).toBe(0);
+  const zero = await styledGrid({ name: 'twemoji', references: [], weight: 0 });
+  expect(probeCalls(zero.runs)).toBe(0);
+});
+
+test('the pull changes a styled grid, and only a styled one', async () => {
+  const off = await DiffusionPipeline.fromPretrained(STYLED, { threads: 1, latentStyleGuidance: 0 });
+  try {
+    expect(off.defaults.latentStyleGuidance).toBe(0);
+    const job = (on: DiffusionPipeline, style?: StyleRequest) =>
+      on.generate(
+        request(on, {
+          conditions: [{ kind: 'text', text: 'red apple', weight: 1 }],
+          steps: 6,
+          images: [0, 1],
+          ...(style ? { style } : {}),
+        }),
+      );
+    const fluent = { name: 'fluent', references: [], weight: 1 };
+    const bytes = (r: Awaited<ReturnType<typeof job>>) => Buffer.concat(r.images.map((i) => i.data));
+    const [a, b] = [await job(pipeline, fluent), await job(off, fluent)];
+    expect(bytes(a).equals(bytes(b))).toBe(false);
+    const [c, d] = [await job(pipeline), await job(off)];
+    expect(bytes(c).equals(bytes(d))).toBe(true);
+  } finally {
+    await off.dispose();
+  }
+});
+
+describe("a folder's latent_probe.json is checked where it is read", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'probe-'));
+    mkdirSync(join(dir, 'style_encoder'));
+    copyFileSync(join(STYLED, 'style_encoder', 'styles.json'), join(dir, 'style_encoder', 'styles.json'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (probeFile: unknown) =>
+    writeFileSync(join(dir, 'style_encoder', 'latent_probe.json'), JSON.stringify(probeFile));
+  const good = { file: 'latent_probe.onnx', styles: ['noto', 'twemoji', 'fluent', 'fluent-3d'], scale: 0.1 };
+
+  test('read: the file inside style_encoder/ and the scale', () => {
+    write(good);
+    expect(readModelStyles(dir)?.latentProbe).toEqual({
+      path: join(dir, 'style_encoder', 'latent_probe.onnx'),
+      scale: 0.1,
+    });
+  });
+  test('no file: no probe', () => {
+    expect(readModelStyles(dir)?.latentProbe).toBeNull();
+  });
+  test.each([
+    ['styles in another order', { ...good, styles: ['twemoji', 'noto', 'fluent', 'fluent-3d'] }],
+    ['a path out of the folder', { ...good, file: '../../unet/model.onnx' }],
+    ['a scale past the bound', { ...good, scale: 50 }],
+    ['no scale', { file: good.file, styles: good.styles }],
+  ])('refused: %s', (_what, probeFile) => {
+    write(probeFile);
+    expect(() => readModelStyles(dir)).toThrow(ModelFolderError);
+  });
+});
