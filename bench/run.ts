@@ -234,6 +234,34 @@ if (wanted('grid_cpu')) {
   });
 }
 
+if (wanted('style_guidance') && defaults.latentStyleGuidance > 0) {
+  // A `--style` grid with latent style guidance against the same grid without it, interleaved: the
+  // probe's call per step is what it adds.
+  const styled = parsePrompt('a smiling face with a heart --style twemoji');
+  const off = await DiffusionPipeline.fromPretrained(model, {
+    latentStyleGuidance: 0,
+    ...(threads === undefined ? {} : { threads }),
+  });
+  const on: number[] = [];
+  const without: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    on.push(
+      (await timeIt(() => runJob(pipeline, styled, { seed: i, images: {} }, { modelName: 'bench' }))).ms,
+    );
+    without.push(
+      (await timeIt(() => runJob(off, styled, { seed: i, images: {} }, { modelName: 'bench' }))).ms,
+    );
+  }
+  await off.dispose();
+  report('style_guidance', {
+    seconds: round(median(on) / 1000),
+    seconds_without: round(median(without) / 1000),
+    ratio: round(median(on) / median(without)),
+    scale: defaults.latentStyleGuidance,
+    includes: '`--style twemoji` grid: job description -> 4 images -> display resampling -> 5 PNGs',
+  });
+}
+
 if (wanted('vs_pytorch')) {
   // PyTorch eager in its own process, same model architecture and settings, runs interleaved with the
   // engine's so both see the same machine load.

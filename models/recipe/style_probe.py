@@ -35,7 +35,9 @@ import train2 as T2  # noqa: E402
 torch.set_num_threads(int(os.environ["THREADS"]))
 
 SEED = 20261207
-STEPS = 4000
+STEPS = int(os.environ.get("PROBE_STEPS", 4000))
+# the largest noise std of the softening (per latent, uniform from 0): more noise, smoother gradients
+NOISE = float(os.environ.get("PROBE_NOISE", 0.3))
 BATCH = 128
 LR = 2e-3
 CHANNELS = (32, 48, 64)
@@ -96,7 +98,7 @@ class ProbeGradient(nn.Module):
 
 def soften(z, g):
     """What the engine's clean estimates look like early in the loop: 0-3 passes of a [1,2,1] blur, then
-    Gaussian noise of std up to 0.3 (each per latent)."""
+    Gaussian noise of std up to NOISE (each per latent)."""
     k = torch.tensor([1.0, 2.0, 1.0]) / 4
     kx = k.view(1, 1, 1, 3).repeat(z.shape[1], 1, 1, 1)
     ky = k.view(1, 1, 3, 1).repeat(z.shape[1], 1, 1, 1)
@@ -108,7 +110,7 @@ def soften(z, g):
             x = out[pick]
             x = F.conv2d(F.pad(x, (1, 1, 0, 0), mode="replicate"), kx, groups=z.shape[1])
             out[pick] = F.conv2d(F.pad(x, (0, 0, 1, 1), mode="replicate"), ky, groups=z.shape[1])
-    return out + torch.randn(z.shape, generator=g) * torch.rand(z.shape[0], 1, 1, 1, generator=g) * 0.3
+    return out + torch.randn(z.shape, generator=g) * torch.rand(z.shape[0], 1, 1, 1, generator=g) * NOISE
 
 
 def main():
@@ -204,7 +206,7 @@ def main():
                         "mean over positions, linear ->4",
         "params": T2.nparams(probe),
         "trained_on": f"scaled VAE latents of the {int((~held).sum())} drawings of the concepts that are not eval concepts, "
-                      "flipped left-right half the time, softened like an early clean estimate (0-3 [1,2,1] blurs, noise std up to 0.3)",
+                      f"flipped left-right half the time, softened like an early clean estimate (0-3 [1,2,1] blurs, noise std up to {NOISE})",
         "steps": STEPS, "batch": BATCH, "optimizer": f"AdamW {LR} cosine, label smoothing 0.05", "seed": SEED,
         "heldout": {"drawings": int(held.sum()), "top1": round((pred == y[held]).float().mean().item(), 4),
                     "top1_softened": round((soft_pred == y[held]).float().mean().item(), 4), "by_style": per, "curve": curve},

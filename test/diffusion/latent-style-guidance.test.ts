@@ -4,17 +4,13 @@
 /**
  * Latent style guidance on the shipped model with styles (models/emoji-ld2): the step moves each clean
  * estimate by the asked strength along the probe's gradient and so raises the probe's belief in the asked
- * style; it runs once per step for a styled job and never for a job without a style or at `--sw 0`; and a
- * folder's probe file is checked where it is read.
+ * style; it runs once per step for a styled job and never for a job without a style or at `--sw 0`
+ * (the folder's latent_probe.json is checked in test/model/styles.test.ts).
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Backend, type ModelSession } from '../../src/diffusion/backend.js';
 import { LatentStyleGuide } from '../../src/diffusion/latent-style-guidance.js';
 import { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
 import type { GenerationRequest, StyleRequest } from '../../src/diffusion/request.js';
-import { ModelFolderError } from '../../src/model/config.js';
 import { readModelStyles } from '../../src/model/styles.js';
 import { recordRuns, request } from './helpers.js';
 
@@ -159,37 +155,4 @@ test('the pull changes a styled grid, and only a styled one', async () => {
   } finally {
     await off.dispose();
   }
-});
-
-describe("a folder's latent_probe.json is checked where it is read", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'probe-'));
-    mkdirSync(join(dir, 'style_encoder'));
-    copyFileSync(join(STYLED, 'style_encoder', 'styles.json'), join(dir, 'style_encoder', 'styles.json'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-  const write = (probeFile: unknown) =>
-    writeFileSync(join(dir, 'style_encoder', 'latent_probe.json'), JSON.stringify(probeFile));
-  const good = { file: 'latent_probe.onnx', styles: ['noto', 'twemoji', 'fluent', 'fluent-3d'], scale: 0.1 };
-
-  test('read: the file inside style_encoder/ and the scale', () => {
-    write(good);
-    expect(readModelStyles(dir)?.latentProbe).toEqual({
-      path: join(dir, 'style_encoder', 'latent_probe.onnx'),
-      scale: 0.1,
-    });
-  });
-  test('no file: no probe', () => {
-    expect(readModelStyles(dir)?.latentProbe).toBeNull();
-  });
-  test.each([
-    ['styles in another order', { ...good, styles: ['twemoji', 'noto', 'fluent', 'fluent-3d'] }],
-    ['a path out of the folder', { ...good, file: '../../unet/model.onnx' }],
-    ['a scale past the bound', { ...good, scale: 50 }],
-    ['no scale', { file: good.file, styles: good.styles }],
-  ])('refused: %s', (_what, probeFile) => {
-    write(probeFile);
-    expect(() => readModelStyles(dir)).toThrow(ModelFolderError);
-  });
 });

@@ -1,5 +1,5 @@
-/** A model folder's styles.json is checked where it is read: a wrong table fails the load, naming the file. */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+/** A model folder's styles.json and latent_probe.json are checked where they are read: a wrong file fails the load, naming it. */
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelFolderError } from '../../src/model/config.js';
@@ -76,4 +76,37 @@ test("the style guidance weight comes from the encoder's config.json, 0 when abs
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe("a folder's latent_probe.json is checked where it is read", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'probe-'));
+    mkdirSync(join(dir, 'style_encoder'));
+    copyFileSync(join(SHIPPED, 'styles.json'), join(dir, 'style_encoder', 'styles.json'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (probeFile: unknown) =>
+    writeFileSync(join(dir, 'style_encoder', 'latent_probe.json'), JSON.stringify(probeFile));
+  const good = { file: 'latent_probe.onnx', styles: ['noto', 'twemoji', 'fluent', 'fluent-3d'], scale: 0.1 };
+
+  test('read: the file inside style_encoder/ and the scale', () => {
+    write(good);
+    expect(readModelStyles(dir)?.latentProbe).toEqual({
+      path: join(dir, 'style_encoder', 'latent_probe.onnx'),
+      scale: 0.1,
+    });
+  });
+  test('no file: no probe', () => {
+    expect(readModelStyles(dir)?.latentProbe).toBeNull();
+  });
+  test.each([
+    ['styles in another order', { ...good, styles: ['twemoji', 'noto', 'fluent', 'fluent-3d'] }],
+    ['a path out of the folder', { ...good, file: '../../unet/model.onnx' }],
+    ['a scale past the bound', { ...good, scale: 50 }],
+    ['no scale', { file: good.file, styles: good.styles }],
+  ])('refused: %s', (_what, probeFile) => {
+    write(probeFile);
+    expect(() => readModelStyles(dir)).toThrow(ModelFolderError);
+  });
 });
