@@ -117,8 +117,8 @@ def main():
     t0 = time.time()
     d = T2.Data()
     lat = T2.latent_bank(d)                      # [N, 4 styles, 4, h, w]
-    avail = torch.from_numpy(np.load(os.path.join(T2.WORK, "data.npz"))["avail"]).bool()
-    ev = set(T2.jload(os.path.join(T2.WORK, "meta.json"))["eval_indices"])
+    avail = torch.from_numpy(d.avail).bool()
+    ev = set(d.meta["eval_indices"])
     xs, ys, held = [], [], []
     for c in range(lat.shape[0]):
         for s in range(len(T2.STYLES)):

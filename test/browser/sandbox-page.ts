@@ -5,11 +5,11 @@
  * Checks: the command picker (and that /policy is offered to moderators only), /imagine from typing to
  * the finished grid, V2 making a variation, the variation's lineage drawn with both generations and
  * their images, /blend with two uploaded PNGs, the ephemeral refusal of a weight sum below zero seen
- * only by its user, /settings turning remix on and V1 opening the remix modal, and Bob's tab following
- * every public message live. Also: the page takes its key from the printed address (a tab without it
- * is refused), under a Content-Security-Policy that nothing on the page violates (a violation is a
- * console error, and console errors fail the run). Screenshots go to docs/screenshots/. Exits non-zero
- * on any failure.
+ * only by its user, a grid with a named style, /settings turning remix on and V1 opening the remix
+ * modal, and Bob's tab following every public message live. Also: the page takes its key from the
+ * printed address (a tab without it is refused), under a Content-Security-Policy that nothing on the
+ * page violates (a violation is a console error, and console errors fail the run). Screenshots go to
+ * docs/screenshots/. Exits non-zero on any failure.
  */
 
 import assert from 'node:assert/strict';
@@ -384,6 +384,19 @@ async function scenario(sandbox: RunningSandbox): Promise<void> {
     await shot(bob, 'sandbox-refusal.png');
     await ada.waitForTimeout(500);
     assert.equal(await ada.locator('article.message', { hasText: 'The weights add up to' }).count(), 0);
+
+    step('a named style: --style fluent-3d gives a grid like any other, in that style');
+    {
+      const styled = 'red apple --style fluent-3d';
+      await runCommand(bob, 'imagine', (page) => page.getByLabel('prompt', { exact: true }).fill(styled));
+      const styledGrid = gridWith(bob, styled);
+      await styledGrid.waitFor({ timeout: RENDER_MS });
+      assert.equal(await styledGrid.getByRole('button', { name: 'U1', exact: true }).count(), 1);
+      await waitUntil('the styled grid image to load', () =>
+        imageLoaded(styledGrid.locator('img[alt^="grid-"]')),
+      );
+      await shot(bob, 'sandbox-style.png');
+    }
 
     step('/settings: remix on (ephemeral, buttons and selects); V1 then opens the remix modal');
     await ada.bringToFront();
