@@ -42,8 +42,8 @@ BATCH = 128
 LR = 2e-3
 CHANNELS = (32, 48, 64)
 # The guidance strength the engine uses (per step, in units of the gradient's RMS over one image's latent):
-# measured with the eval's `--only styles` at 0.05 / 0.1 / 0.15 / 0.25 (README).
-SCALE = 0.1
+# chosen on seeds the eval does not use (`--seed-base 5000`) among 0.03 / 0.05 / 0.07 / 0.1 (README).
+SCALE = 0.05
 
 
 class Probe(nn.Module):

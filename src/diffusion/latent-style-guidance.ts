@@ -8,8 +8,8 @@
  * estimate. So it works for every sampler and prediction type, and costs one small call per step.
  *
  * Why: the style tokens alone left `--style` at 0.64 and `--sref` at 0.61 of images judged as the asked
- * style (emoji-ld2's eval); with this at strength 0.1 both rose to about 0.7 (models/recipe/README.md,
- * "Latent style guidance").
+ * style (emoji-ld2's eval); with this at strength 0.05 both rose to 0.69 (0.76 and 0.73 on other seeds;
+ * models/recipe/README.md, "Latent style guidance").
  */
 import type { LatentProbe } from '../model/styles.js';
 import type { Backend, ModelSession } from './backend.js';
