@@ -4,15 +4,18 @@
 /**
  * Latent style guidance on the shipped model with styles (models/emoji-ld2): the step moves each clean
  * estimate by the asked strength along the probe's gradient and so raises the probe's belief in the asked
- * style; it runs once per step for a styled job and never for a job without a style or at `--sw 0`
- * (the folder's latent_probe.json is checked in test/model/styles.test.ts).
+ * style; it runs once per step for a styled job and never for a job without a style or at `--sw 0`; a
+ * `--sref` job pulls towards the style encoder's distribution over the named styles (the folder's
+ * latent_probe.json is checked in test/model/styles.test.ts).
  */
+import sharp from 'sharp';
 import { Backend, type ModelSession } from '../../src/diffusion/backend.js';
 import { LatentStyleGuide } from '../../src/diffusion/latent-style-guidance.js';
 import { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
-import type { GenerationRequest, StyleRequest } from '../../src/diffusion/request.js';
+import type { StyleRequest } from '../../src/diffusion/request.js';
+import { type RawImage, rawImage } from '../../src/images/raw-image.js';
 import { readModelStyles } from '../../src/model/styles.js';
-import { recordRuns, request } from './helpers.js';
+import { type Fed, recordRuns, request } from './helpers.js';
 
 const STYLED = 'models/emoji-ld2';
 const DIMS = [2, 4, 16, 16] as const;
@@ -109,48 +112,63 @@ test('a stronger pull moves further; a zero strength or an empty target moves no
   expect(none).toEqual(output);
 });
 
-const styledGrid = (style?: StyleRequest, overrides: Partial<GenerationRequest> = {}) =>
-  recordRuns(() =>
-    pipeline.generate(
-      request(pipeline, {
-        conditions: [{ kind: 'text', text: 'red apple', weight: 1 }],
-        steps: 6,
-        images: [0, 1],
-        ...(style ? { style } : {}),
-        ...overrides,
-      }),
-    ),
+/** A 2-image, 6-step grid of `red apple` on `on`, with the style if given. */
+const grid = (on: DiffusionPipeline, style?: StyleRequest) =>
+  on.generate(
+    request(on, {
+      conditions: [{ kind: 'text', text: 'red apple', weight: 1 }],
+      steps: 6,
+      images: [0, 1],
+      ...(style ? { style } : {}),
+    }),
   );
-const probeCalls = (runs: { label: string }[]) => runs.filter((r) => r.label === 'latent_probe').length;
+const probeRuns = (runs: Fed[]) => runs.filter((r) => r.label === 'latent_probe');
+const named = (name: string, weight = 1): StyleRequest => ({ name, references: [], weight });
+
+/** The first drawing of an eval art sheet (64 px, on white). */
+async function artTile(style: string): Promise<RawImage> {
+  const { data, info } = await sharp(`${STYLED}/eval/art/${style}.png`)
+    .extract({ left: 0, top: 0, width: 64, height: 64 })
+    .flatten({ background: '#ffffff' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return rawImage(info.width, info.height, new Uint8Array(data));
+}
 
 test('a styled job asks the probe once per step; no style and --sw 0 never do', async () => {
   expect(pipeline.defaults.latentStyleGuidance).toBeGreaterThan(0);
-  const styled = await styledGrid({ name: 'twemoji', references: [], weight: 1 });
-  expect(probeCalls(styled.runs)).toBe(6);
-  const plain = await styledGrid();
-  expect(probeCalls(plain.runs)).toBe(0);
-  const zero = await styledGrid({ name: 'twemoji', references: [], weight: 0 });
-  expect(probeCalls(zero.runs)).toBe(0);
+  const styled = await recordRuns(() => grid(pipeline, named('twemoji')));
+  expect(probeRuns(styled.runs)).toHaveLength(6);
+  const plain = await recordRuns(() => grid(pipeline));
+  expect(probeRuns(plain.runs)).toHaveLength(0);
+  const zero = await recordRuns(() => grid(pipeline, named('twemoji', 0)));
+  expect(probeRuns(zero.runs)).toHaveLength(0);
+});
+
+test("--sref pulls towards the style encoder's distribution, led by the style the reply names", async () => {
+  const reference = await artTile('noto');
+  const { result, runs } = await recordRuns(() =>
+    grid(pipeline, { name: null, references: [reference], weight: 1 }),
+  );
+  const calls = probeRuns(runs);
+  expect(calls).toHaveLength(6);
+  const feed = calls[0]!.feeds['target'];
+  if (feed?.kind !== 'float') throw new Error('no float target fed to the probe');
+  const first = Array.from(feed.tensor.data.subarray(0, 4));
+  expect(first.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+  const nearest = /the style reference looks most like (\S+)$/m.exec(result.notes.join('\n'))?.[1];
+  expect(nearest).toBeDefined();
+  expect(['noto', 'twemoji', 'fluent', 'fluent-3d'][first.indexOf(Math.max(...first))]).toBe(nearest);
 });
 
 test('the pull changes a styled grid, and only a styled one', async () => {
   const off = await DiffusionPipeline.fromPretrained(STYLED, { threads: 1, latentStyleGuidance: 0 });
   try {
     expect(off.defaults.latentStyleGuidance).toBe(0);
-    const job = (on: DiffusionPipeline, style?: StyleRequest) =>
-      on.generate(
-        request(on, {
-          conditions: [{ kind: 'text', text: 'red apple', weight: 1 }],
-          steps: 6,
-          images: [0, 1],
-          ...(style ? { style } : {}),
-        }),
-      );
-    const fluent = { name: 'fluent', references: [], weight: 1 };
-    const bytes = (r: Awaited<ReturnType<typeof job>>) => Buffer.concat(r.images.map((i) => i.data));
-    const [a, b] = [await job(pipeline, fluent), await job(off, fluent)];
+    const bytes = (r: Awaited<ReturnType<typeof grid>>) => Buffer.concat(r.images.map((i) => i.data));
+    const [a, b] = [await grid(pipeline, named('fluent')), await grid(off, named('fluent'))];
     expect(bytes(a).equals(bytes(b))).toBe(false);
-    const [c, d] = [await job(pipeline), await job(off)];
+    const [c, d] = [await grid(pipeline), await grid(off)];
     expect(bytes(c).equals(bytes(d))).toBe(true);
   } finally {
     await off.dispose();
