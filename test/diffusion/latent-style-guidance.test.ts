@@ -174,3 +174,17 @@ test('the pull changes a styled grid, and only a styled one', async () => {
     await off.dispose();
   }
 });
+
+test('the largest --sw a member can send (1000) still gives pictures, not noise or a flat fill', async () => {
+  const { images } = await grid(pipeline, named('noto', 10));
+  for (const image of images) {
+    const values = Array.from(image.data);
+    // an emoji on white: much of the background stays white (0.29-0.32 here, 0.45-0.52 at --sw 100,
+    // about 0.08 for uniform noise), and the drawing has contrast (a flat fill has none)
+    const white = values.filter((v) => v > 235).length / values.length;
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    const spread = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+    expect(white).toBeGreaterThan(0.15);
+    expect(spread).toBeGreaterThan(40);
+  }
+});
