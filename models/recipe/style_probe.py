@@ -69,6 +69,26 @@ def dsilu(h):
     return s * (1 + h * (1 - s))
 
 
+def cnn_gradient(p, x, target, first_stride=1):
+    """(d/dx of sum_k target_k log softmax(logits)_k, logits) for a three-convolution SiLU CNN shaped like
+    Probe (c1 at `first_stride`, c2 and c3 at stride 2, mean over positions, fc), its backward pass written
+    out as forward operations so it exports to ONNX. Input sides must be multiples of 4 x first_stride."""
+    h1 = p.c1(x)
+    a1 = F.silu(h1)
+    h2 = p.c2(a1)
+    a2 = F.silu(h2)
+    h3 = p.c3(a2)
+    a3 = F.silu(h3)
+    logits = p.fc(a3.mean((2, 3)))
+    dl = target - target.sum(1, keepdim=True) * torch.softmax(logits, 1)
+    dpool = dl @ p.fc.weight
+    da3 = dpool[:, :, None, None].expand_as(a3) / (a3.shape[2] * a3.shape[3])
+    dh3 = da3 * dsilu(h3)
+    dh2 = F.conv_transpose2d(dh3, p.c3.weight, stride=2, padding=1, output_padding=1) * dsilu(h2)
+    dh1 = F.conv_transpose2d(dh2, p.c2.weight, stride=2, padding=1, output_padding=1) * dsilu(h1)
+    return F.conv_transpose2d(dh1, p.c1.weight, stride=first_stride, padding=1, output_padding=first_stride - 1), logits
+
+
 class ProbeGradient(nn.Module):
     """(latent, target) -> (d/d latent of sum_k target_k log softmax(logits)_k, logits): the probe's backward
     pass written out as forward operations (transposed convolutions), so it exports to ONNX. `target` is a
@@ -79,21 +99,7 @@ class ProbeGradient(nn.Module):
         self.p = probe
 
     def forward(self, latent, target):
-        p = self.p
-        h1 = p.c1(latent)
-        a1 = F.silu(h1)
-        h2 = p.c2(a1)
-        a2 = F.silu(h2)
-        h3 = p.c3(a2)
-        a3 = F.silu(h3)
-        logits = p.fc(a3.mean((2, 3)))
-        dl = target - target.sum(1, keepdim=True) * torch.softmax(logits, 1)
-        dpool = dl @ p.fc.weight
-        da3 = dpool[:, :, None, None].expand_as(a3) / (a3.shape[2] * a3.shape[3])
-        dh3 = da3 * dsilu(h3)
-        dh2 = F.conv_transpose2d(dh3, p.c3.weight, stride=2, padding=1, output_padding=1) * dsilu(h2)
-        dh1 = F.conv_transpose2d(dh2, p.c2.weight, stride=2, padding=1, output_padding=1) * dsilu(h1)
-        return F.conv_transpose2d(dh1, p.c1.weight, stride=1, padding=1), logits
+        return cnn_gradient(self.p, latent, target)
 
 
 def soften(z, g):

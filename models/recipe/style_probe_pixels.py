@@ -26,6 +26,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import style_probe as SP  # noqa: E402  (the probe CNN's written-out backward pass)
 import tiny_decoder as TD  # noqa: E402
 import train2 as T2  # noqa: E402
 
@@ -75,7 +76,6 @@ for it in range(STEPS):
         with torch.no_grad(): acc = (net(pix[held]).argmax(1) == y[held]).float().mean().item()
         print(it + 1, 'heldout', round(acc, 3), flush=True)
 net.eval()
-def dsilu(h): s = torch.sigmoid(h); return s * (1 + h * (1 - s))
 class Grad(nn.Module):
     def __init__(s, tiny, pp):
         super().__init__(); s.t = tiny.m.body; s.p = pp
@@ -96,16 +96,7 @@ class Grad(nn.Module):
         out_pre = h
         img = (torch.clamp(out_pre, -1, 1) + 1) / 2   # the judge's [0,1]; the pixel probe was trained on [-1,1]
         im = img * 2 - 1
-        p = s.p
-        h1 = p.c1(im); a1 = F.silu(h1); h2 = p.c2(a1); a2 = F.silu(h2); h3 = p.c3(a2); a3 = F.silu(h3)
-        logits = p.fc(a3.mean((2, 3)))
-        dl = target - target.sum(1, keepdim=True) * torch.softmax(logits, 1)
-        dpool = dl @ p.fc.weight
-        da3 = dpool[:, :, None, None].expand_as(a3) / (a3.shape[2] * a3.shape[3])
-        dh3 = da3 * dsilu(h3)
-        dh2 = F.conv_transpose2d(dh3, p.c3.weight, stride=2, padding=1, output_padding=1) * dsilu(h2)
-        dh1 = F.conv_transpose2d(dh2, p.c2.weight, stride=2, padding=1, output_padding=1) * dsilu(h1)
-        dim = F.conv_transpose2d(dh1, p.c1.weight, stride=2, padding=1, output_padding=1)
+        dim, logits = SP.cnn_gradient(s.p, im, target, first_stride=2)
         g = dim * ((out_pre > -1) & (out_pre < 1)).float()
         for kind, obj, extra in reversed(rec):
             if kind == 'conv': g = F.conv_transpose2d(g, obj.weight, padding=1)
