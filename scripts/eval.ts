@@ -2,7 +2,7 @@
  * `npm run eval -- [--json] [--model DIR] [--seeds N] [--floor-seeds N] [--style-seeds N] [--concepts N]
  *   [--floor-style-concepts N] [--samples DIR [--samples-only]] [--art DIR] [--threads N]
  *   [--only content|styles] [--guidance G] [--steps N] [--scheduler S] [--style-guidance W]
- *   [--seed-base N] [--one-start] [--latent-style S]`
+ *   [--seed-base N] [--one-start] [--latent-style S] [--latent-sref S]`
  * `--samples DIR` writes one grid per sample prompt; on a model with styles also `styles-sheet.png` (a row
  * per style: the seed's three prompts and `polar bear --sref`), the model card's sheet.
  * `--only content` (top1, top1_zh, top1_image_prompt) or `--only styles` (style and sref accuracy with the
@@ -10,7 +10,8 @@
  * by side: `--guidance G` replaces the folder's guidance scale in every job, `--steps N` and `--scheduler S`
  * its default steps and sampler, `--style-guidance W` the style guidance row's weight
  * (style_encoder/config.json `guidance_weight`), `--latent-style S` the latent style guidance scale
- * (style_encoder/latent_probe.json `scale`; 0 turns it off).
+ * (style_encoder/latent_probe.json `scale`, and `sref_scale` too unless `--latent-sref S` sets that; 0
+ * turns it off).
  *
  * Evaluates a model folder (default models/emoji-ld2, the shipped model) through the same path the bot uses: the prompt parser
  * (weights normalized as for /imagine), the job -> request mapping with the model's defaults, and
@@ -109,9 +110,12 @@ const styleGuidance = option('--style-guidance') ? Number(option('--style-guidan
 const oneStart = process.argv.includes('--one-start');
 // the latent style guidance scale instead of the folder's (style_encoder/latent_probe.json scale)
 const latentStyle = option('--latent-style') ? Number(option('--latent-style')) : undefined;
+// the same for `--sref` jobs alone (the folder's sref_scale); without it `--latent-style` sets both
+const latentSref = option('--latent-sref') ? Number(option('--latent-sref')) : undefined;
 const pipelineOptions = {
   threads,
   ...(latentStyle === undefined ? {} : { latentStyleGuidance: latentStyle }),
+  ...(latentSref === undefined ? {} : { latentSrefGuidance: latentSref }),
   ...(styleGuidance === undefined ? {} : { styleGuidance }),
   ...(oneStart ? { chooseStarts: false } : {}),
 };
@@ -132,6 +136,7 @@ async function printOnly(pipeline: DiffusionPipeline, scores: Record<string, unk
   const settings = {
     style_guidance: styleGuidance ?? null,
     latent_style_guidance: latentStyle ?? null,
+    latent_sref_guidance: latentSref ?? latentStyle ?? null,
     guidance: guidanceOverride ?? null,
     steps: stepsOverride ?? null,
     scheduler: schedulerOverride ?? null,
@@ -871,6 +876,7 @@ const report = {
     guidance: guidanceOverride ?? defaults.guidanceScale,
     style_guidance: defaults.styleGuidance,
     latent_style_guidance: defaults.latentStyleGuidance,
+    latent_sref_guidance: defaults.latentSrefGuidance,
     scheduler: schedulerOverride ?? defaults.scheduler,
     choose_starts_at: chooseStartsAt,
     size: defaults.size,

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
-"""emoji-ld2's latent style probe: a small classifier that tells the four art styles apart from VAE latents,
-exported as the gradient the engine steers `--style` / `--sref` jobs with (classifier guidance on the clean
-estimate; models/recipe/README.md, "Latent style guidance").
+"""emoji-ld2's first latent style probe: a small classifier that tells the four art styles apart from VAE
+latents, exported as the gradient the engine steers `--style` / `--sref` jobs with (classifier guidance on
+the clean estimate; models/recipe/README.md, "Latent style guidance"). The shipped probe is its pixel
+variant (style_probe_pixels.py), which reuses this file's written-out backward pass (cnn_gradient); this
+one is kept to measure against, so it writes only into a scratch copy of the folder.
 
-Usage:  /usr/bin/python3 models/recipe/style_probe.py            # train (about 2 min at 2 threads), export, check
+Usage:  RECIPE_OUT=/tmp/trial /usr/bin/python3 models/recipe/style_probe.py   # train, export, check
+        (about 2 min at 2 threads; copy models/emoji-ld2 to RECIPE_OUT first)
 
 Inputs: the train2.py data stage (.work/ld2/data.npz, meta.json) and its latent bank (.work/ld2/latents.pt,
 the scaled VAE posterior means of every drawing; built from OUT's VAE when missing). Output:
@@ -41,8 +44,9 @@ NOISE = float(os.environ.get("PROBE_NOISE", 0.3))
 BATCH = 128
 LR = 2e-3
 CHANNELS = (32, 48, 64)
-# The guidance strength the engine uses (per step, in units of the gradient's RMS over one image's latent):
-# chosen on seeds the eval does not use (`--seed-base 5000`) among 0.03 / 0.05 / 0.07 / 0.1 (README).
+# The guidance strength this probe was measured at (per step, in units of the gradient's RMS over one
+# image's latent): chosen on seeds the eval does not use (`--seed-base 5000`) among 0.03 / 0.05 / 0.07 / 0.1
+# (README).
 SCALE = 0.05
 
 
@@ -120,6 +124,9 @@ def soften(z, g):
 
 
 def main():
+    if "RECIPE_OUT" not in os.environ:
+        raise SystemExit("style_probe.py writes into RECIPE_OUT (a scratch copy of models/emoji-ld2): the "
+                         "shipped probe is style_probe_pixels.py's")
     t0 = time.time()
     d = T2.Data()
     lat = T2.latent_bank(d)                      # [N, 4 styles, 4, h, w]

@@ -1,13 +1,13 @@
 #!/usr/bin/python3
-"""emoji-ld2's latent style probe, pixel variant (measured, not shipped: models/recipe/README.md, "Latent
-style guidance"): a small CNN judges the style of the *decoded* picture, and the exported gradient runs
-back through the folder's tiny preview decoder (vae_decoder_tiny) to the latent, so the pull sees what a
-64 px drawing looks like rather than 16 x 16 latents. Same ONNX interface as style_probe.py's export
-(latent, target -> grad, logits), so the engine takes it unchanged.
+"""emoji-ld2's latent style probe (shipped; models/recipe/README.md, "Latent style guidance"): a small CNN
+judges the style of the *decoded* picture, and the exported gradient runs back through the folder's tiny
+preview decoder (vae_decoder_tiny) to the latent, so the pull sees what a 64 px drawing looks like rather
+than 16 x 16 latents (style_probe.py's first probe, which reads latents, pulled Twemoji the wrong way).
+The ONNX interface is (latent, target -> grad, logits), the engine's src/diffusion/latent-style-guidance.ts.
 
-Usage:  RECIPE_OUT=/tmp/trial THREADS=2 /usr/bin/python3 models/recipe/style_probe_pixels.py
-        (writes RECIPE_OUT/style_encoder/latent_probe.onnx; copy models/emoji-ld2 to RECIPE_OUT first.
-        Without RECIPE_OUT it replaces the shipped probe's ONNX; latent_probe.json is left as it is.)
+Usage:  THREADS=1 /usr/bin/python3 models/recipe/style_probe_pixels.py
+        (about 7 min; writes OUT/style_encoder/latent_probe.onnx and latent_probe.json, OUT being
+        RECIPE_OUT or models/emoji-ld2. At one thread a rebuild writes the same bytes.)
 
 Trained on the tiny decoder's pictures of the VAE latents of the drawings of the concepts that are not
 eval concepts, flipped half the time, softened (0-2 [1,2,1] blurs, noise std up to 0.1); 3,000 steps of
@@ -31,6 +31,11 @@ import tiny_decoder as TD  # noqa: E402
 import train2 as T2  # noqa: E402
 
 torch.set_num_threads(int(os.environ["THREADS"]))
+# The engine's strengths (per step, in units of the gradient's RMS over one image's latent), chosen on seeds
+# the eval does not use (`--seed-base 5000`, README): for each of --style and --sref, among 0.05 / 0.07 /
+# 0.1 (and 0.15 for --style), the best style accuracy whose concept top-1 stays within 0.03 of no pull. A
+# reference's tokens carry some of its content already, so --sref reaches that bound at a smaller scale.
+SCALE, SREF_SCALE = 0.1, 0.05
 OUTF = os.path.join(T2.OUT, "style_encoder", "latent_probe.onnx")
 tiny = TD.Clamped(TD.TinyDecoder((64, 32, 16)))
 T2.load_from_onnx(tiny, os.path.join(T2.OUT, 'vae_decoder_tiny', 'model.onnx'))
@@ -126,7 +131,7 @@ with torch.no_grad():
     heldout = round((net(pix[held]).argmax(1) == y[held]).float().mean().item(), 4)
 folder = os.path.dirname(OUTF)
 info_path = os.path.join(folder, "latent_probe.json")
-info = T2.jload(info_path) if os.path.exists(info_path) else {"scale": 0.05}
+info = T2.jload(info_path) if os.path.exists(info_path) else {}
 info.update({
     "file": "latent_probe.onnx",
     "purpose": "classifier guidance for --style and --sref: each step the clean estimate moves along this "
@@ -137,7 +142,10 @@ info.update({
     "outputs": {"grad": "float32 [B,4,h,w]: d/d latent of sum_k target_k log softmax(logits)_k, through the tiny decoder",
                 "logits": "float32 [B,4]: the pixel probe's style logits for the tiny decoder's picture"},
     "styles": list(T2.STYLES),
-    "scale_definition": "per step, the clean estimate moves by scale x (--sw / 100) x grad / RMS(grad) (RMS over one image's latent)",
+    "scale": SCALE,
+    "sref_scale": SREF_SCALE,
+    "scale_definition": "per step, the clean estimate moves by scale (--style) or sref_scale (--sref) x (--sw / 100) "
+                        "x grad / RMS(grad) (RMS over one image's latent)",
     "architecture": "vae_decoder_tiny (frozen, the folder's), then on its 64 px picture in [-1,1]: conv3x3 stride 2 3->32, "
                     "conv3x3 stride 2 ->48, conv3x3 stride 2 ->64 (SiLU), mean over positions, linear ->4",
     "params": T2.nparams(net),

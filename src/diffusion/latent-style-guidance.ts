@@ -19,18 +19,27 @@ import type { CleanCoefficients } from './schedulers/scheduler.js';
 export interface StyleTarget {
   /** [styles] probabilities (one-hot for `--style`), the same for every image of the job. */
   distribution: Float32Array;
-  /** The folder's scale x `--sw` / 100. */
+  /** The folder's scale for `--style` or `--sref` x `--sw` / 100. */
   strength: number;
+}
+
+/** The folder's scales: `--style` and `--sref` pull with their own (style_encoder/latent_probe.json). */
+export interface LatentStyleScales {
+  style: number;
+  sref: number;
 }
 
 export class LatentStyleGuide {
   private constructor(
     private readonly session: ModelSession,
-    readonly scale: number,
+    readonly scales: LatentStyleScales,
   ) {}
 
   static async load(probe: LatentProbe, backend: Backend): Promise<LatentStyleGuide> {
-    return new LatentStyleGuide(await backend.load(probe.path, 'latent_probe'), probe.scale);
+    return new LatentStyleGuide(await backend.load(probe.path, 'latent_probe'), {
+      style: probe.scale,
+      sref: probe.srefScale,
+    });
   }
 
   /**

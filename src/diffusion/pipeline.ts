@@ -32,7 +32,7 @@ import { canonicalOrder } from './condition-order.js';
 import { combineConditional, combineGuidance } from './guidance.js';
 import { resolveImagePrompts } from './image-prompts.js';
 import { cropBorder, padCircular, rgbToTensor, rollLatents, tensorToRgbImages } from './latent-ops.js';
-import type { StyleTarget } from './latent-style-guidance.js';
+import type { LatentStyleScales, StyleTarget } from './latent-style-guidance.js';
 import { guidanceFor, initialNoise, stepNoise, tileShift } from './noise.js';
 import { PreviewDecoder } from './preview-decoder.js';
 import {
@@ -86,8 +86,13 @@ export interface PipelineOptions extends BackendOptions {
   styleGuidance?: number;
   /** false: one start per grid image even when the folder asks for choosing (`candidate_selection`). */
   chooseStarts?: boolean;
-  /** The latent style guidance scale instead of the folder's (`style_encoder/latent_probe.json`); 0: off. */
+  /**
+   * The latent style guidance scale instead of the folder's (`style_encoder/latent_probe.json`), for
+   * `--style` and `--sref` alike unless `latentSrefGuidance` is given too; 0: off.
+   */
   latentStyleGuidance?: number;
+  /** The latent style guidance scale for `--sref` instead of the folder's `sref_scale`; 0: off. */
+  latentSrefGuidance?: number;
 }
 
 export interface ModelDefaults {
@@ -109,8 +114,10 @@ export interface ModelDefaults {
   styleReference: boolean;
   /** Weight of the style guidance row a job with a style gets (0: none). */
   styleGuidance: number;
-  /** Latent style guidance scale for a job with a style (0: none; latent-style-guidance.ts). */
+  /** Latent style guidance scale for a `--style` job (0: none; latent-style-guidance.ts). */
   latentStyleGuidance: number;
+  /** The same for a `--sref` job. */
+  latentSrefGuidance: number;
   /** The fraction of the steps at which each image's two starts are compared; null: one start each. */
   chooseStartsAt: number | null;
   /** What the host should know about the folder (an fp16 VAE that will overflow), logged at start. */
@@ -191,16 +198,22 @@ export class DiffusionPipeline {
   private maxUnetBatch: number;
   private readonly styleGuidance: number;
   private readonly choosing: { at: number } | null;
-  private readonly latentStyleScale: number | undefined;
+  /** The pipeline options' latent style guidance scales, over the folder's. */
+  private readonly latentStyleScales: Partial<LatentStyleScales>;
 
   constructor(
     private readonly parts: PipelineParts,
     options: Pick<
       PipelineOptions,
-      'maxUnetBatch' | 'styleGuidance' | 'chooseStarts' | 'latentStyleGuidance'
+      'maxUnetBatch' | 'styleGuidance' | 'chooseStarts' | 'latentStyleGuidance' | 'latentSrefGuidance'
     > = {},
   ) {
-    this.latentStyleScale = options.latentStyleGuidance;
+    const style = options.latentStyleGuidance;
+    const sref = options.latentSrefGuidance ?? style;
+    this.latentStyleScales = {
+      ...(style === undefined ? {} : { style }),
+      ...(sref === undefined ? {} : { sref }),
+    };
     this.maxUnetBatch = options.maxUnetBatch ?? Number.POSITIVE_INFINITY;
     this.styleGuidance = options.styleGuidance ?? parts.style?.styles.guidanceWeight ?? 0;
     this.choosing = options.chooseStarts === false ? null : parts.config.candidateSelection;
@@ -266,7 +279,10 @@ export class DiffusionPipeline {
       styleReference: this.parts.style?.styles.hasEncoder ?? false,
       styleGuidance: this.parts.style ? this.styleGuidance : 0,
       latentStyleGuidance: this.parts.style?.guide
-        ? (this.latentStyleScale ?? this.parts.style.guide.scale)
+        ? (this.latentStyleScales.style ?? this.parts.style.guide.scales.style)
+        : 0,
+      latentSrefGuidance: this.parts.style?.guide
+        ? (this.latentStyleScales.sref ?? this.parts.style.guide.scales.sref)
         : 0,
       chooseStartsAt: this.choosing?.at ?? null,
       warnings: [this.vaeOverflowWarning].filter((w) => w !== null),
@@ -449,7 +465,7 @@ export class DiffusionPipeline {
       });
       weights.push(this.styleGuidance);
     }
-    return { rows: styled, target: conditioner.styleTarget(tokens, style.weight, this.latentStyleScale) };
+    return { rows: styled, target: conditioner.styleTarget(tokens, style, this.latentStyleScales) };
   }
 
   /** Whether image prompts steer the loop as conditions (else they are folded into an init image). */

@@ -11,7 +11,7 @@ import type { RawImage } from '../images/raw-image.js';
 import type { ModelStyles } from '../model/styles.js';
 import type { Backend, ModelSession } from './backend.js';
 import { rgbToTensor } from './latent-ops.js';
-import { LatentStyleGuide, type StyleTarget } from './latent-style-guidance.js';
+import { LatentStyleGuide, type LatentStyleScales, type StyleTarget } from './latent-style-guidance.js';
 import { GenerationRequestError, type StyleRequest } from './request.js';
 import { cat, type FloatTensor } from './tensor.js';
 
@@ -49,11 +49,20 @@ export class StyleConditioner {
 
   /**
    * The latent style guidance pull for a job with these tokens: null without a probe, without a style, at
-   * `--sw 0`, or at scale 0. `scale` overrides the folder's (the pipeline option, for comparisons).
+   * `--sw 0`, or at scale 0. A named style pulls at the folder's `--style` scale, references at its
+   * `--sref` scale; `scales` overrides them (the pipeline options, for comparisons).
    */
-  styleTarget(tokens: StyleTokens, weight: number, scale?: number): StyleTarget | null {
+  styleTarget(
+    tokens: StyleTokens,
+    style: StyleRequest,
+    scales: Partial<LatentStyleScales> = {},
+  ): StyleTarget | null {
     if (!this.guide || !tokens.distribution) return null;
-    const strength = (scale ?? this.guide.scale) * weight;
+    const scale =
+      style.name !== null
+        ? (scales.style ?? this.guide.scales.style)
+        : (scales.sref ?? this.guide.scales.sref);
+    const strength = scale * style.weight;
     return strength > 0 ? { distribution: tokens.distribution, strength } : null;
   }
 

@@ -40,8 +40,16 @@ export interface ModelStyles {
 export interface LatentProbe {
   /** The ONNX file, inside style_encoder/. */
   path: string;
-  /** How far the clean estimate moves per step, in units of the gradient's RMS over one image's latent. */
+  /**
+   * How far the clean estimate moves per step for `--style`, in units of the gradient's RMS over one
+   * image's latent.
+   */
   scale: number;
+  /**
+   * The same for `--sref` (`sref_scale`, else `scale`). A reference image's style tokens already carry
+   * some of its content, and a pull on top costs the asked concept more than under `--style`.
+   */
+  srefScale: number;
 }
 
 const STYLE_NAME = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/);
@@ -60,6 +68,7 @@ const latentProbeSchema = z.object({
   file: z.string().regex(/^[A-Za-z0-9_-]{1,64}\.onnx$/),
   styles: z.array(STYLE_NAME),
   scale: z.number().min(0).max(2),
+  sref_scale: z.number().min(0).max(2).optional(),
 });
 
 const encoderConfigSchema = z.object({
@@ -99,7 +108,11 @@ export function readModelStyles(dir: string): ModelStyles | null {
     // the probe's logits are in the order of its `styles`; the engine's targets in the order of `names`
     if (probe.styles.join() !== file.names.join())
       throw new ModelFolderError(`${probePath}: styles must be ${file.names.join(', ')} in that order`);
-    latentProbe = { path: join(folder, probe.file), scale: probe.scale };
+    latentProbe = {
+      path: join(folder, probe.file),
+      scale: probe.scale,
+      srefScale: probe.sref_scale ?? probe.scale,
+    };
   }
   return {
     names: file.names,

@@ -30,6 +30,7 @@ const model: ModelDefaults = {
   styleReference: false,
   styleGuidance: 0,
   latentStyleGuidance: 0,
+  latentSrefGuidance: 0,
   chooseStartsAt: null,
   warnings: [],
 };

@@ -13,6 +13,7 @@ import { Backend, type ModelSession } from '../../src/diffusion/backend.js';
 import { LatentStyleGuide } from '../../src/diffusion/latent-style-guidance.js';
 import { DiffusionPipeline } from '../../src/diffusion/pipeline.js';
 import type { StyleRequest } from '../../src/diffusion/request.js';
+import { StyleConditioner } from '../../src/diffusion/style-conditioning.js';
 import { type RawImage, rawImage } from '../../src/images/raw-image.js';
 import { readModelStyles } from '../../src/model/styles.js';
 import { type Fed, recordRuns, request } from './helpers.js';
@@ -161,6 +162,33 @@ test("--sref pulls towards the style encoder's distribution, led by the style th
   expect(['noto', 'twemoji', 'fluent', 'fluent-3d'][first.indexOf(Math.max(...first))]).toBe(nearest);
 });
 
+test("--style and --sref pull with the folder's own scale each, and the options set them apart", async () => {
+  const styles = readModelStyles(STYLED)!;
+  const { scale, srefScale } = styles.latentProbe!;
+  expect(pipeline.defaults.latentStyleGuidance).toBe(scale);
+  expect(pipeline.defaults.latentSrefGuidance).toBe(srefScale);
+  const conditioner = await StyleConditioner.load(STYLED, styles, backend);
+  const reference: StyleRequest = { name: null, references: [await artTile('fluent')], weight: 2 };
+  const byName = named('fluent', 2);
+  const target = async (style: StyleRequest, scales = {}) =>
+    conditioner.styleTarget(await conditioner.tokensFor(style), style, scales)?.strength;
+  expect(await target(byName)).toBeCloseTo(2 * scale, 6);
+  expect(await target(reference)).toBeCloseTo(2 * srefScale, 6);
+  expect(await target(byName, { sref: 0.3 })).toBeCloseTo(2 * scale, 6);
+  expect(await target(reference, { sref: 0.3 })).toBeCloseTo(0.6, 6);
+  expect(await target(reference, { sref: 0 })).toBeUndefined();
+  // the pipeline option for --sref alone: a reference job no longer asks the probe, a named style still does
+  const srefOff = await DiffusionPipeline.fromPretrained(STYLED, { threads: 1, latentSrefGuidance: 0 });
+  try {
+    expect(srefOff.defaults.latentSrefGuidance).toBe(0);
+    expect(srefOff.defaults.latentStyleGuidance).toBe(scale);
+    expect(probeRuns((await recordRuns(() => grid(srefOff, reference))).runs)).toHaveLength(0);
+    expect(probeRuns((await recordRuns(() => grid(srefOff, byName))).runs)).toHaveLength(6);
+  } finally {
+    await srefOff.dispose();
+  }
+});
+
 test('the pull changes a styled grid, and only a styled one', async () => {
   const off = await DiffusionPipeline.fromPretrained(STYLED, { threads: 1, latentStyleGuidance: 0 });
   try {
@@ -179,7 +207,7 @@ test('the largest --sw a member can send (1000) still gives pictures, not noise 
   const { images } = await grid(pipeline, named('noto', 10));
   for (const image of images) {
     const values = Array.from(image.data);
-    // an emoji on white: much of the background stays white (0.29-0.32 here, 0.45-0.52 at --sw 100,
+    // an emoji on white: much of the background stays white (0.29-0.34 here, 0.44-0.47 at --sw 100,
     // about 0.08 for uniform noise), and the drawing has contrast (a flat fill has none)
     const white = values.filter((v) => v > 235).length / values.length;
     const mean = values.reduce((a, b) => a + b, 0) / values.length;

@@ -90,12 +90,17 @@ describe("a folder's latent_probe.json is checked where it is read", () => {
     writeFileSync(join(dir, 'style_encoder', 'latent_probe.json'), JSON.stringify(probeFile));
   const good = { file: 'latent_probe.onnx', styles: ['noto', 'twemoji', 'fluent', 'fluent-3d'], scale: 0.1 };
 
-  test('read: the file inside style_encoder/ and the scale', () => {
+  test('read: the file inside style_encoder/ and the scale, which --sref takes too without its own', () => {
     write(good);
     expect(readModelStyles(dir)?.latentProbe).toEqual({
       path: join(dir, 'style_encoder', 'latent_probe.onnx'),
       scale: 0.1,
+      srefScale: 0.1,
     });
+  });
+  test("read: --sref's own scale", () => {
+    write({ ...good, sref_scale: 0.05 });
+    expect(readModelStyles(dir)?.latentProbe).toMatchObject({ scale: 0.1, srefScale: 0.05 });
   });
   test('no file: no probe', () => {
     expect(readModelStyles(dir)?.latentProbe).toBeNull();
@@ -105,6 +110,9 @@ describe("a folder's latent_probe.json is checked where it is read", () => {
     ['a path out of the folder', { ...good, file: '../../unet/model.onnx' }],
     ['a scale past the bound', { ...good, scale: 50 }],
     ['no scale', { file: good.file, styles: good.styles }],
+    ['an sref scale past the bound', { ...good, sref_scale: 3 }],
+    ['a negative sref scale', { ...good, sref_scale: -0.1 }],
+    ['an sref scale that is not a number', { ...good, sref_scale: '0.1' }],
   ])('refused: %s', (_what, probeFile) => {
     write(probeFile);
     expect(() => readModelStyles(dir)).toThrow(ModelFolderError);
