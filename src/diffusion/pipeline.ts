@@ -198,8 +198,8 @@ export class DiffusionPipeline {
   private maxUnetBatch: number;
   private readonly styleGuidance: number;
   private readonly choosing: { at: number } | null;
-  /** The pipeline options' latent style guidance scales, over the folder's. */
-  private readonly latentStyleScales: Partial<LatentStyleScales>;
+  /** The latent style guidance scales jobs use: the pipeline options' over the folder's; null without a probe. */
+  private readonly latentStyleScales: LatentStyleScales | null;
 
   constructor(
     private readonly parts: PipelineParts,
@@ -210,10 +210,13 @@ export class DiffusionPipeline {
   ) {
     const style = options.latentStyleGuidance;
     const sref = options.latentSrefGuidance ?? style;
-    this.latentStyleScales = {
-      ...(style === undefined ? {} : { style }),
-      ...(sref === undefined ? {} : { sref }),
-    };
+    const guide = parts.style?.guide;
+    this.latentStyleScales = guide
+      ? {
+          style: style ?? guide.scales.style,
+          sref: sref ?? guide.scales.sref,
+        }
+      : null;
     this.maxUnetBatch = options.maxUnetBatch ?? Number.POSITIVE_INFINITY;
     this.styleGuidance = options.styleGuidance ?? parts.style?.styles.guidanceWeight ?? 0;
     this.choosing = options.chooseStarts === false ? null : parts.config.candidateSelection;
@@ -278,12 +281,8 @@ export class DiffusionPipeline {
       styles: this.parts.style?.styles.names ?? [],
       styleReference: this.parts.style?.styles.hasEncoder ?? false,
       styleGuidance: this.parts.style ? this.styleGuidance : 0,
-      latentStyleGuidance: this.parts.style?.guide
-        ? (this.latentStyleScales.style ?? this.parts.style.guide.scales.style)
-        : 0,
-      latentSrefGuidance: this.parts.style?.guide
-        ? (this.latentStyleScales.sref ?? this.parts.style.guide.scales.sref)
-        : 0,
+      latentStyleGuidance: this.latentStyleScales?.style ?? 0,
+      latentSrefGuidance: this.latentStyleScales?.sref ?? 0,
       chooseStartsAt: this.choosing?.at ?? null,
       warnings: [this.vaeOverflowWarning].filter((w) => w !== null),
     };
@@ -465,7 +464,7 @@ export class DiffusionPipeline {
       });
       weights.push(this.styleGuidance);
     }
-    return { rows: styled, target: conditioner.styleTarget(tokens, style, this.latentStyleScales) };
+    return { rows: styled, target: conditioner.styleTarget(tokens, style, this.latentStyleScales ?? {}) };
   }
 
   /** Whether image prompts steer the loop as conditions (else they are folded into an init image). */
