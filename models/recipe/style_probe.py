@@ -50,6 +50,25 @@ CHANNELS = (32, 48, 64)
 SCALE = 0.05
 
 
+def probe_interface(outputs):
+    """The part of latent_probe.json every probe of this recipe shares: the engine's contract
+    (src/model/styles.ts reads `file`, `styles`, `scale` and `sref_scale`; src/diffusion/latent-style-guidance.ts
+    feeds `inputs` and applies the scale as `scale_definition` says). `outputs` describes the probe's own."""
+    return {
+        "file": "latent_probe.onnx",
+        "purpose": "classifier guidance for --style and --sref: each step the clean estimate moves along this "
+                   "probe's gradient towards the asked style (the engine: src/diffusion/latent-style-guidance.ts)",
+        "inputs": {"latent": "float32 [B,4,h,w]: a clean estimate as the sampler holds it (scaled VAE latents), "
+                             "h and w multiples of 4",
+                   "target": "float32 [B,4]: a distribution over `styles` (one-hot for --style); all zeros gives a zero gradient"},
+        "outputs": outputs,
+        "styles": list(T2.STYLES),
+        "scale_definition": "per step, the clean estimate moves by scale (--style) or sref_scale (--sref) x (--sw / 100) "
+                            "x g / RMS(g) (RMS over one image's latent), g being grad without its period-2 component "
+                            "(the engine's withoutCheckerboard)",
+    }
+
+
 class Probe(nn.Module):
     """Latent [B,4,h,w] -> style logits [B,4]: three 3x3 convolutions (the last two stride 2), SiLU, mean
     over positions, linear. Fully convolutional, so any latent size the engine makes."""
@@ -204,17 +223,9 @@ def main():
         raise SystemExit("ONNX check failed: " + r.stdout[-2000:] + r.stderr[-2000:])
     ort = json.loads(r.stdout.strip().splitlines()[-1])["report"]["latent_probe"]
     info = {
-        "file": "latent_probe.onnx",
-        "purpose": "classifier guidance for --style and --sref: each step the clean estimate moves along this "
-                   "probe's gradient towards the asked style (the engine: src/diffusion/latent-style-guidance.ts)",
-        "inputs": {"latent": "float32 [B,4,h,w]: a clean estimate as the sampler holds it (scaled VAE latents), "
-                             "h and w multiples of 4",
-                   "target": "float32 [B,4]: a distribution over `styles` (one-hot for --style); all zeros gives a zero gradient"},
-        "outputs": {"grad": "float32 [B,4,h,w]: d/d latent of sum_k target_k log softmax(logits)_k",
-                    "logits": "float32 [B,4]: the probe's style logits"},
-        "styles": list(T2.STYLES),
+        **probe_interface({"grad": "float32 [B,4,h,w]: d/d latent of sum_k target_k log softmax(logits)_k",
+                           "logits": "float32 [B,4]: the probe's style logits"}),
         "scale": SCALE,
-        "scale_definition": "per step, the clean estimate moves by scale x (--sw / 100) x grad / RMS(grad) (RMS over one image's latent)",
         "architecture": f"conv3x3 4->{CHANNELS[0]}, conv3x3 stride 2 ->{CHANNELS[1]}, conv3x3 stride 2 ->{CHANNELS[2]} (SiLU), "
                         "mean over positions, linear ->4",
         "params": T2.nparams(probe),

@@ -138,20 +138,10 @@ folder = os.path.dirname(OUTF)
 info_path = os.path.join(folder, "latent_probe.json")
 info = T2.jload(info_path) if os.path.exists(info_path) else {}
 info.update({
-    "file": "latent_probe.onnx",
-    "purpose": "classifier guidance for --style and --sref: each step the clean estimate moves along this "
-               "probe's gradient towards the asked style (the engine: src/diffusion/latent-style-guidance.ts)",
-    "inputs": {"latent": "float32 [B,4,h,w]: a clean estimate as the sampler holds it (scaled VAE latents), "
-                         "h and w multiples of 4",
-               "target": "float32 [B,4]: a distribution over `styles` (one-hot for --style); all zeros gives a zero gradient"},
-    "outputs": {"grad": "float32 [B,4,h,w]: d/d latent of sum_k target_k log softmax(logits)_k, through the tiny decoder",
-                "logits": "float32 [B,4]: the pixel probe's style logits for the tiny decoder's picture"},
-    "styles": list(T2.STYLES),
+    **SP.probe_interface({"grad": "float32 [B,4,h,w]: d/d latent of sum_k target_k log softmax(logits)_k, through the tiny decoder",
+                          "logits": "float32 [B,4]: the pixel probe's style logits for the tiny decoder's picture"}),
     "scale": SCALE,
     "sref_scale": SREF_SCALE,
-    "scale_definition": "per step, the clean estimate moves by scale (--style) or sref_scale (--sref) x (--sw / 100) "
-                        "x g / RMS(g) (RMS over one image's latent), g being grad without its period-2 component "
-                        "(the engine's withoutCheckerboard)",
     "architecture": "vae_decoder_tiny (frozen, the folder's), then on its 64 px picture in [-1,1]: conv3x3 stride 2 3->32, "
                     "conv3x3 stride 2 ->48, conv3x3 stride 2 ->64 (SiLU), mean over positions, linear ->4",
     "params": T2.nparams(net),
